@@ -1,0 +1,180 @@
+// A JITDylib is a named symbol table with a link order, like a dynamic library whose
+// definitions can be provided lazily. It records, for every symbol, its flags, state and
+// address, and the unit that will materialize it; `define` adds units all or nothing,
+// following ORC's rules for strong and weak definitions.
+
+import { DuplicateDefinition, SymbolsNotFound } from './errors.ts';
+import type { AsynchronousSymbolQuery } from './AsynchronousSymbolQuery.ts';
+import type { FailedToMaterialize } from './errors.ts';
+import type { MaterializationUnit } from './MaterializationUnit.ts';
+import type { ExecutorAddr } from '../executor/protocol.ts';
+import type { SymbolInterface } from './SymbolDefinition.ts';
+import { JITSymbolFlags, SymbolState } from './SymbolFlags.ts';
+import type { ExecutionSession } from './ExecutionSession.ts';
+
+export type JITDylibLookupFlags = 'MatchExportedSymbolsOnly' | 'MatchAllSymbols';
+
+export interface LinkOrderEntry {
+  readonly jd: JITDylib;
+  readonly flags: JITDylibLookupFlags;
+}
+export type JITDylibSearchOrder = readonly LinkOrderEntry[];
+
+/** One row of the symbol table. Mutated only by the dylib and the session. */
+export class SymbolTableEntry {
+  readonly jd: JITDylib;
+  readonly name: string;
+  info: SymbolInterface;
+  state: SymbolState = SymbolState.NeverSearched;
+  address: ExecutorAddr | undefined;
+  /** The unit that will provide this symbol, while it is not yet being materialized. */
+  unit: MaterializationUnit | undefined;
+  /** Set once materialization failed: every later lookup fails with it. */
+  error: FailedToMaterialize | undefined;
+  /** Set once looked up: a strong definition may no longer override a weak one. */
+  searched = false;
+  readonly pendingQueries = new Set<AsynchronousSymbolQuery>();
+  /** Emitted symbols that wait for this one to become Ready. */
+  readonly dependants = new Set<SymbolTableEntry>();
+  /** Symbols not yet Ready that this one (Emitted) waits for. */
+  readonly unreadyDeps = new Set<SymbolTableEntry>();
+
+  constructor(jd: JITDylib, name: string, info: SymbolInterface, unit: MaterializationUnit | undefined) {
+    this.jd = jd;
+    this.name = name;
+    this.info = info;
+    this.unit = unit;
+  }
+
+  get flags(): JITSymbolFlags {
+    return this.error ? this.info.flags.with('HasError') : this.info.flags;
+  }
+}
+
+export class JITDylib {
+  readonly name: string;
+  readonly session: ExecutionSession;
+  /** @internal Symbol table; read through `symbols()`/`entry()`. */
+  readonly table = new Map<string, SymbolTableEntry>();
+  private linkOrder: LinkOrderEntry[];
+  /** Arbitrary per-dylib state layers attach (e.g. the lazy layer's impl dylib). */
+  readonly resources = new Map<symbol, unknown>();
+
+  /** @internal Use ExecutionSession.createJITDylib. */
+  constructor(session: ExecutionSession, name: string) {
+    this.session = session;
+    this.name = name;
+    this.linkOrder = [{ jd: this, flags: 'MatchAllSymbols' }];
+  }
+
+  getLinkOrder(): JITDylibSearchOrder {
+    return this.linkOrder;
+  }
+
+  /**
+   * Sets the dylibs searched when code in this dylib looks a symbol up. With
+   * `linkAgainstThisFirst`, this dylib is put first, matching all its symbols, as ORC does.
+   */
+  setLinkOrder(order: JITDylibSearchOrder, linkAgainstThisFirst = true): void {
+    const rest = order.filter((e) => !(linkAgainstThisFirst && e.jd === this));
+    this.linkOrder = linkAgainstThisFirst ? [{ jd: this, flags: 'MatchAllSymbols' }, ...rest] : [...rest];
+  }
+
+  /** @internal Drops a removed dylib from this one's link order. */
+  forgetDylib(jd: JITDylib): void {
+    this.linkOrder = this.linkOrder.filter((e) => e.jd !== jd);
+  }
+
+  entry(name: string): SymbolTableEntry | undefined {
+    return this.table.get(name);
+  }
+
+  symbols(): IterableIterator<SymbolTableEntry> {
+    return this.table.values();
+  }
+
+  /**
+   * Adds the unit's symbols to this dylib, all or nothing. A strong definition of a name that
+   * already has a strong one, or a weak one that was already searched for, is a
+   * DuplicateDefinition. A weak definition loses to an existing one and is discarded from its
+   * unit; a strong one overrides an unsearched weak one, which is discarded from its unit.
+   */
+  define(unit: MaterializationUnit): void {
+    const duplicates: string[] = [];
+    const unitDefsOverridden: string[] = [];
+    const existingDefsOverridden: SymbolTableEntry[] = [];
+    for (const [name, info] of unit.symbols) {
+      const existing = this.table.get(name);
+      if (!existing) continue;
+      if (info.flags.isStrong) {
+        if (existing.info.flags.isStrong || existing.searched || existing.state !== SymbolState.NeverSearched) {
+          duplicates.push(name);
+        } else {
+          existingDefsOverridden.push(existing);
+        }
+      } else {
+        unitDefsOverridden.push(name);
+      }
+    }
+    if (duplicates.length > 0) throw new DuplicateDefinition(this.name, duplicates);
+
+    for (const name of unitDefsOverridden) unit.doDiscard(this, name);
+    for (const e of existingDefsOverridden) {
+      e.unit?.doDiscard(this, e.name);
+      this.table.delete(e.name);
+    }
+    if (unit.symbols.size === 0) return;
+    for (const [name, info] of unit.symbols) {
+      this.table.set(name, new SymbolTableEntry(this, name, info, unit));
+    }
+  }
+
+  /** Checks that `names` could all be defined as strong symbols, without defining anything. */
+  checkCanDefine(names: Iterable<string>): void {
+    const duplicates = [...names].filter((n) => this.table.has(n));
+    if (duplicates.length > 0) throw new DuplicateDefinition(this.name, duplicates);
+  }
+
+  /** @internal Adds symbols in state Materializing, for MaterializationResponsibility. */
+  defineMaterializing(symbols: ReadonlyMap<string, SymbolInterface>): void {
+    this.checkCanDefine(symbols.keys());
+    for (const [name, info] of symbols) {
+      const e = new SymbolTableEntry(this, name, info, undefined);
+      e.state = SymbolState.Materializing;
+      e.searched = true;
+      this.table.set(name, e);
+    }
+  }
+
+  /**
+   * Removes symbols (ORC's JITDylib::remove), e.g. to undo a definition that could not be
+   * completed. All or nothing: throws SymbolsNotFound if one is missing, and
+   * SymbolsCouldNotBeRemoved if one is being materialized or waited for.
+   */
+  remove(names: Iterable<string>): void {
+    const missing: string[] = [];
+    const busy: string[] = [];
+    const removable: SymbolTableEntry[] = [];
+    for (const name of names) {
+      const e = this.table.get(name);
+      if (!e) missing.push(name);
+      else if (e.state === SymbolState.Materializing || e.state === SymbolState.Resolved || e.pendingQueries.size > 0) busy.push(name);
+      else removable.push(e);
+    }
+    if (missing.length > 0) throw new SymbolsNotFound(missing, this.name);
+    if (busy.length > 0) throw new SymbolsCouldNotBeRemoved(this.name, busy);
+    for (const e of removable) {
+      e.unit?.doDiscard(this, e.name);
+      this.table.delete(e.name);
+    }
+  }
+}
+
+export class SymbolsCouldNotBeRemoved extends Error {
+  readonly symbols: readonly string[];
+  constructor(dylib: string, symbols: readonly string[]) {
+    super(`Symbols of "${dylib}" are being materialized and could not be removed: ${symbols.join(', ')}`);
+    this.name = 'SymbolsCouldNotBeRemoved';
+    this.symbols = symbols;
+  }
+}

@@ -1,0 +1,38 @@
+// A MaterializationUnit can provide definitions for a set of symbols later, on demand: an
+// absolute-symbols table, a set of aliases, a wasm module's globals, its function bodies, a
+// set of lazy reexports. The dylib holds it until one of its symbols is looked up; then it is
+// taken out and materialized exactly once through a MaterializationResponsibility.
+
+import type { JITDylib } from './JITDylib.ts';
+import type { MaterializationResponsibility } from './MaterializationResponsibility.ts';
+import type { SymbolInterface } from './SymbolDefinition.ts';
+
+export abstract class MaterializationUnit {
+  /** The symbols this unit defines. Discarding a symbol removes it from here. */
+  readonly symbols: Map<string, SymbolInterface>;
+
+  constructor(symbols: ReadonlyMap<string, SymbolInterface>) {
+    this.symbols = new Map(symbols);
+  }
+
+  /** A short description for dumps and errors, e.g. `<Absolute Symbols>`. */
+  abstract get name(): string;
+
+  /**
+   * Provide definitions for every symbol `r` is responsible for: resolve and emit them, fail,
+   * or hand them on with `r.replace` / `r.delegate`. Throwing (or rejecting) fails them all.
+   */
+  abstract materialize(r: MaterializationResponsibility): void | Promise<void>;
+
+  /**
+   * Called when a weak definition of `name` in this unit was overridden by a strong one, so
+   * the unit will never be asked for it.
+   */
+  protected discard(_jd: JITDylib, _name: string): void {}
+
+  /** Used by JITDylib: drops `name` from this unit and lets the unit forget it. */
+  doDiscard(jd: JITDylib, name: string): void {
+    this.symbols.delete(name);
+    this.discard(jd, name);
+  }
+}
