@@ -149,7 +149,8 @@ export class JITDylib {
   /**
    * Removes symbols (ORC's JITDylib::remove), e.g. to undo a definition that could not be
    * completed. All or nothing: throws SymbolsNotFound if one is missing, and
-   * SymbolsCouldNotBeRemoved if one is being materialized or waited for.
+   * SymbolsCouldNotBeRemoved if one is being materialized or waited for (failed symbols,
+   * which will never finish materializing, can be removed).
    */
   remove(names: Iterable<string>): void {
     const missing: string[] = [];
@@ -158,7 +159,7 @@ export class JITDylib {
     for (const name of names) {
       const e = this.table.get(name);
       if (!e) missing.push(name);
-      else if (e.state === SymbolState.Materializing || e.state === SymbolState.Resolved || e.pendingQueries.size > 0) busy.push(name);
+      else if (!e.error && (e.state === SymbolState.Materializing || e.state === SymbolState.Resolved || e.pendingQueries.size > 0)) busy.push(name);
       else removable.push(e);
     }
     if (missing.length > 0) throw new SymbolsNotFound(missing, this.name);

@@ -7,10 +7,16 @@ import type { JITSymbolFlags } from './SymbolFlags.ts';
 
 export type SymbolType = FuncType | GlobalType | MemoryType | TableType;
 
+/**
+ * What a symbol names: a wasm entity, or (`module`) a hidden symbol that stands for a module's
+ * instantiation itself, like ORC's initializer symbols.
+ */
+export type SymbolKind = ExternKind | 'module';
+
 /** A symbol as a definition declares it: flags, the kind of wasm entity and its type. */
 export interface SymbolInterface {
   readonly flags: JITSymbolFlags;
-  readonly kind: ExternKind;
+  readonly kind: SymbolKind;
   readonly type?: SymbolType | undefined;
 }
 

@@ -4,7 +4,19 @@
 // Addresses: a function's address is its slot in the session-wide funcref table; memories,
 // tables and globals get handles in a separate range (>= DATA_HANDLE_BASE). The JIT allocates
 // every address itself, so resolving a symbol never needs a round trip to the executor.
+//
+// Channels (why several): the worker must be able to pull link ops and call-through answers
+// synchronously with `receiveMessageOnPort` while it is blocked inside wasm, without also
+// pulling requests. So:
+//   ops port      main -> worker  LinkOp, applied strictly in `seq` order;
+//   answer port   main -> worker  CallThroughAnswer, read only while blocked in a call-through;
+//   worker port   main -> worker  ExecRequest (one at a time: main keeps the FIFO);
+//                 worker -> main  WorkerEvent (all of them on one port, so main sees them in the
+//                                 order the worker posted them).
+// A SharedArrayBuffer carries one signal counter: main bumps it and notifies after posting an op
+// or an answer, so a worker blocked in Atomics.wait wakes and drains.
 
+import type { MessagePort } from 'node:worker_threads';
 import type { ExternKind, FuncType, GlobalType, MemoryType, TableType, WasmValue } from '../wasm/types.ts';
 
 export type ExecutorAddr = number;
@@ -40,6 +52,7 @@ export type LinkOp =
   | {
       readonly op: 'instantiate';
       readonly seq: number;
+      /** For messages and logs only, e.g. "main.impl:f". */
       readonly label: string;
       readonly module: WebAssembly.Module;
       readonly imports: readonly ImportBinding[];
@@ -49,9 +62,13 @@ export type LinkOp =
   | { readonly op: 'updatePointer'; readonly seq: number; readonly ptrAddr: ExecutorAddr; readonly targetAddr: ExecutorAddr }
   | { readonly op: 'release'; readonly seq: number; readonly addrs: readonly ExecutorAddr[] };
 
+type WithoutSeq<T> = T extends unknown ? Omit<T, 'seq'> : never;
+/** A LinkOp as the JIT hands it to `Executor.apply`, which assigns `seq`. */
+export type LinkOpInput = WithoutSeq<LinkOp>;
+
 export type LinkOpResult =
-  | { readonly seq: number; readonly ok: true }
-  | { readonly seq: number; readonly ok: false; readonly error: ExecutionFailure };
+  | { readonly seq: number; readonly ok: true; readonly output: readonly string[] }
+  | { readonly seq: number; readonly ok: false; readonly error: ExecutionFailure; readonly output: readonly string[] };
 
 /** Requests answered by the executor, after it has applied every LinkOp sent before them. */
 export type ExecRequest =
@@ -62,7 +79,8 @@ export type ExecRequest =
       readonly type: FuncType;
       readonly args: readonly WasmValue[];
     }
-  | { readonly req: 'readMemory'; readonly id: number; readonly addr: ExecutorAddr; readonly offset: number; readonly length: number }
+  /** `length` undefined: to the end of the memory. */
+  | { readonly req: 'readMemory'; readonly id: number; readonly addr: ExecutorAddr; readonly offset: number; readonly length: number | undefined }
   | { readonly req: 'writeMemory'; readonly id: number; readonly addr: ExecutorAddr; readonly offset: number; readonly bytes: Uint8Array }
   | { readonly req: 'readGlobal'; readonly id: number; readonly addr: ExecutorAddr; readonly type: GlobalType };
 
@@ -71,12 +89,43 @@ export type ExecutionFailure =
   | { readonly kind: 'StackOverflow'; readonly message: string; readonly stack: readonly string[] }
   | { readonly kind: 'LinkError'; readonly message: string }
   | { readonly kind: 'ResourceExhausted'; readonly message: string }
-  | { readonly kind: 'CallThroughFailed'; readonly message: string; readonly error: unknown }
-  | { readonly kind: 'TypeMismatch'; readonly message: string };
+  /** The call-through handler rejected; main still holds the rejection value under `errorId`. */
+  | { readonly kind: 'CallThroughFailed'; readonly message: string; readonly errorId: number }
+  | { readonly kind: 'TypeMismatch'; readonly message: string }
+  /** A memory read or write outside the memory's current size. */
+  | { readonly kind: 'OutOfBounds'; readonly message: string }
+  /** Anything else thrown in the worker: a bug in the executor or a misuse by the JIT. */
+  | { readonly kind: 'Internal'; readonly message: string };
 
 export type ExecResponse =
   | { readonly id: number; readonly ok: true; readonly results?: readonly WasmValue[]; readonly output?: readonly string[];
       readonly bytes?: Uint8Array; readonly pages?: number; readonly value?: WasmValue; readonly runMs?: number }
   | { readonly id: number; readonly ok: false; readonly error: ExecutionFailure; readonly output?: readonly string[] };
+
+/** What the worker is running at top level; main's watchdog times exactly this. */
+export type Activity = { readonly kind: 'op'; readonly seq: number } | { readonly kind: 'invoke'; readonly id: number };
+
+export type WorkerEvent =
+  | { readonly ev: 'ready' }
+  | { readonly ev: 'opResult'; readonly result: LinkOpResult }
+  | { readonly ev: 'response'; readonly response: ExecResponse }
+  | { readonly ev: 'activity'; readonly activity: Activity }
+  /** A trampoline needs callThroughId resolved; the worker is blocked until `seq` is answered. */
+  | { readonly ev: 'callThrough'; readonly seq: number; readonly callThroughId: number };
+
+export type CallThroughAnswer =
+  | { readonly seq: number; readonly ok: true }
+  | { readonly seq: number; readonly ok: false; readonly errorId: number; readonly message: string };
+
+export interface WorkerInit {
+  readonly opsPort: MessagePort;
+  readonly answerPort: MessagePort;
+  /** Int32Array view; index SIGNAL is the wake-up counter. */
+  readonly signal: SharedArrayBuffer;
+  /** Lines of print output kept per call; later lines are counted, not kept. */
+  readonly maxOutputLines: number;
+}
+
+export const SIGNAL = 0;
 
 export type { ExternKind, GlobalType, MemoryType, TableType };

@@ -1,0 +1,35 @@
+// GET /dump: the whole execution session, as text in the spirit of ORC's
+// ExecutionSession::dump (default) or as JSON in the API's shapes.
+
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { DumpQuery, SessionDump } from '../schemas/dump.ts';
+import { errorResponses } from '../schemas/errors.ts';
+import type { RouteDeps } from './deps.ts';
+
+export const dumpRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { service }) => {
+  app.get(
+    '/dump',
+    {
+      schema: {
+        summary: 'Dump the execution session',
+        tags: ['operations'],
+        querystring: DumpQuery,
+        response: {
+          200: {
+            description: 'format=text (default): text/plain; format=json: JSON.',
+            content: {
+              'text/plain': { schema: z.string() },
+              'application/json': { schema: SessionDump },
+            },
+          },
+          ...errorResponses(400),
+        },
+      },
+    },
+    async (request, reply) => {
+      if (request.query.format === 'json') return reply.type('application/json').send(service.dump());
+      return reply.type('text/plain; charset=utf-8').send(service.dumpText());
+    },
+  );
+};

@@ -1,0 +1,79 @@
+// Dylib lifecycle: create, list, show, change link order, remove.
+
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { DylibParams } from '../schemas/common.ts';
+import { CreateDylibBody, DylibList, DylibView, LinkOrderBody } from '../schemas/dylib.ts';
+import { errorResponses } from '../schemas/errors.ts';
+import type { RouteDeps } from './deps.ts';
+
+const tags = ['dylibs'];
+
+export const dylibRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { service }) => {
+  app.post(
+    '/dylibs',
+    {
+      schema: {
+        summary: 'Create a dylib',
+        tags,
+        body: CreateDylibBody,
+        response: { 201: DylibView, ...errorResponses(400, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const { name, linkOrder } = request.body;
+      return reply.code(201).send(service.createDylib(name, linkOrder));
+    },
+  );
+
+  app.get(
+    '/dylibs',
+    {
+      schema: { summary: 'List every dylib, implementation dylibs included', tags, response: { 200: DylibList } },
+    },
+    async () => ({ dylibs: service.listDylibs() }),
+  );
+
+  app.get(
+    '/dylibs/:dylib',
+    {
+      schema: {
+        summary: 'Show a dylib',
+        tags,
+        params: DylibParams,
+        response: { 200: DylibView, ...errorResponses(400, 404) },
+      },
+    },
+    async (request) => service.getDylib(request.params.dylib),
+  );
+
+  app.put(
+    '/dylibs/:dylib/link-order',
+    {
+      schema: {
+        summary: "Replace a dylib's link order",
+        tags,
+        params: DylibParams,
+        body: LinkOrderBody,
+        response: { 200: DylibView, ...errorResponses(400, 404) },
+      },
+    },
+    async (request) => service.setLinkOrder(request.params.dylib, request.body.linkOrder),
+  );
+
+  app.delete(
+    '/dylibs/:dylib',
+    {
+      schema: {
+        summary: 'Remove a dylib, its symbols and its implementation dylib',
+        tags,
+        params: DylibParams,
+        response: { 204: z.undefined().describe('Removed.'), ...errorResponses(400, 404) },
+      },
+    },
+    async (request, reply) => {
+      await service.removeDylib(request.params.dylib);
+      return reply.code(204).send();
+    },
+  );
+};

@@ -1,0 +1,57 @@
+// Invoking a function, symbol in the path or in the body. The per-call time limit is the
+// server's default unless the request asks for less; it can never exceed the server maximum.
+
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { DylibParams, SymbolParams } from '../schemas/common.ts';
+import { errorResponses, isApiErrorCode } from '../schemas/errors.ts';
+import { InvokeBody, InvokeByNameBody, InvokeResult } from '../schemas/invoke.ts';
+import type { RouteDeps } from './deps.ts';
+
+const tags = ['invoke'];
+const responses = { 200: InvokeResult, ...errorResponses(400, 404, 422, 424) };
+
+export const invokeRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { service, config, metrics }) => {
+  async function invoke(dylib: string, symbol: string, args: readonly unknown[], timeoutMs: number | undefined) {
+    const started = performance.now();
+    let outcome = 'ok';
+    try {
+      return await service.invoke(dylib, symbol, args, {
+        timeoutMs: timeoutMs === undefined ? undefined : Math.min(timeoutMs, config.maxCallTimeoutMs),
+      });
+    } catch (err) {
+      const code: unknown = (err as { code?: unknown } | null)?.code;
+      outcome = isApiErrorCode(code) ? code : 'Internal';
+      throw err;
+    } finally {
+      metrics.observeInvoke(outcome, (performance.now() - started) / 1000);
+    }
+  }
+
+  app.post(
+    '/dylibs/:dylib/symbols/:symbol/invoke',
+    {
+      schema: {
+        summary: 'Call a function',
+        tags,
+        params: SymbolParams,
+        body: InvokeBody,
+        response: responses,
+      },
+    },
+    async (request) => invoke(request.params.dylib, request.params.symbol, request.body.args, request.body.timeoutMs),
+  );
+
+  app.post(
+    '/dylibs/:dylib/invoke',
+    {
+      schema: {
+        summary: 'Call a function named in the body',
+        tags,
+        params: DylibParams,
+        body: InvokeByNameBody,
+        response: responses,
+      },
+    },
+    async (request) => invoke(request.params.dylib, request.body.symbol, request.body.args, request.body.timeoutMs),
+  );
+};

@@ -1,0 +1,82 @@
+// Reading and writing a memory symbol's bytes (base64 on the wire). The memory is named in the
+// path, or in the query string (read) / body (write) for names awkward in a path.
+
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { DylibParams, SymbolParams } from '../schemas/common.ts';
+import { errorResponses } from '../schemas/errors.ts';
+import {
+  MemoryReadByNameQuery,
+  MemoryReadQuery,
+  MemoryReadResult,
+  MemoryWriteBody,
+  MemoryWriteByNameBody,
+  MemoryWriteResult,
+} from '../schemas/memory.ts';
+import type { RouteDeps } from './deps.ts';
+
+const tags = ['memories'];
+const errors = errorResponses(400, 404, 422, 424);
+
+export const memoryRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { service }) => {
+  async function write(dylib: string, symbol: string, offset: number, base64: string) {
+    const bytes = Buffer.from(base64, 'base64');
+    await service.writeMemory(dylib, symbol, offset, bytes);
+    return { offset, length: bytes.byteLength };
+  }
+
+  app.get(
+    '/dylibs/:dylib/memories/:symbol',
+    {
+      schema: {
+        summary: "Read a memory's bytes",
+        tags,
+        params: SymbolParams,
+        querystring: MemoryReadQuery,
+        response: { 200: MemoryReadResult, ...errors },
+      },
+    },
+    async ({ params, query }) => service.readMemory(params.dylib, params.symbol, query.offset ?? 0, query.length),
+  );
+
+  app.get(
+    '/dylibs/:dylib/memories',
+    {
+      schema: {
+        summary: "Read a memory's bytes, the memory named in the query string",
+        tags,
+        params: DylibParams,
+        querystring: MemoryReadByNameQuery,
+        response: { 200: MemoryReadResult, ...errors },
+      },
+    },
+    async ({ params, query }) => service.readMemory(params.dylib, query.symbol, query.offset ?? 0, query.length),
+  );
+
+  app.put(
+    '/dylibs/:dylib/memories/:symbol',
+    {
+      schema: {
+        summary: "Write bytes into a memory",
+        tags,
+        params: SymbolParams,
+        body: MemoryWriteBody,
+        response: { 200: MemoryWriteResult, ...errors },
+      },
+    },
+    async ({ params, body }) => write(params.dylib, params.symbol, body.offset, body.base64),
+  );
+
+  app.put(
+    '/dylibs/:dylib/memories',
+    {
+      schema: {
+        summary: 'Write bytes into a memory named in the body',
+        tags,
+        params: DylibParams,
+        body: MemoryWriteByNameBody,
+        response: { 200: MemoryWriteResult, ...errors },
+      },
+    },
+    async ({ params, body }) => write(params.dylib, body.symbol, body.offset, body.base64),
+  );
+};

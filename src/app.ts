@@ -1,0 +1,185 @@
+// The HTTP application as a fastify plugin: zod as the one schema language (validation,
+// serialization, OpenAPI at /docs), the route groups, request metrics, and the single error
+// handler that turns every failure into API.md's envelope {"error": {"code", "message", ...}}.
+// It is given the service and config rather than building them, so tests can inject a double.
+
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import {
+  createJsonSchemaTransform,
+  isResponseSerializationError,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+} from 'fastify-type-provider-zod';
+import { dumpRoutes } from '../routes/dump.ts';
+import { dylibRoutes } from '../routes/dylibs.ts';
+import { healthRoutes } from '../routes/health.ts';
+import { invokeRoutes } from '../routes/invoke.ts';
+import { memoryRoutes } from '../routes/memories.ts';
+import { AppMetrics, metricsRoutes } from '../routes/metrics.ts';
+import { moduleRoutes } from '../routes/modules.ts';
+import { reexportRoutes } from '../routes/reexports.ts';
+import { symbolRoutes } from '../routes/symbols.ts';
+import type { RouteDeps } from '../routes/deps.ts';
+import { type ApiErrorCode, isApiErrorCode, STATUS_BY_CODE } from '../schemas/errors.ts';
+import type { Config } from './config.ts';
+import type { JITService } from './service/JITService.ts';
+
+export interface AppOptions {
+  readonly service: JITService;
+  readonly config: Config;
+}
+
+interface ErrorReply {
+  readonly code: ApiErrorCode;
+  readonly message: string;
+  readonly details: Record<string, unknown>;
+}
+
+/** JITError and HttpError alike: a known code plus JSON-safe details. */
+interface CodedError {
+  readonly code: ApiErrorCode;
+  readonly message: string;
+  details(): Record<string, unknown>;
+}
+
+function isCodedError(err: unknown): err is CodedError {
+  return (
+    err instanceof Error &&
+    isApiErrorCode((err as { code?: unknown }).code) &&
+    typeof (err as { details?: unknown }).details === 'function'
+  );
+}
+
+/** Fastify's schema-validation failure: which part of the request, and which paths in it. */
+function validationReply(err: FastifyError): ErrorReply {
+  const where = err.validationContext ?? 'request';
+  const issues = (err.validation ?? []).map((v) => ({
+    path: v.instancePath === '/' || v.instancePath === '' ? where : `${where}${v.instancePath}`,
+    message: v.message ?? 'is invalid',
+  }));
+  const first = issues[0];
+  const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
+  return {
+    code: 'BadRequest',
+    message: first ? `Invalid request: ${first.path}: ${first.message}${more}.` : 'Invalid request.',
+    details: { paths: issues.map((i) => i.path), issues },
+  };
+}
+
+function classify(err: unknown, request: FastifyRequest): ErrorReply {
+  if (isCodedError(err)) return { code: err.code, message: err.message, details: err.details() };
+  const fe = err as Partial<FastifyError> | null;
+  if (fe && Array.isArray(fe.validation)) return validationReply(fe as FastifyError);
+  if (fe?.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    const limit = request.routeOptions.bodyLimit;
+    return { code: 'PayloadTooLarge', message: `The request body is over the limit of ${limit} bytes.`, details: { limit } };
+  }
+  if (fe?.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    const contentType = request.headers['content-type'] ?? null;
+    return {
+      code: 'UnsupportedMediaType',
+      message: `This route does not accept Content-Type ${JSON.stringify(contentType)}.`,
+      details: { contentType },
+    };
+  }
+  if (fe && typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    // Malformed JSON, an empty JSON body, a bad Content-Length...: fastify rejected the request.
+    return { code: 'BadRequest', message: fe.message ?? 'Malformed request.', details: {} };
+  }
+  if (err instanceof Error && isResponseSerializationError(err as Parameters<typeof isResponseSerializationError>[0])) {
+    return {
+      code: 'Internal',
+      message: `The service produced a ${request.method} ${request.routeOptions.url} response that does not match the API schema.`,
+      details: {},
+    };
+  }
+  const what = err instanceof Error ? err.message : String(err);
+  return {
+    code: 'Internal',
+    message: `Internal error while handling ${request.method} ${request.routeOptions.url ?? request.url}: ${what}`,
+    details: {},
+  };
+}
+
+// Malformed requests are the client's problem but worth seeing; the JIT's own outcomes
+// (a trap, a missing symbol) are ordinary results of user code.
+const WARN_CODES: ReadonlySet<ApiErrorCode> = new Set(['BadRequest', 'PayloadTooLarge', 'UnsupportedMediaType', 'TypeMismatch']);
+
+function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply) {
+  const { code, message, details } = classify(err, request);
+  const status = STATUS_BY_CODE[code];
+  if (status >= 500) {
+    // The stack and any cause go to the log only (never the request body).
+    request.log.error({ err }, message);
+  } else if (WARN_CODES.has(code)) {
+    request.log.warn({ code, details }, message);
+  } else {
+    request.log.info({ code }, message);
+  }
+  return reply.code(status).send({ error: { ...details, code, message } });
+}
+
+export default async function app(fastify: FastifyInstance, { service, config }: AppOptions): Promise<void> {
+  fastify.setValidatorCompiler(validatorCompiler);
+  fastify.setSerializerCompiler(serializerCompiler);
+  fastify.setErrorHandler(errorHandler);
+  fastify.setNotFoundHandler((request, reply) => {
+    request.log.info({ code: 'NotFound' }, 'no such route');
+    return reply.code(404).send({
+      error: { code: 'NotFound', message: `There is no route ${request.method} ${request.url.split('?')[0]}.` },
+    });
+  });
+
+  // The body limit is applied per route so it holds however the fastify instance was built.
+  fastify.addHook('onRoute', (route) => {
+    route.bodyLimit ??= config.bodyLimitBytes;
+  });
+
+  const metrics = new AppMetrics(service);
+  fastify.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  fastify.addHook('onResponse', async (request, reply) => {
+    metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+  });
+
+  await fastify.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'wasm-orc-jit',
+        description: 'JIT-as-a-service for WebAssembly, modelled on LLVM ORC. Contract: API.md.',
+        version: '1',
+      },
+      tags: [
+        { name: 'dylibs' },
+        { name: 'modules' },
+        { name: 'symbols' },
+        { name: 'invoke' },
+        { name: 'memories' },
+        { name: 'operations' },
+      ],
+    },
+    transform: createJsonSchemaTransform({ skipList: [] }),
+    transformObject: jsonSchemaTransformObject,
+  });
+  await fastify.register(swaggerUi, { routePrefix: '/docs' });
+
+  const deps: RouteDeps = { service, config, metrics };
+  for (const routes of [
+    healthRoutes,
+    dylibRoutes,
+    moduleRoutes,
+    reexportRoutes,
+    symbolRoutes,
+    invokeRoutes,
+    memoryRoutes,
+    dumpRoutes,
+    metricsRoutes,
+  ]) {
+    await fastify.register(routes, deps);
+  }
+}

@@ -1,0 +1,92 @@
+// Configuration from the environment, validated once at start. A bad value stops the server
+// with a message naming the variable, what it must be and what it was, rather than failing
+// later in some request.
+
+import { z } from 'zod';
+
+const MiB = 1024 * 1024;
+
+const int = (min: number, max: number = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .trim()
+    .regex(/^[0-9]+$/, 'must be a non-negative decimal integer')
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const EnvSchema = z
+  .object({
+    PORT: int(0, 65535).default(8080),
+    HOST: z.string().min(1).default('127.0.0.1'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    BODY_LIMIT_BYTES: int(1).default(32 * MiB),
+    CALL_TIMEOUT_MS: int(1).default(5000),
+    MAX_CALL_TIMEOUT_MS: int(1).default(30_000),
+    // 65536 pages is wasm32's own limit; 16384 pages = 1 GiB.
+    MEMORY_LIMIT_PAGES: int(1, 65536).default(16384),
+    SESSION_MEMORY_LIMIT_MB: int(1).default(4096),
+    MAX_MODULE_BYTES: int(1).default(32 * MiB),
+    MAX_FUNCTIONS_PER_MODULE: int(1).default(100_000),
+  })
+  .refine((env) => env.CALL_TIMEOUT_MS <= env.MAX_CALL_TIMEOUT_MS, {
+    path: ['CALL_TIMEOUT_MS'],
+    message: 'must not exceed MAX_CALL_TIMEOUT_MS',
+  });
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Largest request body accepted; larger ones are refused with PayloadTooLarge. */
+  readonly bodyLimitBytes: number;
+  /** A call's time limit when the request names none. */
+  readonly callTimeoutMs: number;
+  /** The most a request's timeoutMs can ask for. */
+  readonly maxCallTimeoutMs: number;
+  /** Most pages any one memory may have (ResourceExhausted beyond). */
+  readonly memoryLimitPages: number;
+  /** Most linear memory all memories of the session may hold together, in MiB. */
+  readonly sessionMemoryLimitMb: number;
+  /** Largest module (WAT text or wasm binary) accepted, in bytes. */
+  readonly maxModuleBytes: number;
+  /** Most functions one module may define. */
+  readonly maxFunctionsPerModule: number;
+}
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(`Invalid configuration: ${problems.join('; ')}.`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Reads the configuration from `env` (process.env by default); throws ConfigError. */
+export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): Config {
+  // Empty variables count as unset, as shells and compose files often produce them.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = EnvSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = issue.path.join('.');
+        const got = env[name];
+        return `${name} ${issue.message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`;
+      }),
+    );
+  }
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    logLevel: e.LOG_LEVEL,
+    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    callTimeoutMs: e.CALL_TIMEOUT_MS,
+    maxCallTimeoutMs: e.MAX_CALL_TIMEOUT_MS,
+    memoryLimitPages: e.MEMORY_LIMIT_PAGES,
+    sessionMemoryLimitMb: e.SESSION_MEMORY_LIMIT_MB,
+    maxModuleBytes: e.MAX_MODULE_BYTES,
+    maxFunctionsPerModule: e.MAX_FUNCTIONS_PER_MODULE,
+  };
+}

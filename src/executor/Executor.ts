@@ -1,0 +1,424 @@
+// Main-thread proxy of the executor: the one object the JIT uses to change and run the
+// session's code. It owns the worker's lifecycle, keeps requests in a FIFO (one runs at a time),
+// assigns link ops their send order, answers lazy call-throughs with the JIT's handler, enforces
+// time limits (terminate, restart, replay) and turns worker failures into JITErrors.
+//
+// Main never blocks on the worker: every interaction is a posted message, and the worker blocks
+// only while main runs a call-through handler (see CallThroughClient for why that is safe).
+
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ResourceLimits } from 'node:worker_threads';
+import { ExecutionTimeout, ResourceExhausted, TypeMismatch } from '../core/errors.ts';
+import type { FuncType, GlobalType, WasmValue } from '../wasm/types.ts';
+import { failureToError } from './errors.ts';
+import type { Activity, ExecRequest, ExecResponse, ExecutorAddr, LinkOp, LinkOpInput, LinkOpResult, WorkerEvent } from './protocol.ts';
+import { CallThroughServer, type CallThroughHandler } from './CallThroughServer.ts';
+import { checkValue } from './rawValues.ts';
+import { ReplayLog } from './ReplayLog.ts';
+import { SPECTEST_FUNCTIONS, SPECTEST_SYMBOLS, type HostSymbol } from './spectest.ts';
+import { Watchdog } from './Watchdog.ts';
+import { WorkerConnection } from './WorkerConnection.ts';
+
+export interface ExecutorOptions {
+  /** Heap limit of the worker (V8 old generation), in MB. Unset: Node's default. */
+  readonly memoryLimitMb?: number;
+  /** Time limit for a start function run by apply(instantiate) outside any invoke. Default 10 s. */
+  readonly startTimeoutMs?: number;
+  /** Print lines kept per invoke or op; more are counted in a final line. Default 10,000. */
+  readonly maxOutputLines?: number;
+  /**
+   * Node compile cache directory for the worker's modules (speeds up every worker start, restarts
+   * included). Default: $NODE_COMPILE_CACHE, else Node's usual <tmpdir>/node-compile-cache.
+   * false: none.
+   */
+  readonly compileCacheDir?: string | false;
+  /** A call-through handler that has not settled after this long fails the call. Default 60 s. */
+  readonly callThroughTimeoutMs?: number;
+}
+
+export interface InvokeOptions {
+  readonly timeoutMs: number;
+  /** Passed to the call-through handler for call-throughs made during this call. */
+  readonly tag?: unknown;
+}
+
+export interface InvokeResult {
+  readonly results: WasmValue[];
+  /** Lines printed through spectest during the call, including by start functions it caused. */
+  readonly output: string[];
+  /** Time spent running in the worker, excluding waits for call-through handlers. */
+  readonly runMs: number;
+}
+
+export interface ApplyOptions {
+  /** Passed to the call-through handler for call-throughs made by this op's start function. */
+  readonly tag?: unknown;
+}
+
+/**
+ * Looks the body behind `callThroughId` up (materializing it) and repoints its stub, by calling
+ * `apply` (awaiting it is allowed). It must not issue requests (invoke, readMemory, ...): those
+ * are refused while a call waits for it.
+ */
+export type { CallThroughHandler };
+
+export interface ExecutorStats {
+  readonly restarts: number;
+  readonly invokes: number;
+  /** Function slots in use, spectest included. */
+  readonly slotsUsed: number;
+  readonly replayLogOps: number;
+  /** Replayed ops that failed on a fresh worker and were dropped. */
+  readonly replayFailures: number;
+  readonly callThroughs: number;
+  /** Milliseconds from the latest worker's start to its ready message. */
+  readonly lastBootMs: number;
+}
+
+interface PendingOp {
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+  readonly tag: unknown;
+}
+
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+
+interface Job {
+  id: number;
+  readonly request: WithoutId<ExecRequest>;
+  readonly timeoutMs: number | undefined;
+  readonly tag: unknown;
+  readonly settle: (r: Extract<ExecResponse, { ok: true }>) => void;
+  readonly fail: (err: unknown) => void;
+}
+
+const MAX_CONSECUTIVE_DEATHS = 3;
+
+export class Executor {
+  private readonly resourceLimits: ResourceLimits | undefined;
+  private readonly memoryLimitMb: number | undefined;
+  private readonly startTimeoutMs: number;
+  private readonly maxOutputLines: number;
+  private readonly compileCacheDir: string | undefined;
+
+  private conn: WorkerConnection;
+  private readonly terminations = new Set<Promise<void>>();
+  private booted: { resolve: () => void; reject: (err: unknown) => void } | null = null;
+  private closed = false;
+  private broken: Error | null = null;
+  private deathsSinceReady = 0;
+
+  private nextSeq = 1;
+  private nextRequestId = 1;
+  private readonly log = new ReplayLog();
+  private readonly pendingOps = new Map<number, PendingOp>();
+  private readonly queue: Job[] = [];
+  private inflight: Job | null = null;
+  /** The worker's current top-level activity, as it reported it. */
+  private current: Activity | null = null;
+  private readonly watchdog: Watchdog;
+
+  private readonly callThroughs: CallThroughServer;
+
+  private counters = { restarts: 0, invokes: 0, replayFailures: 0, callThroughs: 0, lastBootMs: 0 };
+
+  private constructor(opts: ExecutorOptions) {
+    this.memoryLimitMb = opts.memoryLimitMb;
+    this.resourceLimits = opts.memoryLimitMb === undefined ? undefined : { maxOldGenerationSizeMb: opts.memoryLimitMb };
+    this.startTimeoutMs = opts.startTimeoutMs ?? 10_000;
+    this.maxOutputLines = opts.maxOutputLines ?? 10_000;
+    this.compileCacheDir =
+      opts.compileCacheDir === false
+        ? undefined
+        : (opts.compileCacheDir ?? process.env['NODE_COMPILE_CACHE'] ?? join(tmpdir(), 'node-compile-cache'));
+    this.callThroughs = new CallThroughServer(opts.callThroughTimeoutMs ?? 60_000);
+    this.watchdog = new Watchdog(() => this.onTimeout());
+    this.conn = this.connect();
+  }
+
+  /** Starts a worker and resolves once it has created the spectest module and is ready. */
+  static async start(opts: ExecutorOptions = {}): Promise<Executor> {
+    const ex = new Executor(opts);
+    await new Promise<void>((resolve, reject) => {
+      ex.booted = { resolve, reject };
+    });
+    return ex;
+  }
+
+  /** The spectest host module's entities, at the fixed addresses every worker creates them at. */
+  hostSymbols(): readonly HostSymbol[] {
+    return SPECTEST_SYMBOLS;
+  }
+
+  setCallThroughHandler(h: CallThroughHandler): void {
+    this.callThroughs.setHandler(h);
+  }
+
+  /**
+   * Posts a link op now (so ops apply in call order) and settles once the worker applied it.
+   * Rejects with Trap/StackOverflow (start function), ExecutionTimeout (start function ran past
+   * startTimeoutMs), ExecutorLinkError, ResourceExhausted, or the call-through handler's error.
+   * Lines a start function prints reach the caller only inside a Trap (its `output`), or in the
+   * invoke's output when the op was applied during that invoke.
+   */
+  apply(input: LinkOpInput, opts: ApplyOptions = {}): Promise<void> {
+    const unusable = this.unusable();
+    if (unusable) return Promise.reject(unusable);
+    const op = { ...input, seq: this.nextSeq++ } as LinkOp;
+    this.log.add(op);
+    const done = new Promise<void>((resolve, reject) => {
+      this.pendingOps.set(op.seq, { resolve, reject, tag: opts.tag });
+    });
+    this.conn.postOp(op);
+    return done;
+  }
+
+  /** Calls the function at `addr`; queued FIFO behind earlier requests. */
+  invoke(addr: ExecutorAddr, type: FuncType, args: readonly WasmValue[], opts: InvokeOptions): Promise<InvokeResult> {
+    if (args.length !== type.params.length) {
+      return Promise.reject(new TypeMismatch(`Expected ${type.params.length} arguments, got ${args.length}.`));
+    }
+    for (let i = 0; i < args.length; i++) {
+      const why = checkValue(type.params[i] ?? 'i32', args[i] as WasmValue);
+      if (why !== undefined) return Promise.reject(new TypeMismatch(`Argument ${i}: ${why}.`));
+    }
+    if (!(opts.timeoutMs > 0)) return Promise.reject(new RangeError('timeoutMs must be a positive number'));
+    this.counters.invokes++;
+    return this.enqueue({ req: 'invoke', addr, type, args }, opts.timeoutMs, opts.tag).then((r) => ({
+      results: [...(r.results ?? [])],
+      output: [...(r.output ?? [])],
+      runMs: r.runMs ?? 0,
+    }));
+  }
+
+  /** `length` defaults to the rest of the memory from `offset`. */
+  readMemory(addr: ExecutorAddr, offset: number, length?: number): Promise<{ bytes: Uint8Array; pages: number }> {
+    return this.enqueue({ req: 'readMemory', addr, offset, length }).then((r) => ({
+      bytes: r.bytes ?? new Uint8Array(0),
+      pages: r.pages ?? 0,
+    }));
+  }
+
+  writeMemory(addr: ExecutorAddr, offset: number, bytes: Uint8Array): Promise<void> {
+    return this.enqueue({ req: 'writeMemory', addr, offset, bytes }).then(() => undefined);
+  }
+
+  readGlobal(addr: ExecutorAddr, type: GlobalType): Promise<WasmValue> {
+    return this.enqueue({ req: 'readGlobal', addr, type }).then((r) => r.value ?? { type: type.type, bits: null });
+  }
+
+  stats(): ExecutorStats {
+    return {
+      restarts: this.counters.restarts,
+      invokes: this.counters.invokes,
+      slotsUsed: SPECTEST_FUNCTIONS.length + this.log.liveFunctionAddrs(),
+      replayLogOps: this.log.size,
+      replayFailures: this.counters.replayFailures,
+      callThroughs: this.counters.callThroughs,
+      lastBootMs: this.counters.lastBootMs,
+    };
+  }
+
+  /** Stops the worker; everything not yet settled rejects. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.failEverything(new Error('The executor is closed.'));
+    this.watchdog.reset();
+    await Promise.all([this.conn.dispose(), ...this.terminations]);
+  }
+
+  // --- requests -------------------------------------------------------------------------------
+
+  private enqueue(request: WithoutId<ExecRequest>, timeoutMs?: number, tag?: unknown): Promise<Extract<ExecResponse, { ok: true }>> {
+    const unusable = this.unusable();
+    if (unusable) return Promise.reject(unusable);
+    if (this.callThroughs.insideHandler) {
+      return Promise.reject(
+        new Error(`A ${request.req} request from inside a call-through handler would wait for the call that waits for the handler.`),
+      );
+    }
+    return new Promise((settle, fail) => {
+      this.queue.push({ id: 0, request, timeoutMs, tag, settle, fail });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    if (this.inflight !== null) return;
+    const job = this.queue.shift();
+    if (job === undefined) return;
+    job.id = this.nextRequestId++;
+    this.inflight = job;
+    this.conn.postRequest({ ...job.request, id: job.id } as ExecRequest);
+  }
+
+  // --- worker events --------------------------------------------------------------------------
+
+  private onEvent(ev: WorkerEvent): void {
+    switch (ev.ev) {
+      case 'ready':
+        this.counters.lastBootMs = performance.now() - this.conn.startedAt;
+        this.deathsSinceReady = 0;
+        this.booted?.resolve();
+        this.booted = null;
+        return;
+      case 'opResult':
+        return this.onOpResult(ev.result);
+      case 'response':
+        return this.onResponse(ev.response);
+      case 'activity':
+        return this.onActivity(ev.activity);
+      case 'callThrough':
+        return this.onCallThrough(ev.seq, ev.callThroughId);
+    }
+  }
+
+  private onOpResult(r: LinkOpResult): void {
+    if (this.current?.kind === 'op' && this.current.seq === r.seq) this.endActivity();
+    const pending = this.pendingOps.get(r.seq);
+    this.pendingOps.delete(r.seq);
+    if (r.ok) {
+      this.log.markApplied(r.seq);
+      pending?.resolve();
+      return;
+    }
+    this.log.remove(r.seq);
+    if (pending === undefined) this.counters.replayFailures++;
+    else pending.reject(failureToError(r.error, r.output, (id) => this.takeCallThroughError(id)));
+  }
+
+  private onResponse(r: ExecResponse): void {
+    const job = this.inflight;
+    if (job === null || job.id !== r.id) return;
+    if (this.current?.kind === 'invoke' && this.current.id === r.id) this.endActivity();
+    this.inflight = null;
+    if (r.ok) job.settle(r);
+    else job.fail(failureToError(r.error, r.output ?? [], (id) => this.takeCallThroughError(id)));
+    this.pump();
+  }
+
+  private onActivity(a: Activity): void {
+    if (a.kind === 'op') {
+      this.current = a;
+      this.watchdog.arm(this.startTimeoutMs);
+    } else if (this.inflight?.id === a.id && this.inflight.timeoutMs !== undefined) {
+      this.current = a;
+      this.watchdog.arm(this.inflight.timeoutMs);
+    }
+  }
+
+  private endActivity(): void {
+    this.current = null;
+    this.watchdog.disarm();
+  }
+
+  private onCallThrough(seq: number, callThroughId: number): void {
+    this.counters.callThroughs++;
+    const conn = this.conn;
+    const current = this.current;
+    const tag =
+      current?.kind === 'invoke' ? this.inflight?.tag : current?.kind === 'op' ? this.pendingOps.get(current.seq)?.tag : undefined;
+    // The handler's time is the JIT's (compiling), not the user code's: stop the clock.
+    this.watchdog.pause();
+    this.callThroughs.serve(callThroughId, tag, (outcome) => {
+      // A restart since: that worker and its waiting call are gone.
+      if (conn !== this.conn) return;
+      conn.answer({ seq, ...outcome });
+      this.watchdog.resume();
+    });
+  }
+
+  private takeCallThroughError(id: number): { found: boolean; error: unknown } {
+    return this.callThroughs.takeError(id);
+  }
+
+  // --- worker lifecycle -----------------------------------------------------------------------
+
+  private connect(): WorkerConnection {
+    return new WorkerConnection({
+      resourceLimits: this.resourceLimits,
+      compileCacheDir: this.compileCacheDir,
+      maxOutputLines: this.maxOutputLines,
+      onEvent: (ev) => this.onEvent(ev),
+      onDeath: (err) => this.onDeath(err),
+    });
+  }
+
+  private onTimeout(): void {
+    const culprit = this.current;
+    const limit = culprit?.kind === 'invoke' ? (this.inflight?.timeoutMs ?? 0) : this.startTimeoutMs;
+    this.restart(culprit, new ExecutionTimeout(limit));
+  }
+
+  private onDeath(err: Error): void {
+    if (this.closed) return;
+    const outOfMemory = (err as { code?: unknown }).code === 'ERR_WORKER_OUT_OF_MEMORY';
+    const error = outOfMemory
+      ? new ResourceExhausted('memory', `The executor ran out of memory (limit ${this.memoryLimitMb ?? 'default'} MB) and was restarted.`)
+      : new Error(`The executor worker died: ${err.message}`);
+    if (this.booted !== null) {
+      this.booted.reject(error);
+      this.booted = null;
+      this.closed = true;
+      return;
+    }
+    if (++this.deathsSinceReady > MAX_CONSECUTIVE_DEATHS) {
+      this.broken = new Error(`The executor worker keeps dying; last: ${err.message}`);
+      this.failEverything(this.broken);
+      return;
+    }
+    // With no culprit reported, the request in flight (if any) is the only suspect.
+    this.restart(this.current, error, this.current === null);
+  }
+
+  /**
+   * Replaces the worker: rejects the culprit with `error`, starts a fresh worker, replays the
+   * log (applied and pending ops, in send order) and re-sends the request in flight unless it
+   * was the culprit. Queued requests then run on the new worker.
+   */
+  private restart(culprit: Activity | null, error: unknown, blameInflight = false): void {
+    this.counters.restarts++;
+    const old = this.conn;
+    const termination = old.dispose().catch(() => undefined);
+    this.terminations.add(termination);
+    void termination.then(() => this.terminations.delete(termination));
+    this.watchdog.reset();
+    this.current = null;
+    this.callThroughs.clear();
+
+    if (culprit?.kind === 'op') {
+      this.log.remove(culprit.seq);
+      const pending = this.pendingOps.get(culprit.seq);
+      this.pendingOps.delete(culprit.seq);
+      if (pending === undefined) this.counters.replayFailures++;
+      else pending.reject(error);
+    }
+    const inflight = this.inflight;
+    if (inflight !== null && (blameInflight || (culprit?.kind === 'invoke' && culprit.id === inflight.id))) {
+      this.inflight = null;
+      inflight.fail(error);
+    }
+
+    this.conn = this.connect();
+    for (const op of this.log.ops()) this.conn.postOp(op);
+    if (this.inflight !== null) this.conn.postRequest({ ...this.inflight.request, id: this.inflight.id } as ExecRequest);
+    else this.pump();
+  }
+
+  private unusable(): Error | null {
+    if (this.broken) return this.broken;
+    if (this.closed) return new Error('The executor is closed.');
+    return null;
+  }
+
+  private failEverything(err: Error): void {
+    const jobs = [...(this.inflight ? [this.inflight] : []), ...this.queue.splice(0)];
+    this.inflight = null;
+    for (const j of jobs) j.fail(err);
+    for (const p of this.pendingOps.values()) p.reject(err);
+    this.pendingOps.clear();
+    this.watchdog.reset();
+  }
+}

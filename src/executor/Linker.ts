@@ -1,0 +1,101 @@
+// Worker side of linking: applies LinkOps to the session's address space. Instantiation binds
+// each import to the object at its address and places each export at its address; stubs and
+// trampolines come from one generated module per createStubs; updatePointer repoints a slot.
+// Any failure throws (ExecutorFailure or the engine's error) and places nothing.
+
+import type { ExternKind } from '../wasm/types.ts';
+import { ExecutorFailure } from './failures.ts';
+import type { ExecutorAddr, LinkOp } from './protocol.ts';
+import type { SessionSpace } from './SessionSpace.ts';
+import { buildStubModule, stubExportName, trampolineExportName } from './stubModule.ts';
+
+type DataCtor = typeof WebAssembly.Global | typeof WebAssembly.Memory | typeof WebAssembly.Table;
+const DATA_CLASS: Readonly<Record<Exclude<ExternKind, 'function'>, DataCtor>> = {
+  global: WebAssembly.Global,
+  memory: WebAssembly.Memory,
+  table: WebAssembly.Table,
+};
+
+export class Linker {
+  private readonly space: SessionSpace;
+  private readonly resolve: (callThroughId: number) => void;
+  /** callThroughId -> where its trampoline sits, to tell whether it has been resolved. */
+  private readonly trampolines = new Map<number, { readonly ptrAddr: ExecutorAddr; readonly fn: unknown }>();
+  private readonly trampolineAtPtr = new Map<ExecutorAddr, number>();
+
+  constructor(space: SessionSpace, resolve: (callThroughId: number) => void) {
+    this.space = space;
+    this.resolve = resolve;
+  }
+
+  isResolved(callThroughId: number): boolean {
+    const t = this.trampolines.get(callThroughId);
+    return t !== undefined && this.space.functionAt(t.ptrAddr) !== t.fn;
+  }
+
+  apply(op: LinkOp): void {
+    switch (op.op) {
+      case 'instantiate':
+        return this.instantiate(op);
+      case 'createStubs':
+        return this.createStubs(op);
+      case 'updatePointer': {
+        const target = this.space.functionAt(op.targetAddr);
+        if (target === null) throw ExecutorFailure.link(`updatePointer: address ${op.targetAddr} holds no function`);
+        this.space.placeFunction(op.ptrAddr, target);
+        return;
+      }
+      case 'release':
+        for (const addr of op.addrs) {
+          this.space.release(addr);
+          const id = this.trampolineAtPtr.get(addr);
+          if (id !== undefined) {
+            this.trampolineAtPtr.delete(addr);
+            this.trampolines.delete(id);
+          }
+        }
+        return;
+    }
+  }
+
+  private instantiate(op: Extract<LinkOp, { op: 'instantiate' }>): void {
+    const imports: Record<string, Record<string, unknown>> = {};
+    for (const b of op.imports) {
+      const value = b.kind === 'function' ? this.space.functionAt(b.addr) : this.space.dataAt(b.addr);
+      const fits = b.kind === 'function' ? value !== null : value instanceof DATA_CLASS[b.kind];
+      if (!fits) {
+        throw ExecutorFailure.link(
+          `${op.label}: import ${JSON.stringify(b.module)} ${JSON.stringify(b.name)} is bound to address ${b.addr}, which holds no ${b.kind}`,
+        );
+      }
+      (imports[b.module] ??= {})[b.name] = value;
+    }
+    const instance = new WebAssembly.Instance(op.module, imports as WebAssembly.Imports);
+
+    // Check every placement before making any, so a bad one places nothing.
+    const placed = op.exports.map((p) => {
+      const value = instance.exports[p.name];
+      const fits = p.kind === 'function' ? typeof value === 'function' : value instanceof DATA_CLASS[p.kind];
+      if (!fits) throw ExecutorFailure.link(`${op.label}: the instance has no ${p.kind} export named ${JSON.stringify(p.name)}`);
+      return { p, value: value as object };
+    });
+    for (const { p, value } of placed) {
+      if (p.kind === 'function') this.space.placeFunction(p.addr, value);
+      else this.space.placeData(p.addr, value);
+    }
+  }
+
+  private createStubs(op: Extract<LinkOp, { op: 'createStubs' }>): void {
+    const module = new WebAssembly.Module(buildStubModule(op.stubs) as BufferSource);
+    const instance = new WebAssembly.Instance(module, {
+      env: { table: this.space.table, resolve: (id: number) => this.resolve(id) },
+    });
+    op.stubs.forEach((s, i) => {
+      const trampoline = instance.exports[trampolineExportName(i)];
+      this.space.placeFunction(s.stubAddr, instance.exports[stubExportName(i)]);
+      this.space.placeFunction(s.ptrAddr, trampoline);
+      this.trampolines.set(s.callThroughId, { ptrAddr: s.ptrAddr, fn: trampoline });
+      this.trampolineAtPtr.set(s.ptrAddr, s.callThroughId);
+    });
+  }
+}

@@ -1,0 +1,75 @@
+// lazyReexports: symbols whose definitions live in another dylib (a module's functions in its
+// `<dylib>.impl`) and are compiled on first call. Materializing a lazy reexport creates its
+// stub, pointing at a call-through trampoline, and resolves the symbol to the stub: looking a
+// lazy function up compiles nothing. Only the reexports a lookup asks for get stubs; the rest
+// go back to the dylib unmaterialized.
+
+import type { JITDylib } from '../core/JITDylib.ts';
+import type { MaterializationResponsibility } from '../core/MaterializationResponsibility.ts';
+import { MaterializationUnit } from '../core/MaterializationUnit.ts';
+import type { SymbolAliasMap, SymbolAliasMapEntry } from '../core/ReExports.ts';
+import type { ExecutorSymbolDef } from '../core/SymbolDefinition.ts';
+import type { FuncType } from '../wasm/types.ts';
+import type { IndirectStubsManager, StubInit } from './IndirectStubsManager.ts';
+import type { LazyCallThroughManager } from './LazyCallThroughManager.ts';
+
+export class LazyReexportsMaterializationUnit extends MaterializationUnit {
+  private readonly lctm: LazyCallThroughManager;
+  private readonly stubs: IndirectStubsManager;
+  /** Where the bodies live, e.g. `main.impl`. */
+  readonly source: JITDylib;
+  readonly aliases: Map<string, SymbolAliasMapEntry>;
+  private readonly label: string;
+
+  constructor(lctm: LazyCallThroughManager, stubs: IndirectStubsManager, source: JITDylib, aliases: SymbolAliasMap, label: string) {
+    super(aliases);
+    this.lctm = lctm;
+    this.stubs = stubs;
+    this.source = source;
+    this.aliases = new Map(aliases);
+    this.label = label;
+  }
+
+  get name(): string {
+    return `<Lazy Reexports of ${this.label}>`;
+  }
+
+  protected override discard(_jd: JITDylib, name: string): void {
+    this.aliases.delete(name);
+  }
+
+  materialize(r: MaterializationResponsibility): void {
+    const requested = r.getRequestedSymbols();
+    const unrequested = new Map([...this.aliases].filter(([n]) => !requested.has(n) && r.getSymbols().has(n)));
+    if (unrequested.size > 0) {
+      r.replace(new LazyReexportsMaterializationUnit(this.lctm, this.stubs, this.source, unrequested, this.label));
+    }
+
+    const inits: StubInit[] = [];
+    for (const alias of requested) {
+      const entry = this.aliases.get(alias);
+      if (!entry) continue;
+      const callThroughId = this.lctm.getCallThroughTrampoline(this.source, entry.aliasee, (addr) =>
+        this.stubs.updatePointer(alias, addr),
+      );
+      inits.push({ name: alias, type: entry.type as FuncType, callThroughId });
+    }
+    const created = this.stubs.createStubs(inits);
+    const resolved = new Map<string, ExecutorSymbolDef>();
+    for (const [alias, stub] of created) {
+      resolved.set(alias, { address: stub.stubAddr, flags: this.aliases.get(alias)?.flags ?? r.getSymbols().get(alias)!.flags });
+    }
+    r.notifyResolved(resolved);
+    r.notifyEmitted();
+  }
+}
+
+export function lazyReexports(
+  lctm: LazyCallThroughManager,
+  stubs: IndirectStubsManager,
+  source: JITDylib,
+  aliases: SymbolAliasMap,
+  label: string,
+): LazyReexportsMaterializationUnit {
+  return new LazyReexportsMaterializationUnit(lctm, stubs, source, aliases, label);
+}

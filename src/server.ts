@@ -1,0 +1,78 @@
+// The process entry point: load and validate the config, build the pino logger and the JIT
+// service, serve the app on HOST:PORT, and shut down gracefully on SIGTERM/SIGINT (stop
+// accepting, let in-flight requests finish, close the service, exit 0). buildServer and
+// startServer are exported so tests can run the real server around a service they built.
+
+import { randomUUID } from 'node:crypto';
+import closeWithGrace from 'close-with-grace';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { type Logger, pino } from 'pino';
+import app from './app.ts';
+import { type Config, ConfigError, loadConfig } from './config.ts';
+import { createService } from './service/createService.ts';
+import type { JITService } from './service/JITService.ts';
+
+export interface ServerParts {
+  readonly config: Config;
+  readonly service: JITService;
+  readonly logger: Logger;
+}
+
+export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
+  return pino({ level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] });
+}
+
+/** The fastify instance with the app registered, not yet listening. Closing it closes the service. */
+export async function buildServer({ config, service, logger }: ServerParts): Promise<FastifyInstance> {
+  const loggerInstance: FastifyBaseLogger = logger;
+  const server = Fastify({
+    loggerInstance,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    bodyLimit: config.bodyLimitBytes,
+    // Symbol names of any length may travel as path segments; the default limit is 100.
+    routerOptions: { maxParamLength: 16 * 1024 },
+  });
+  // While closing, answer in-flight requests with Connection: close, so keep-alive clients
+  // do not hold the shutdown open until their sockets time out.
+  let closing = false;
+  server.addHook('preClose', async () => {
+    closing = true;
+  });
+  server.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+  server.addHook('onClose', async () => {
+    await service.close();
+  });
+  await server.register(app, { service, config });
+  return server;
+}
+
+export async function startServer(parts: ServerParts): Promise<FastifyInstance> {
+  const server = await buildServer(parts);
+  await server.listen({ host: parts.config.host, port: parts.config.port });
+  return server;
+}
+
+/** Runs the server until SIGTERM/SIGINT. */
+export async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  }
+  const logger = createLogger(config);
+  const service = await createService(config, logger);
+  const server = await startServer({ config, service, logger });
+  closeWithGrace({ delay: config.maxCallTimeoutMs + 5000, logger }, async ({ signal, err }) => {
+    if (err) logger.error({ err }, 'shutting down after an unhandled error');
+    else logger.info({ signal }, 'shutting down');
+    await server.close(); // stops accepting, waits for in-flight requests, then closes the service
+  });
+}
+
+if (import.meta.main) await main();

@@ -1,0 +1,26 @@
+// The wasm layer's public surface: parsing and validating modules, describing them, and
+// cutting them into pieces (globals module, extracted functions, whole module) for the JIT.
+
+export { parseModule, ParsedModule } from './ParsedModule.ts';
+export type { ModuleSource, ParseOptions, ModuleLayout } from './ParsedModule.ts';
+export type {
+  EntityRef,
+  EntityType,
+  ExportInfo,
+  FunctionInfo,
+  GlobalInfo,
+  ImportInfo,
+  MemoryInfo,
+  ModuleInfo,
+  TableInfo,
+} from './moduleInfo.ts';
+export type { CompiledPiece, PieceExport, PieceImport } from './compiledPiece.ts';
+export type { CodeReferences } from './codeScan.ts';
+export { buildGlobalsModule } from './globalsModule.ts';
+export type { GlobalsModuleOptions } from './globalsModule.ts';
+export { extractFunctions } from './extractFunctions.ts';
+export type { ExtractOptions } from './extractFunctions.ts';
+export { compileWhole } from './compileWhole.ts';
+export type { CompileWholeOptions } from './compileWhole.ts';
+export { entityName, parseEntityName, GLOBALS_MODULE, FUNCTION_MODULE } from './linkNames.ts';
+export * from './types.ts';

@@ -1,0 +1,47 @@
+// Test helpers for the executor: compile WAT with wabt's wat2wasm (its default features: SIMD,
+// multi-value, reference types, bulk memory; keeping function names, so trap stacks can be checked), and small constructors for exact wasm values.
+
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ValType, WasmValue } from '../../src/wasm/types.ts';
+
+export function watBytes(text: string): Uint8Array {
+  const dir = mkdtempSync(join(tmpdir(), 'executor-test-'));
+  try {
+    writeFileSync(join(dir, 'm.wat'), text);
+    execFileSync('wat2wasm', ['--debug-names', join(dir, 'm.wat'), '-o', join(dir, 'm.wasm')], { stdio: 'pipe' });
+    return new Uint8Array(readFileSync(join(dir, 'm.wasm')));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function wat(text: string): WebAssembly.Module {
+  return new WebAssembly.Module(watBytes(text) as BufferSource);
+}
+
+export const v = (type: ValType, bits: string | null): WasmValue => ({ type, bits });
+export const i32 = (n: number): WasmValue => v('i32', String(n >>> 0));
+export const i64 = (n: bigint): WasmValue => v('i64', BigInt.asUintN(64, n).toString());
+
+import type { Executor } from '../../src/executor/Executor.ts';
+import type { ExportPlacement, ImportBinding } from '../../src/executor/protocol.ts';
+
+/** Instantiates `text` with imports bound by address and function exports placed at addresses. */
+export function link(
+  ex: Executor,
+  text: string,
+  exports: Record<string, number>,
+  imports: readonly ImportBinding[] = [],
+  kinds: Record<string, ExportPlacement['kind']> = {},
+): Promise<void> {
+  return ex.apply({
+    op: 'instantiate',
+    label: 'test',
+    module: wat(text),
+    imports,
+    exports: Object.entries(exports).map(([name, addr]) => ({ name, addr, kind: kinds[name] ?? 'function' })),
+  });
+}

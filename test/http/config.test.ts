@@ -1,0 +1,65 @@
+// Configuration from the environment (src/config.ts): defaults, parsing, and clear failures.
+
+import t from 'tap';
+import { ConfigError, loadConfig } from '../../src/config.ts';
+
+t.test('defaults', async (t) => {
+  t.same(loadConfig({}), {
+    port: 8080,
+    host: '127.0.0.1',
+    logLevel: 'info',
+    bodyLimitBytes: 32 * 1024 * 1024,
+    callTimeoutMs: 5000,
+    maxCallTimeoutMs: 30_000,
+    memoryLimitPages: 16384,
+    sessionMemoryLimitMb: 4096,
+    maxModuleBytes: 32 * 1024 * 1024,
+    maxFunctionsPerModule: 100_000,
+  });
+});
+
+t.test('values from the environment; empty means unset', async (t) => {
+  const c = loadConfig({
+    PORT: '0',
+    HOST: '0.0.0.0',
+    LOG_LEVEL: 'debug',
+    BODY_LIMIT_BYTES: '1024',
+    CALL_TIMEOUT_MS: '100',
+    MAX_CALL_TIMEOUT_MS: '200',
+    MEMORY_LIMIT_PAGES: '65536',
+    SESSION_MEMORY_LIMIT_MB: '64',
+    MAX_MODULE_BYTES: '2048',
+    MAX_FUNCTIONS_PER_MODULE: '10',
+    UNRELATED: 'ignored',
+  });
+  t.match(c, {
+    port: 0,
+    host: '0.0.0.0',
+    logLevel: 'debug',
+    bodyLimitBytes: 1024,
+    callTimeoutMs: 100,
+    maxCallTimeoutMs: 200,
+    memoryLimitPages: 65536,
+    sessionMemoryLimitMb: 64,
+    maxModuleBytes: 2048,
+    maxFunctionsPerModule: 10,
+  });
+  t.equal(loadConfig({ PORT: '' }).port, 8080);
+});
+
+t.test('invalid values fail with a message naming each variable and value', async (t) => {
+  const err = t.throws(() =>
+    loadConfig({ PORT: '70000', LOG_LEVEL: 'loud', BODY_LIMIT_BYTES: '1e6', MEMORY_LIMIT_PAGES: '65537' }),
+  ) as ConfigError;
+  t.ok(err instanceof ConfigError);
+  t.match(err.message, /^Invalid configuration: /);
+  t.match(err.message, /PORT must be at most 65535 \(got "70000"\)/);
+  t.match(err.message, /LOG_LEVEL .*\(got "loud"\)/);
+  t.match(err.message, /BODY_LIMIT_BYTES must be a non-negative decimal integer \(got "1e6"\)/);
+  t.match(err.message, /MEMORY_LIMIT_PAGES must be at most 65536/);
+  t.equal(err.problems.length, 4);
+
+  const order = t.throws(() => loadConfig({ CALL_TIMEOUT_MS: '40000' })) as ConfigError;
+  t.match(order.message, /CALL_TIMEOUT_MS must not exceed MAX_CALL_TIMEOUT_MS/);
+  t.throws(() => loadConfig({ CALL_TIMEOUT_MS: '0' }), ConfigError);
+});

@@ -1,0 +1,107 @@
+// Dylib routes: create, list, show, link order, delete, and their errors (API.md "Routes").
+
+import t from 'tap';
+import { addWat, apiError, build, call, createDylib, json } from './helper.ts';
+
+interface Dylib {
+  name: string;
+  linkOrder: string[];
+  implOf?: string;
+  symbols: { name: string }[];
+  modules: { id: string; name?: string; lazy: boolean }[];
+}
+
+t.test('POST /dylibs creates a dylib and returns it', async (t) => {
+  const { app } = await build(t);
+  const res = await call(app, 'POST', '/dylibs', { name: 'main' });
+  t.equal(res.statusCode, 201);
+  const d = json<Dylib>(res);
+  t.equal(d.name, 'main');
+  t.ok(Array.isArray(d.linkOrder));
+  t.same(d.symbols, []);
+  t.same(d.modules, []);
+
+  const lib = await call(app, 'POST', '/dylibs', { name: 'lib$1.x-y', linkOrder: ['lib$1.x-y', 'main', 'spectest'] });
+  t.equal(lib.statusCode, 201);
+  t.same(json<Dylib>(lib).linkOrder, ['lib$1.x-y', 'main', 'spectest']);
+});
+
+t.test('POST /dylibs errors', async (t) => {
+  const { app } = await build(t);
+  await createDylib(app, 'main');
+  const exists = apiError(t, await call(app, 'POST', '/dylibs', { name: 'main' }), 409, 'DylibExists');
+  t.match(exists.message, /main/);
+
+  const missing = apiError(t, await call(app, 'POST', '/dylibs', { name: 'app', linkOrder: ['app', 'nowhere'] }), 404, 'DylibNotFound');
+  t.match(missing.message, /nowhere/);
+  t.equal((await call(app, 'GET', '/dylibs/app')).statusCode, 404, 'nothing was created');
+
+  for (const name of ['', '.hidden', '-x', 'a/b', 'a b', 'x'.repeat(129), 7]) {
+    const bad = apiError(t, await call(app, 'POST', '/dylibs', { name }), 400, 'BadRequest');
+    t.same(bad.paths, ['body/name'], `name ${JSON.stringify(name)} is rejected at body/name`);
+  }
+  t.equal((await call(app, 'POST', '/dylibs', { name: 'x'.repeat(128) })).statusCode, 201, '128 characters is fine');
+
+  const badOrder = apiError(t, await call(app, 'POST', '/dylibs', { name: 'ok', linkOrder: ['fine', 'not fine'] }), 400, 'BadRequest');
+  t.same(badOrder.paths, ['body/linkOrder/1']);
+  apiError(t, await call(app, 'POST', '/dylibs'), 400, 'BadRequest');
+  apiError(t, await call(app, 'POST', '/dylibs', '{"name":', { 'content-type': 'application/json' }), 400, 'BadRequest');
+});
+
+t.test('GET /dylibs lists every dylib, spectest and implementation dylibs included', async (t) => {
+  const { app } = await build(t);
+  await createDylib(app, 'main');
+  await addWat(app, 'main', '(module (func (export "f") (result i32) i32.const 1))', { lazy: true });
+  const res = await call(app, 'GET', '/dylibs');
+  t.equal(res.statusCode, 200);
+  const { dylibs } = json<{ dylibs: Dylib[] }>(res);
+  const names = dylibs.map((d) => d.name);
+  t.ok(names.includes('main'));
+  t.ok(names.includes('spectest'), 'the built-in spectest dylib');
+  t.ok(names.includes('main.impl'), 'the lazy layer created the implementation dylib');
+  t.equal(dylibs.find((d) => d.name === 'main.impl')?.implOf, 'main');
+  t.equal(dylibs.find((d) => d.name === 'main')?.implOf, undefined);
+});
+
+t.test('GET /dylibs/:dylib shows symbols and modules', async (t) => {
+  const { app } = await build(t);
+  await createDylib(app, 'main');
+  const added = await addWat(app, 'main', '(module (func (export "f")) (global (export "g") i32 (i32.const 3)))', { name: 'first' });
+  const res = await call(app, 'GET', '/dylibs/main');
+  t.equal(res.statusCode, 200);
+  const d = json<Dylib>(res);
+  t.same(d.symbols.map((s) => s.name).sort(), ['f', 'g']);
+  t.same(d.modules, [{ id: added.module.id, name: 'first', lazy: true }]);
+  apiError(t, await call(app, 'GET', '/dylibs/ghost'), 404, 'DylibNotFound');
+  apiError(t, await call(app, 'GET', '/dylibs/-bad'), 400, 'BadRequest');
+});
+
+t.test('PUT /dylibs/:dylib/link-order replaces the link order', async (t) => {
+  const { app } = await build(t);
+  await createDylib(app, 'main');
+  await createDylib(app, 'lib');
+  const res = await call(app, 'PUT', '/dylibs/main/link-order', { linkOrder: ['main', 'lib', 'spectest'] });
+  t.equal(res.statusCode, 200);
+  t.same(json<Dylib>(res).linkOrder, ['main', 'lib', 'spectest']);
+  t.same(json<Dylib>(await call(app, 'GET', '/dylibs/main')).linkOrder, ['main', 'lib', 'spectest']);
+
+  apiError(t, await call(app, 'PUT', '/dylibs/ghost/link-order', { linkOrder: [] }), 404, 'DylibNotFound');
+  apiError(t, await call(app, 'PUT', '/dylibs/main/link-order', { linkOrder: ['main', 'ghost'] }), 404, 'DylibNotFound');
+  t.same(json<Dylib>(await call(app, 'GET', '/dylibs/main')).linkOrder, ['main', 'lib', 'spectest'], 'unchanged by the failure');
+  const bad = apiError(t, await call(app, 'PUT', '/dylibs/main/link-order', { linkOrder: 'main' }), 400, 'BadRequest');
+  t.same(bad.paths, ['body/linkOrder']);
+});
+
+t.test('DELETE /dylibs/:dylib removes it, its symbols and its impl dylib', async (t) => {
+  const { app } = await build(t);
+  await createDylib(app, 'main');
+  await addWat(app, 'main', '(module (func (export "f")))', { lazy: true });
+  const res = await call(app, 'DELETE', '/dylibs/main');
+  t.equal(res.statusCode, 204);
+  t.equal(res.body, '');
+  apiError(t, await call(app, 'GET', '/dylibs/main'), 404, 'DylibNotFound');
+  apiError(t, await call(app, 'GET', '/dylibs/main.impl'), 404, 'DylibNotFound');
+  apiError(t, await call(app, 'DELETE', '/dylibs/main'), 404, 'DylibNotFound');
+  await createDylib(app, 'main');
+  t.same(json<Dylib>(await call(app, 'GET', '/dylibs/main')).symbols, [], 'a new dylib of that name starts empty');
+});

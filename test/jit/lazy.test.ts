@@ -1,0 +1,217 @@
+// The lazy JIT end to end: adding compiles nothing, looking a function up creates its stub
+// only, a first call compiles exactly the bodies it reaches, later calls compile nothing,
+// concurrent first calls compile once, and the dump shows stubs and bodies.
+
+import t, { type Test } from 'tap';
+import { DuplicateDefinition, FailedToMaterialize, InvalidModule, SymbolsNotFound, Trap } from '../../src/core/errors.ts';
+import { SymbolState } from '../../src/core/SymbolFlags.ts';
+import { LazyJIT } from '../../src/jit/LazyJIT.ts';
+import type { WasmValue } from '../../src/wasm/types.ts';
+
+const i32 = (n: number): WasmValue => ({ type: 'i32', bits: String(n >>> 0) });
+const args = (...vs: WasmValue[]) => () => vs;
+
+const chain = `(module
+  (memory (export "mem") 1)
+  (global $g (export "g") (mut i32) (i32.const 7))
+  (func $leaf (param i32) (result i32) (i32.mul (local.get 0) (i32.const 2)))
+  (func $mid (export "mid") (param i32) (result i32) (call $leaf (i32.add (local.get 0) (i32.const 1))))
+  (func $top (export "top") (param i32) (result i32) (call $mid (local.get 0)))
+  (func $unused (export "unused") (result i32) (i32.const 99))
+  (func $fac (export "fac") (param i64) (result i64)
+    (if (result i64) (i64.eqz (local.get 0)) (then (i64.const 1))
+      (else (i64.mul (local.get 0) (call $fac (i64.sub (local.get 0) (i64.const 1)))))))
+  (func (export "store") (param i32 i32) (i32.store (local.get 0) (local.get 1)))
+  (func (export "load") (param i32) (result i32) (i32.load (local.get 0)))
+  (func (export "bump") (result i32) (global.set $g (i32.add (global.get $g) (i32.const 1))) (global.get $g))
+)`;
+
+async function withJIT(t: Test, fn: (jit: LazyJIT) => Promise<void>) {
+  const jit = await LazyJIT.create();
+  t.teardown(() => jit.close());
+  await fn(jit);
+}
+
+t.test('adding a module compiles no function body', async (t) => {
+  await withJIT(t, async (jit) => {
+    jit.createDylib('main');
+    const added = await jit.addModule('main', { wat: chain });
+    t.same(added.symbols.map((s) => s.name).sort(), ['bump', 'fac', 'g', 'load', 'mem', 'mid', 'store', 'top', 'unused']);
+    t.equal(jit.counters.compiledFunctions, 0);
+    const impl = jit.getDylib('main.impl');
+    t.ok([...impl.symbols()].every((e) => e.state === SymbolState.NeverSearched), 'no body materialized');
+    t.same(
+      impl.getLinkOrder().map((e) => e.jd.name),
+      ['main'],
+      'the impl dylib copies the target link order',
+    );
+  });
+});
+
+t.test('lookup resolves the stub and compiles nothing', async (t) => {
+  await withJIT(t, async (jit) => {
+    jit.createDylib('main');
+    await jit.addModule('main', { wat: chain });
+    const r = await jit.lookup('main', ['top']);
+    const top = r.get('top');
+    t.ok(top && top.address > 0, 'stub has an address');
+    t.equal(jit.counters.compiledFunctions, 0);
+    t.equal(jit.targetOf(top!.entry)?.compiled, false);
+    t.equal(jit.getDylib('main.impl').entry('top')?.state, SymbolState.NeverSearched);
+  });
+});
+
+t.test('a first call compiles exactly the bodies it reaches; later calls compile nothing', async (t) => {
+  await withJIT(t, async (jit) => {
+    jit.createDylib('main');
+    await jit.addModule('main', { wat: chain });
+    const first = await jit.invoke('main', 'top', args(i32(4)));
+    t.same(first.results, [i32(10)]);
+    t.same(first.compiled, ['top', 'mid', 'm1:func[0]']);
+    const second = await jit.invoke('main', 'top', args(i32(5)));
+    t.same(second.results, [i32(12)]);
+    t.same(second.compiled, []);
+    const mid = await jit.invoke('main', 'mid', args(i32(0)));
+    t.same(mid.compiled, [], 'mid was compiled by the first call');
+    t.equal(jit.getDylib('main.impl').entry('unused')?.state, SymbolState.NeverSearched);
+    t.match(jit.dumpText(), /"top": 0x[0-9a-f]+ \[Exported\|Callable\] Ready \(lazy -> main\.impl:"top", compiled\)/);
+    t.match(jit.dumpText(), /"unused": <not resolved> \[Exported\|Callable\] NeverSearched/);
+  });
+});
+
+t.test('self-recursion, memory and globals work across lazily compiled bodies', async (t) => {
+  await withJIT(t, async (jit) => {
+    jit.createDylib('main');
+    await jit.addModule('main', { wat: chain });
+    const fac = await jit.invoke('main', 'fac', args({ type: 'i64', bits: '20' }));
+    t.same(fac.results, [{ type: 'i64', bits: '2432902008176640000' }]);
+    t.same(fac.compiled, ['fac'], 'recursive calls are direct: one body');
+    await jit.invoke('main', 'store', args(i32(16), i32(-5)));
+    t.same((await jit.invoke('main', 'load', args(i32(16)))).results, [i32(-5)]);
+    t.same((await jit.invoke('main', 'bump', args())).results, [i32(8)]);
+    const g = await jit.lookupData('main', 'g', 'global');
+    t.same(await jit.globalValue(g.entry), i32(8));
+    const mem = await jit.readMemory('main', 'mem', 16, 4);
+    t.same([...mem.bytes], [0xfb, 0xff, 0xff, 0xff]);
+  });
+});
+
+t.test('concurrent first calls compile a body once', async (t) => {
+  await withJIT(t, async (jit) => {
+    jit.createDylib('main');
+    await jit.addModule('main', { wat: chain });
+    const outs = await Promise.all(Array.from({ length: 8 }, (_, i) => jit.invoke('main', 'top', args(i32(i)))));
+    t.same(outs.map((o) => o.results[0]), Array.from({ length: 8 }, (_, i) => i32((i + 1) * 2)));
+    t.equal(jit.counters.compiledFunctions, 3);
+    t.same(outs.flatMap((o) => o.compiled), ['top', 'mid', 'm1:func[0]']);
+  });
+});
+
+t.test('eager modules compile whole on first lookup', async (t) => {
+  await withJIT(t, async (jit) => {
+    jit.createDylib('main');
+    await jit.addModule('main', { wat: chain }, { lazy: false });
+    t.equal(jit.counters.compiles, 0);
+    const out = await jit.invoke('main', 'top', args(i32(1)));
+    t.same(out.results, [i32(4)]);
+    t.ok(out.compiled.length >= 7, 'the whole module compiled for this call');
+    t.same((await jit.invoke('main', 'top', args(i32(1)))).compiled, []);
+  });
+});
+
+t.test('imports resolve through the link order (env) and by dylib name', async (t) => {
+  await withJIT(t, async (jit) => {
+    jit.createDylib('libm');
+    await jit.addModule('libm', { wat: '(module (func (export "sq") (param i32) (result i32) (i32.mul (local.get 0) (local.get 0))))' });
+    jit.createDylib('main', ['main', 'libm']);
+    await jit.addModule('main', {
+      wat: `(module (import "env" "sq" (func $sq (param i32) (result i32)))
+                    (import "libm" "sq" (func $sq2 (param i32) (result i32)))
+                    (import "spectest" "print_i32" (func $print (param i32)))
+                    (func (export "f") (param i32) (result i32) (call $print (local.get 0)) (call $sq2 (call $sq (local.get 0)))))`,
+    });
+    const out = await jit.invoke('main', 'f', args(i32(3)));
+    t.same(out.results, [i32(81)]);
+    t.same(out.output, ['3 : i32']);
+    t.same(out.compiled, ['f', 'sq']);
+  });
+});
+
+t.test('bad modules are refused and define nothing', async (t) => {
+  await withJIT(t, async (jit) => {
+    jit.createDylib('main');
+    await t.rejects(jit.addModule('main', { wat: '(module (func (export "f") (result i32) (i64.const 1)))' }), InvalidModule);
+    await t.rejects(jit.addModule('main', { wasm: new Uint8Array([0, 97, 115, 109, 2, 0, 0, 0]) }), InvalidModule);
+    const trap = await jit.addModule('main', { wat: '(module (func $s unreachable) (func (export "f")) (start $s))' }).catch((e: unknown) => e);
+    t.ok(trap instanceof Trap, 'a trapping start function fails the add with Trap');
+    t.same([...jit.getDylib('main').symbols()].map((e) => e.name), [], 'nothing was defined');
+    await jit.addModule('main', { wat: '(module (func (export "f")))' });
+    await t.rejects(jit.addModule('main', { wat: '(module (func (export "f")))' }), DuplicateDefinition);
+    await t.rejects(jit.lookup('main', ['f', 'g']), SymbolsNotFound);
+  });
+});
+
+t.test('a function import that resolves nowhere fails each call, until it is defined', async (t) => {
+  await withJIT(t, async (jit) => {
+    jit.createDylib('main');
+    const added = await jit.addModule('main', {
+      wat: '(module (import "env" "later" (func $l (result i32))) (func (export "f") (result i32) (call $l)) (func (export "g") (result i32) (i32.const 5)))',
+    });
+    t.same(added.lateImports.map((i) => i.name), ['later']);
+    for (const attempt of [1, 2]) {
+      const err = await jit.invoke('main', 'f', args()).catch((e: unknown) => e);
+      t.ok(err instanceof FailedToMaterialize, `attempt ${attempt} fails to materialize`);
+      t.match((err as Error).message, /later/);
+    }
+    t.same((await jit.invoke('main', 'g', args())).results, [i32(5)], 'other functions keep working');
+    await jit.addModule('main', { wat: '(module (func (export "later") (result i32) (i32.const 42)))' });
+    t.same((await jit.invoke('main', 'f', args())).results, [i32(42)]);
+  });
+});
+
+t.test('a function import of the wrong type is refused at add', async (t) => {
+  await withJIT(t, async (jit) => {
+    jit.createDylib('main');
+    const err = await jit.addModule('main', { wat: '(module (import "spectest" "print_i32" (func (param i64))))' }).catch((e: unknown) => e);
+    t.ok(err instanceof FailedToMaterialize);
+    t.match((err as Error).message, /print_i32/);
+  });
+});
+
+t.test('a start function runs at add and may call lazily compiled functions', async (t) => {
+  await withJIT(t, async (jit) => {
+    jit.createDylib('main');
+    await jit.addModule('main', {
+      wat: `(module (memory (export "mem") 1)
+        (func $init (i32.store (i32.const 0) (call $value)))
+        (func $value (result i32) (i32.const 1234))
+        (start $init))`,
+    });
+    const mem = await jit.readMemory('main', 'mem', 0, 4);
+    t.same([...mem.bytes], [0xd2, 0x04, 0, 0]);
+  });
+});
+
+t.test('per-module partitions compile all bodies on the first call', async (t) => {
+  await withJIT(t, async (jit) => {
+    jit.createDylib('main');
+    await jit.addModule('main', { wat: chain }, { partition: 'module' });
+    const out = await jit.invoke('main', 'top', args(i32(1)));
+    t.same(out.results, [i32(4)]);
+    t.equal(out.compiled.length, 8, 'every body of the module in one partition');
+    t.same((await jit.invoke('main', 'unused', args())).compiled, []);
+  });
+});
+
+t.test('removing a dylib removes its impl dylib and leaves others working', async (t) => {
+  await withJIT(t, async (jit) => {
+    jit.createDylib('a');
+    jit.createDylib('b');
+    await jit.addModule('a', { wat: chain });
+    await jit.addModule('b', { wat: chain });
+    await jit.invoke('a', 'top', args(i32(1)));
+    await jit.removeDylib('a');
+    t.equal(jit.session.getJITDylibByName('a.impl'), undefined);
+    t.same((await jit.invoke('b', 'top', args(i32(1)))).results, [i32(4)]);
+  });
+});

@@ -1,0 +1,201 @@
+// Test helpers for the wasm layer: instantiate a module directly, or split it (globals module +
+// one piece per function) and link the pieces by hand the way the JIT does: every function is
+// reached through a stub that call_indirects through its slot in a funcref table, and a slot
+// is filled with the body once that body is compiled.
+
+import { ByteWriter } from '../../src/wasm/bytes.ts';
+import {
+  buildGlobalsModule,
+  entityName,
+  extractFunctions,
+  type CompiledPiece,
+  type EntityRef,
+  type FuncType,
+  type ParsedModule,
+  type ValType,
+} from '../../src/wasm/index.ts';
+
+type Imports = Record<string, Record<string, WebAssembly.ExportValue>>;
+
+export function instantiateDirect(bytes: Uint8Array, imports: Imports = {}): WebAssembly.Instance {
+  return new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), imports);
+}
+
+const VALTYPE_BYTE: Record<ValType, number> = {
+  i32: 0x7f,
+  i64: 0x7e,
+  f32: 0x7d,
+  f64: 0x7c,
+  v128: 0x7b,
+  funcref: 0x70,
+  externref: 0x6f,
+};
+
+function typeSection(type: FuncType): Uint8Array {
+  const types = new ByteWriter().u32(1).u8(0x60).u32(type.params.length);
+  for (const p of type.params) types.u8(VALTYPE_BYTE[p]);
+  types.u32(type.results.length);
+  for (const r of type.results) types.u8(VALTYPE_BYTE[r]);
+  return types.finish();
+}
+
+const HEADER = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]);
+
+/** A module exporting "stub": it calls, through `call_indirect`, whatever sits in table slot `slot`. */
+function stubModuleBytes(type: FuncType): Uint8Array {
+  const w = new ByteWriter();
+  w.bytes(HEADER);
+  w.section(1, typeSection(type));
+  const imports = new ByteWriter().u32(2);
+  imports.name('s').name('t').u8(0x01).u8(0x70).u8(0x00).u32(0);
+  imports.name('s').name('slot').u8(0x03).u8(0x7f).u8(0x00);
+  w.section(2, imports.finish());
+  w.section(3, new ByteWriter().u32(1).u32(0).finish());
+  w.section(7, new ByteWriter().u32(1).name('stub').u8(0).u32(0).finish());
+  const body = new ByteWriter().u32(0);
+  type.params.forEach((_, i) => body.u8(0x20).u32(i));
+  body.u8(0x23).u32(0).u8(0x11).u32(0).u32(0).u8(0x0b);
+  const code = body.finish();
+  w.section(10, new ByteWriter().u32(1).u32(code.length).bytes(code).finish());
+  return w.finish();
+}
+
+/** A module that imports "s" "f" at `type` and exports it as "f": how wasm re-exports an import. */
+function reexportModuleBytes(type: FuncType): Uint8Array {
+  const w = new ByteWriter();
+  w.bytes(HEADER);
+  w.section(1, typeSection(type));
+  w.section(2, new ByteWriter().u32(1).name('s').name('f').u8(0x00).u32(0).finish());
+  w.section(7, new ByteWriter().u32(1).name('f').u8(0).u32(0).finish());
+  return w.finish();
+}
+
+export interface SplitInstance {
+  readonly globals: CompiledPiece;
+  readonly pieces: readonly CompiledPiece[];
+  /** The original module's exports, as a direct instantiation would have them. */
+  readonly exports: Record<string, WebAssembly.ExportValue>;
+  /** What the functions of the globals module import, by name, for inspection. */
+  readonly globalsInstance: WebAssembly.Instance;
+}
+
+export interface SplitOptions {
+  readonly optimizeLevel?: number;
+  /** Partitions of defined functions to extract together; default: one piece per function. */
+  readonly groups?: readonly (readonly number[])[];
+}
+
+export function instantiateSplit(m: ParsedModule, host: Imports = {}, opts: SplitOptions = {}): SplitInstance {
+  const optimizeLevel = opts.optimizeLevel ?? 0;
+  const { info } = m;
+  const importedFunctions = info.functions.filter((f) => f.imported).length;
+  // A missing host value stays undefined, so instantiation fails with V8's LinkError.
+  const originalImport = (ref: EntityRef): WebAssembly.ExportValue => {
+    const imp = info.imports.find((i) => i.kind === ref.kind && i.index === ref.index);
+    return (imp ? host[imp.module]?.[imp.name] : undefined) as WebAssembly.ExportValue;
+  };
+
+  const slots = new WebAssembly.Table({ element: 'anyfunc', initial: info.functions.length });
+  const stubModules = new Map<string, WebAssembly.Module>();
+  const stubs = new Map<number, WebAssembly.ExportValue>();
+  const stub = (index: number): WebAssembly.ExportValue => {
+    const existing = stubs.get(index);
+    if (existing) return existing;
+    const type = info.functions[index]!.type;
+    const key = JSON.stringify(type);
+    let mod = stubModules.get(key);
+    if (!mod) stubModules.set(key, (mod = new WebAssembly.Module(stubModuleBytes(type) as Uint8Array<ArrayBuffer>)));
+    const inst = new WebAssembly.Instance(mod, { s: { t: slots, slot: new WebAssembly.Global({ value: 'i32' }, index) } });
+    const s = inst.exports['stub']!;
+    stubs.set(index, s);
+    return s;
+  };
+  const bodies = new Map<number, WebAssembly.ExportValue>();
+  const functionValue = (index: number) => (index < importedFunctions ? originalImport({ kind: 'function', index }) : bodies.get(index) ?? stub(index));
+
+  const bind = (piece: CompiledPiece, value: (ref: EntityRef, module: string, name: string) => WebAssembly.ExportValue): Imports => {
+    const obj: Imports = {};
+    for (const imp of piece.imports) (obj[imp.module] ??= {})[imp.name] = value(imp.ref, imp.module, imp.name);
+    return obj;
+  };
+
+  const kept = m.functionsUsingSegments();
+  const globals = buildGlobalsModule(m, { keepFunctions: kept, optimizeLevel });
+  const isOriginalImport = (module: string, name: string) => info.imports.some((i) => i.module === module && i.name === name);
+  const defined = info.functions.filter((f) => !f.imported && !kept.includes(f.index)).map((f) => f.index);
+  const groups = opts.groups ?? defined.map((i) => [i]);
+  const pieces: CompiledPiece[] = [];
+  const fillSlots = () => {
+    for (const [index, body] of bodies) slots.set(index, body as WebAssembly.ExportValue & ((...a: unknown[]) => unknown));
+  };
+  const compilePieces = (globalsExports: WebAssembly.Exports | undefined) => {
+    for (const group of groups) {
+      const piece = extractFunctions(m, group, { optimizeLevel });
+      pieces.push(piece);
+      const inst = instantiateDirect(
+        piece.bytes,
+        bind(piece, (ref) => (ref.kind === 'function' ? functionValue(ref.index) : globalsExports?.[entityName(ref)]!)),
+      );
+      for (const exp of piece.exports) bodies.set(exp.ref.index, inst.exports[exp.name]!);
+    }
+  };
+
+  let globalsInstance: WebAssembly.Instance;
+  try {
+    globalsInstance = instantiateDirect(
+      globals.bytes,
+      bind(globals, (ref, module, name) => (ref.kind === 'function' && !isOriginalImport(module, name) ? functionValue(ref.index) : originalImport(ref))),
+    );
+  } catch (e) {
+    // Element segments written before a trap stay in (imported) tables and hold stubs. A lazy JIT
+    // can still compile the bodies that need nothing from the failed globals module: do that.
+    if (e instanceof WebAssembly.RuntimeError) {
+      for (const group of groups) {
+        try {
+          const piece = extractFunctions(m, group, { optimizeLevel });
+          const inst = instantiateDirect(piece.bytes, bind(piece, (ref) => (ref.kind === 'function' ? functionValue(ref.index) : undefined!)));
+          for (const exp of piece.exports) bodies.set(exp.ref.index, inst.exports[exp.name]!);
+        } catch {
+          // needs the globals module
+        }
+      }
+      fillSlots();
+    }
+    throw e;
+  }
+  for (const index of kept) bodies.set(index, globalsInstance.exports[entityName({ kind: 'function', index })]!);
+  compilePieces(globalsInstance.exports);
+  fillSlots();
+
+  if (globals.start) (functionValue(globals.start.index) as () => void)();
+
+  const reexported = (index: number): WebAssembly.ExportValue => {
+    const mod = new WebAssembly.Module(reexportModuleBytes(info.functions[index]!.type) as Uint8Array<ArrayBuffer>);
+    return new WebAssembly.Instance(mod, { s: { f: originalImport({ kind: 'function', index }) } }).exports['f']!;
+  };
+  const exports: Record<string, WebAssembly.ExportValue> = {};
+  for (const e of info.exports) {
+    if (e.kind !== 'function') exports[e.name] = globalsInstance.exports[entityName({ kind: e.kind, index: e.index })]!;
+    else exports[e.name] = e.index < importedFunctions ? reexported(e.index) : functionValue(e.index);
+  }
+  return { globals, pieces, exports, globalsInstance };
+}
+
+/**
+ * A module with `count` small functions: f_k multiplies its argument by k and adds f_(k/2) of
+ * it; every 7th also stores into memory and bumps a global. Exports f_0, f_1 and f_(count-1).
+ */
+export function manyFunctionsWat(count: number): string {
+  const parts = ['(module', ' (memory 1)', ' (global $counter (mut i32) (i32.const 0))'];
+  for (let k = 0; k < count; k++) {
+    const exported = k <= 1 || k === count - 1 ? ` (export "f${k}")` : '';
+    let body = `local.get 0 i32.const ${k} i32.mul`;
+    if (k > 0) body += ` local.get 0 call $f${k >> 1} i32.add`;
+    if (k % 7 === 0) {
+      body += ` i32.const ${(k % 1000) * 4} local.get 0 i32.store global.get $counter i32.const 1 i32.add global.set $counter`;
+    }
+    parts.push(` (func $f${k}${exported} (param i32) (result i32) ${body})`);
+  }
+  parts.push(')');
+  return parts.join('\n');
+}
