@@ -50,7 +50,7 @@ export interface AddedModule {
   readonly lazy: boolean;
   /** The module's exported symbols in its dylib, as entries of the symbol table. */
   readonly symbols: readonly SymbolTableEntry[];
-  /** Function imports that resolved nowhere at add; each call tries again. */
+  /** Function imports that resolved nowhere when linked (at add, or for an eager module at its first lookup); each call tries again. */
   readonly lateImports: readonly ImportInfo[];
 }
 
@@ -293,7 +293,7 @@ export class LazyJIT {
     const symbols = defined.target
       .map((n) => jd.entry(n))
       .filter((e): e is SymbolTableEntry => e !== undefined && e.info.flags.isExported);
-    return { id, name: options.name, lazy: options.lazy, symbols, lateImports: [...record.lateImports] };
+    return { id, name: options.name, lazy: options.lazy, symbols, lateImports: record.lateImports };
   }
 
   private defineLazy(record: WasmModuleRecord) {
@@ -336,11 +336,17 @@ export class LazyJIT {
     // Bodies whose stubs exist stay: a failed instantiation may already have stored those
     // stubs in a shared table (as wasm requires), and calls through them must still work.
     const stubs = this.resources.get(record.targetJD)?.stubs;
+    const kept = impl.filter((n) => stubs?.findStub(n));
     remove(record.implJD, impl.filter((n) => !stubs?.findStub(n)));
     const targets = this.targets.get(record.targetJD);
     for (const n of target) targets?.delete(n);
     const list = this.modules.get(record.targetJD);
     if (list) list.splice(list.indexOf(record), 1);
+    if (kept.length > 0 && record.implJD) {
+      // The kept bodies may still be compiled from this module: it now lives in the impl dylib.
+      this.addRecord(record.implJD, record);
+      return;
+    }
     this.addresses.release(record.allocated);
     record.dispose();
   }

@@ -38,26 +38,23 @@ export class JITTarget implements SpecTarget<JITModule> {
   async addModule(bytes: Uint8Array, _name: string | undefined): Promise<JITModule> {
     const dylib = `module${this.next++}`;
     this.jit.createDylib(dylib);
-    try {
-      const added = await this.jit.addModule(dylib, { wasm: bytes }, {
-        lazy: this.options.lazy,
-        partition: this.options.partition ?? 'function',
-        optimize: this.options.optimize ?? 2,
-      });
-      const exports = added.symbols.map((s) => s.name);
-      // The script expects every import resolved at instantiation; the JIT resolves a missing
-      // function import late, on its first call.
-      if (added.lateImports.length > 0) {
-        const names = added.lateImports.map((i) => `${i.module}.${i.name}`).join(', ');
-        throw new FailedToMaterialize([{ dylib, name: names }], new Error(`unknown import ${names}`));
-      }
-      // An eager module compiles on first lookup; the script expects it instantiated now.
-      if (!this.options.lazy) await this.jit.lookup(dylib, [...exports, initSymbolName(added.id)]);
-      return { dylib, exports };
-    } catch (err) {
-      await this.jit.removeDylib(dylib);
-      throw err;
+    // A module that fails to instantiate keeps its dylib: wasm lets the elements it stored in a
+    // shared table before failing outlive it, and calls through them must keep working.
+    const added = await this.jit.addModule(dylib, { wasm: bytes }, {
+      lazy: this.options.lazy,
+      partition: this.options.partition ?? 'function',
+      optimize: this.options.optimize ?? 2,
+    });
+    const exports = added.symbols.map((s) => s.name);
+    // An eager module compiles on first lookup; the script expects it instantiated now.
+    if (!this.options.lazy) await this.jit.lookup(dylib, [...exports, initSymbolName(added.id)]);
+    // The script expects every import resolved at instantiation; the JIT resolves a function
+    // import that is missing then on its first call instead.
+    if (added.lateImports.length > 0) {
+      const names = added.lateImports.map((i) => `${i.module}.${i.name}`).join(', ');
+      throw new FailedToMaterialize([{ dylib, name: names }], new Error(`unknown import ${names}`));
     }
+    return { dylib, exports };
   }
 
   async register(module: JITModule, as: string): Promise<void> {
