@@ -6,7 +6,6 @@
 import type { MaterializationResponsibility } from '../core/MaterializationResponsibility.ts';
 import { MaterializationUnit } from '../core/MaterializationUnit.ts';
 import type { ExecutorSymbolDef, SymbolInterface } from '../core/SymbolDefinition.ts';
-import { extractFunctions } from '../wasm/index.ts';
 import type { CompileObserver } from './CompileObserver.ts';
 import type { WasmLinkingLayer } from './WasmLinkingLayer.ts';
 import type { WasmModuleRecord } from './WasmModuleRecord.ts';
@@ -52,7 +51,7 @@ export class ExtractingMaterializationUnit extends MaterializationUnit {
 
     const started = performance.now();
     const indices = partition.map((n) => this.bodies.get(n) as number);
-    const piece = extractFunctions(this.record.parsed, indices, { optimizeLevel: this.record.options.optimize });
+    const piece = await this.record.compiler.extractFunctions(this.record.parsed, indices, { optimizeLevel: this.record.options.optimize });
     const linked = await this.linker.link(this.record, piece, `${this.record.label} ${partition.join(', ')}`);
     // Not awaited: this may run inside a lazy call-through, while the executor waits for us.
     linked.instantiated.catch((err: unknown) => r.session.reportError(err));

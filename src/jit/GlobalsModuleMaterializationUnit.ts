@@ -7,7 +7,7 @@
 import type { MaterializationResponsibility } from '../core/MaterializationResponsibility.ts';
 import { MaterializationUnit } from '../core/MaterializationUnit.ts';
 import type { ExecutorSymbolDef, SymbolInterface } from '../core/SymbolDefinition.ts';
-import { buildGlobalsModule, type EntityRef } from '../wasm/index.ts';
+import type { EntityRef } from '../wasm/index.ts';
 import type { CompileObserver } from './CompileObserver.ts';
 import type { WasmLinkingLayer } from './WasmLinkingLayer.ts';
 import type { WasmModuleRecord } from './WasmModuleRecord.ts';
@@ -37,7 +37,7 @@ export class GlobalsModuleMaterializationUnit extends MaterializationUnit {
 
   async materialize(r: MaterializationResponsibility): Promise<void> {
     const started = performance.now();
-    const piece = buildGlobalsModule(this.record.parsed, {
+    const piece = await this.record.compiler.buildGlobalsModule(this.record.parsed, {
       keepFunctions: [...this.record.keptFunctions],
       optimizeLevel: this.record.options.optimize,
     });

@@ -11,7 +11,8 @@ import { buildSimpleReexportsAliasMap, reexports } from '../core/ReExports.ts';
 import { JITSymbolFlags, SymbolState } from '../core/SymbolFlags.ts';
 import { Executor } from '../executor/Executor.ts';
 import type { ExecutorAddr } from '../executor/protocol.ts';
-import { parseModule, type ImportInfo } from '../wasm/index.ts';
+import type { ImportInfo } from '../wasm/index.ts';
+import { WasmCompiler } from './WasmCompiler.ts';
 import type { FuncType, GlobalType, WasmValue } from '../wasm/types.ts';
 import { AddressSpace } from './AddressSpace.ts';
 import { CompileOnDemandLayer, initSymbolName, type PerDylibResources } from './CompileOnDemandLayer.ts';
@@ -98,6 +99,8 @@ export class LazyJIT {
   private readonly addresses: AddressSpace;
   private readonly linker: WasmLinkingLayer;
   private readonly lctm: LazyCallThroughManager;
+  /** Parsing and compiling happen in the compile thread, off the event loop. */
+  private readonly compiler = WasmCompiler.shared();
   /** Stubs of function imports that resolved nowhere when their module was added. */
   private readonly importStubs: IndirectStubsManager;
   private readonly cod: CompileOnDemandLayer;
@@ -263,7 +266,7 @@ export class LazyJIT {
     if (size > this.options.maxModuleBytes) {
       throw new ResourceExhausted('moduleBytes', `The module is ${size} bytes; the limit is ${this.options.maxModuleBytes}.`);
     }
-    const parsed = parseModule(source, { memoryMaxPages: this.options.memoryMaxPages });
+    const parsed = await this.compiler.parse(source, { memoryMaxPages: this.options.memoryMaxPages });
     const definedFunctions = parsed.info.functions.filter((f) => !f.imported).length;
     if (definedFunctions > this.options.maxFunctionsPerModule) {
       parsed.dispose();
@@ -272,7 +275,7 @@ export class LazyJIT {
     const id = `m${this.nextModuleId++}`;
     const kept = new Set(parsed.info.functions.filter((f) => !f.imported && f.usesSegments).map((f) => f.index));
     const implJD = options.lazy ? this.getResources(jd).implJD : undefined;
-    const record = new WasmModuleRecord(id, options, parsed, jd, implJD, kept);
+    const record = new WasmModuleRecord(id, options, this.compiler, parsed, jd, implJD, kept);
 
     let defined: { target: string[]; impl: string[]; materializeNow: string[] };
     try {

@@ -46,6 +46,7 @@ export class LazyReexportsMaterializationUnit extends MaterializationUnit {
     }
 
     const inits: StubInit[] = [];
+    const flags = new Map<string, SymbolAliasMapEntry['flags']>();
     for (const alias of requested) {
       const entry = this.aliases.get(alias);
       if (!entry) continue;
@@ -53,11 +54,11 @@ export class LazyReexportsMaterializationUnit extends MaterializationUnit {
         this.stubs.updatePointer(alias, addr),
       );
       inits.push({ name: alias, type: entry.type as FuncType, callThroughId });
+      flags.set(alias, entry.flags);
     }
-    const created = this.stubs.createStubs(inits);
     const resolved = new Map<string, ExecutorSymbolDef>();
-    for (const [alias, stub] of created) {
-      resolved.set(alias, { address: stub.stubAddr, flags: this.aliases.get(alias)?.flags ?? r.getSymbols().get(alias)!.flags });
+    for (const [alias, stub] of this.stubs.createStubs(inits)) {
+      resolved.set(alias, { address: stub.stubAddr, flags: flags.get(alias) as SymbolAliasMapEntry['flags'] });
     }
     r.notifyResolved(resolved);
     r.notifyEmitted();

@@ -8,7 +8,8 @@ import type { JITDylib, JITDylibSearchOrder } from '../core/JITDylib.ts';
 import { SymbolState } from '../core/SymbolFlags.ts';
 import type { Executor } from '../executor/Executor.ts';
 import type { ExecutorAddr, ExportPlacement, ImportBinding } from '../executor/protocol.ts';
-import type { CompiledPiece, EntityRef, ImportInfo } from '../wasm/index.ts';
+import type { EntityRef, ImportInfo } from '../wasm/index.ts';
+import type { CompiledObject } from './WasmCompiler.ts';
 import { funcTypeKey, type FuncType } from '../wasm/types.ts';
 import type { AddressSpace } from './AddressSpace.ts';
 import type { WasmModuleRecord } from './WasmModuleRecord.ts';
@@ -147,7 +148,7 @@ export class WasmLinkingLayer {
    * address, such as re-exported imports, keep it) and sends it to the executor. Returns
    * without waiting for the executor; `instantiated` settles when it is done.
    */
-  async link(record: WasmModuleRecord, piece: CompiledPiece, label: string): Promise<LinkedPiece> {
+  async link(record: WasmModuleRecord, piece: CompiledObject, label: string): Promise<LinkedPiece> {
     const deps: LinkDependencies = new Map();
     const imports: ImportBinding[] = await Promise.all(
       piece.imports.map(async (imp) => ({
@@ -157,7 +158,6 @@ export class WasmLinkingLayer {
         addr: await this.importAddress(record, imp.ref, deps),
       })),
     );
-    const module = new WebAssembly.Module(piece.bytes as Uint8Array<ArrayBuffer>);
     const placements: ExportPlacement[] = [];
     const exports = new Map<string, { ref: EntityRef; addr: ExecutorAddr }>();
     for (const exp of piece.exports) {
@@ -169,7 +169,7 @@ export class WasmLinkingLayer {
       }
       exports.set(exp.name, { ref: exp.ref, addr });
     }
-    const instantiated = this.executor.apply({ op: 'instantiate', label, module, imports, exports: placements });
+    const instantiated = this.executor.apply({ op: 'instantiate', label, module: piece.module, imports, exports: placements });
     return { exports, instantiated, deps };
   }
 }

@@ -6,7 +6,8 @@
 
 import type { JITDylib } from '../core/JITDylib.ts';
 import type { ExecutorAddr } from '../executor/protocol.ts';
-import type { EntityRef, ImportInfo, ParsedModule } from '../wasm/index.ts';
+import type { EntityRef, ImportInfo } from '../wasm/index.ts';
+import type { CompilerModule, WasmCompiler } from './WasmCompiler.ts';
 import type { ExternKind } from '../wasm/types.ts';
 
 export interface ModuleOptions {
@@ -21,7 +22,9 @@ export interface ModuleOptions {
 export class WasmModuleRecord {
   readonly id: string;
   readonly options: ModuleOptions;
-  readonly parsed: ParsedModule;
+  /** The module as parsed in the compile thread, and that thread. */
+  readonly parsed: CompilerModule;
+  readonly compiler: WasmCompiler;
   readonly targetJD: JITDylib;
   readonly implJD: JITDylib | undefined;
   /** Defined functions compiled with the globals module (they use segment instructions). */
@@ -42,13 +45,15 @@ export class WasmModuleRecord {
   constructor(
     id: string,
     options: ModuleOptions,
-    parsed: ParsedModule,
+    compiler: WasmCompiler,
+    parsed: CompilerModule,
     targetJD: JITDylib,
     implJD: JITDylib | undefined,
     keptFunctions: ReadonlySet<number>,
   ) {
     this.id = id;
     this.options = options;
+    this.compiler = compiler;
     this.parsed = parsed;
     this.targetJD = targetJD;
     this.implJD = implJD;
@@ -66,10 +71,6 @@ export class WasmModuleRecord {
   /** The symbol of a defined function's stub and body; undefined for imported and kept ones. */
   functionSymbol(index: number): string | undefined {
     return this.functionSymbols.get(index);
-  }
-
-  functionSymbols_(): ReadonlyMap<number, string> {
-    return this.functionSymbols;
   }
 
   setAddress(ref: EntityRef, addr: ExecutorAddr): void {

@@ -4,7 +4,6 @@
 import type { MaterializationResponsibility } from '../core/MaterializationResponsibility.ts';
 import { MaterializationUnit } from '../core/MaterializationUnit.ts';
 import type { ExecutorSymbolDef, SymbolInterface } from '../core/SymbolDefinition.ts';
-import { compileWhole } from '../wasm/index.ts';
 import type { CompileObserver } from './CompileObserver.ts';
 import type { WasmLinkingLayer } from './WasmLinkingLayer.ts';
 import type { WasmModuleRecord } from './WasmModuleRecord.ts';
@@ -35,7 +34,7 @@ export class WholeModuleMaterializationUnit extends MaterializationUnit {
 
   async materialize(r: MaterializationResponsibility): Promise<void> {
     const started = performance.now();
-    const piece = compileWhole(this.record.parsed, { optimizeLevel: this.record.options.optimize });
+    const piece = await this.record.compiler.compileWhole(this.record.parsed, { optimizeLevel: this.record.options.optimize });
     const linked = await this.linker.link(this.record, piece, this.record.label);
     const ms = performance.now() - started;
     await linked.instantiated;

@@ -1,0 +1,63 @@
+// The compile thread (ORC's compile threads): holds parsed modules and does every binaryen job
+// (parse and validate, build a globals module, extract functions, compile a whole module) off
+// the main thread, which stays free to answer requests while a large module parses.
+
+import { parentPort } from 'node:worker_threads';
+import { InvalidModule, ResourceExhausted } from '../core/errors.ts';
+import { buildGlobalsModule, compileWhole, extractFunctions, parseModule, type CompiledPiece, type ParsedModule } from '../wasm/index.ts';
+import type { CompileReply, CompileRequest, SerializedError } from './compileProtocol.ts';
+
+const port = parentPort;
+if (!port) throw new Error('compileWorker.ts must run in a worker thread');
+
+const modules = new Map<number, ParsedModule>();
+
+function moduleOf(id: number): ParsedModule {
+  const m = modules.get(id);
+  if (!m) throw new Error(`compile thread has no module ${id}`);
+  return m;
+}
+
+function serialize(err: unknown): SerializedError {
+  if (err instanceof InvalidModule) return { kind: 'InvalidModule', message: err.message, diagnostics: [...err.diagnostics] };
+  if (err instanceof ResourceExhausted) return { kind: 'ResourceExhausted', message: err.message, limit: err.limit };
+  return { kind: 'Error', message: err instanceof Error ? err.message : String(err) };
+}
+
+function run(req: CompileRequest): { reply: CompileReply; transfer: ArrayBuffer[] } {
+  let piece: CompiledPiece;
+  switch (req.job) {
+    case 'parse': {
+      const m = parseModule(req.source, req.options);
+      modules.set(req.module, m);
+      return { reply: { id: req.id, ok: true, info: m.info }, transfer: [] };
+    }
+    case 'dispose':
+      modules.get(req.module)?.dispose();
+      modules.delete(req.module);
+      return { reply: { id: req.id, ok: true }, transfer: [] };
+    case 'globals':
+      piece = buildGlobalsModule(moduleOf(req.module), req.options);
+      break;
+    case 'extract':
+      piece = extractFunctions(moduleOf(req.module), req.functions, req.options);
+      break;
+    case 'whole':
+      piece = compileWhole(moduleOf(req.module), req.options);
+      break;
+  }
+  // Compiling here too keeps even V8's validation of the piece off the main thread;
+  // a WebAssembly.Module crosses threads without being compiled again.
+  const module = new WebAssembly.Module(piece.bytes as Uint8Array<ArrayBuffer>);
+  const object = { module, imports: piece.imports, exports: piece.exports, ...(piece.start ? { start: piece.start } : {}) };
+  return { reply: { id: req.id, ok: true, object }, transfer: [] };
+}
+
+port.on('message', (req: CompileRequest) => {
+  try {
+    const { reply, transfer } = run(req);
+    port.postMessage(reply, transfer);
+  } catch (err) {
+    port.postMessage({ id: req.id, ok: false, error: serialize(err) } satisfies CompileReply);
+  }
+});
