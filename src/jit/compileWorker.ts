@@ -4,7 +4,7 @@
 
 import { parentPort } from 'node:worker_threads';
 import { InvalidModule, ResourceExhausted } from '../core/errors.ts';
-import { buildGlobalsModule, compileWhole, extractFunctions, parseModule, type CompiledPiece, type ParsedModule } from '../wasm/index.ts';
+import { buildGlobalsModule, compileWhole, extractFunctions, parseModule, type CompiledPiece, type ModuleInfo, type ParsedModule } from '../wasm/index.ts';
 import type { CompileReply, CompileRequest, SerializedError } from './compileProtocol.ts';
 
 const port = parentPort;
@@ -16,6 +16,26 @@ function moduleOf(id: number): ParsedModule {
   const m = modules.get(id);
   if (!m) throw new Error(`compile thread has no module ${id}`);
   return m;
+}
+
+/**
+ * The module's info as plain data for the main thread. Function facts are computed on demand
+ * in this thread (getters do not survive postMessage): the JIT needs `usesSegments`, which one
+ * cheap scan gives for all functions; `size` needs a full body scan each, so it is not sent.
+ */
+function plainInfo(m: ParsedModule): ModuleInfo {
+  const segmentUsers = new Set(m.functionsUsingSegments());
+  return {
+    ...m.info,
+    functions: m.info.functions.map((f) => ({
+      index: f.index,
+      name: f.name,
+      type: f.type,
+      imported: f.imported,
+      usesSegments: segmentUsers.has(f.index),
+      size: -1,
+    })),
+  };
 }
 
 function serialize(err: unknown): SerializedError {
@@ -30,7 +50,7 @@ function run(req: CompileRequest): { reply: CompileReply; transfer: ArrayBuffer[
     case 'parse': {
       const m = parseModule(req.source, req.options);
       modules.set(req.module, m);
-      return { reply: { id: req.id, ok: true, info: m.info }, transfer: [] };
+      return { reply: { id: req.id, ok: true, info: plainInfo(m) }, transfer: [] };
     }
     case 'dispose':
       modules.get(req.module)?.dispose();

@@ -37,7 +37,7 @@ export interface FunctionInfo {
   readonly imported: boolean;
   /** The body uses memory.init, data.drop, table.init or elem.drop: it must live with the segments. */
   readonly usesSegments: boolean;
-  /** Instructions in the body, a rough size for statistics (0 for imports). */
+  /** Instructions in the body, a rough size for statistics (0 for imports; -1 where not computed, as in the info the compile thread sends). */
   readonly size: number;
 }
 
