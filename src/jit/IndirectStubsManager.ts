@@ -24,10 +24,13 @@ export class IndirectStubsManager {
   private readonly executor: Executor;
   private readonly addresses: AddressSpace;
   private readonly stubs = new Map<string, Stub>();
+  /** Where failures of the executor ops nobody awaits go (ORC's reportError). */
+  private readonly reportError: (err: unknown) => void;
 
-  constructor(executor: Executor, addresses: AddressSpace) {
+  constructor(executor: Executor, addresses: AddressSpace, reportError: (err: unknown) => void) {
     this.executor = executor;
     this.addresses = addresses;
+    this.reportError = reportError;
   }
 
   /** Creates stubs in one executor module. Does not wait for the executor (see LazyCallThroughManager). */
@@ -40,7 +43,7 @@ export class IndirectStubsManager {
       created.set(init.name, stub);
       specs.push({ ...stub, callThroughId: init.callThroughId, type: init.type });
     }
-    if (specs.length > 0) void this.executor.apply({ op: 'createStubs', stubs: specs }).catch(() => {});
+    if (specs.length > 0) this.executor.apply({ op: 'createStubs', stubs: specs }).catch(this.reportError);
     return created;
   }
 
@@ -52,7 +55,7 @@ export class IndirectStubsManager {
   updatePointer(name: string, target: ExecutorAddr): void {
     const stub = this.stubs.get(name);
     if (!stub) throw new Error(`no stub named ${JSON.stringify(name)}`);
-    void this.executor.apply({ op: 'updatePointer', ptrAddr: stub.ptrAddr, targetAddr: target }).catch(() => {});
+    this.executor.apply({ op: 'updatePointer', ptrAddr: stub.ptrAddr, targetAddr: target }).catch(this.reportError);
   }
 
   /** Every address this manager allocated, to release with its dylib. */

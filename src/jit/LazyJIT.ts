@@ -124,7 +124,7 @@ export class LazyJIT {
     this.linker = new WasmLinkingLayer(this.session, executor, this.addresses, options.callTimeoutMs, (record, imp) =>
       this.bindLateImport(record, imp),
     );
-    this.importStubs = new IndirectStubsManager(executor, this.addresses);
+    this.importStubs = new IndirectStubsManager(executor, this.addresses, (err) => this.session.reportError(err));
     const observer = (e: CompileEvent) => this.onCompiled(e);
     this.cod = new CompileOnDemandLayer(this.session, this.linker, this.lctm, observer, (jd) => this.getResources(jd));
     executor.setCallThroughHandler((id, tag) => this.callThrough(id, tag));
@@ -223,7 +223,7 @@ export class LazyJIT {
     if (!res) {
       const implJD = this.session.createJITDylib(jd.name + implSuffix);
       implJD.setLinkOrder(jd.getLinkOrder(), false);
-      res = { implJD, stubs: new IndirectStubsManager(this.executor, this.addresses) };
+      res = { implJD, stubs: new IndirectStubsManager(this.executor, this.addresses, (err) => this.session.reportError(err)) };
       this.resources.set(jd, res);
     }
     return res;
