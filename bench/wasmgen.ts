@@ -54,7 +54,7 @@ export interface ModuleDef {
   readonly exports: ReadonlyArray<{ name: string; func: number }>;
 }
 
-export function encodeModule(m: ModuleDef): Uint8Array {
+export function encodeModule(m: ModuleDef): Uint8Array<ArrayBuffer> {
   const chunks: Uint8Array[] = [Uint8Array.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00])];
   chunks.push(
     ...section(
@@ -76,7 +76,7 @@ export function encodeModule(m: ModuleDef): Uint8Array {
       }),
     ),
   );
-  return Buffer.concat(chunks);
+  return new Uint8Array(Buffer.concat(chunks));
 }
 
 const call = (f: number) => [0x10, ...uleb(f)];
@@ -90,7 +90,7 @@ const I32_MUL = 0x6c;
  * each trial's bytes (and each extracted function) differ, defeating V8's native module cache.
  * `exportLeaves` exports every function not in the chain as `f<i>` as well.
  */
-export function chainModule(n: number, chain: number, nonce: number, exportLeaves = false): Uint8Array {
+export function chainModule(n: number, chain: number, nonce: number, exportLeaves = false): Uint8Array<ArrayBuffer> {
   const funcs: FuncDef[] = [];
   for (let i = 0; i < n; i++) {
     if (i < chain - 1) funcs.push({ type: 0, code: [...call(i + 1), ...i32const(nonce + i), I32_ADD] });
@@ -110,7 +110,7 @@ export function chainResult(chain: number, nonce: number): number {
 }
 
 /** inc(x) = x + 1 (func 0); run(n) calls inc n times from a loop (func 1), returning the count. */
-export function loopModule(): Uint8Array {
+export function loopModule(): Uint8Array<ArrayBuffer> {
   // run: locals: 0 = n (param), 1 = acc, 2 = i
   const run = [
     0x02, 0x40, // block
@@ -136,7 +136,7 @@ export function loopModule(): Uint8Array {
 }
 
 /** add(a, b) = a + b. */
-export function addModule(): Uint8Array {
+export function addModule(): Uint8Array<ArrayBuffer> {
   return encodeModule({
     types: [{ params: 2, results: 1 }],
     funcs: [{ type: 0, code: [0x20, 0, 0x20, 1, I32_ADD] }],

@@ -121,9 +121,17 @@ export class CompileOnDemandLayer {
     implJD.checkCanDefine(bodies.keys());
 
     target.define(new GlobalsModuleMaterializationUnit(record, this.linker, globals, this.observer));
-    if (reexports.size > 0) target.define(lazyReexports(this.lctm, stubs, implJD, reexports, record.label));
     if (aliases.size > 0) target.define(symbolAliases(aliases));
-    if (bodies.size > 0) implJD.define(new ExtractingMaterializationUnit(record, this.linker, bodies, this.observer));
+    // With per-function partitions, every function gets units of its own, so that
+    // materializing one touches only it. (ORC hands a unit's unrequested symbols back in a new
+    // unit instead, which costs time in proportion to the module on every first call.)
+    if (record.options.partition === 'function') {
+      for (const [name, entry] of reexports) target.define(lazyReexports(this.lctm, stubs, implJD, new Map([[name, entry]]), record.label));
+      for (const [name, body] of bodies) implJD.define(new ExtractingMaterializationUnit(record, this.linker, new Map([[name, body]]), this.observer));
+    } else {
+      if (reexports.size > 0) target.define(lazyReexports(this.lctm, stubs, implJD, reexports, record.label));
+      if (bodies.size > 0) implJD.define(new ExtractingMaterializationUnit(record, this.linker, bodies, this.observer));
+    }
 
     return { targetSymbols, implSymbols: [...bodies.keys()], globalsSymbols: [...globals.keys()], targets };
   }
