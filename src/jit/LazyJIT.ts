@@ -199,6 +199,10 @@ export class LazyJIT {
     const stubs = this.resources.get(jd)?.stubs;
     if (stubs) released.push(...stubs.allocatedAddresses());
     this.resources.delete(jd);
+    // Removing an impl dylib by itself: its target's next lazy add makes a new one, and calls
+    // into the removed bodies fail (their trampolines are gone).
+    const target = this.implOf(jd);
+    if (target) this.resources.delete(target);
     this.addresses.release(released);
     if (released.length > 0) await this.executor.apply({ op: 'release', addrs: released });
   }

@@ -215,3 +215,15 @@ t.test('removing a dylib removes its impl dylib and leaves others working', asyn
     t.same((await jit.invoke('b', 'top', args(i32(1)))).results, [i32(4)]);
   });
 });
+
+t.test('removing an impl dylib by itself: calls into it fail, the next lazy add makes a new one', async (t) => {
+  await withJIT(t, async (jit) => {
+    jit.createDylib('main');
+    await jit.addModule('main', { wat: chain });
+    await jit.removeDylib('main.impl');
+    await t.rejects(jit.invoke('main', 'top', args(i32(1))));
+    await jit.addModule('main', { wat: '(module (func (export "h") (result i32) (i32.const 3)))' });
+    t.ok(jit.session.getJITDylibByName('main.impl'), 'a new impl dylib');
+    t.same((await jit.invoke('main', 'h', args())).results, [i32(3)]);
+  });
+});
