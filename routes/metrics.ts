@@ -16,6 +16,7 @@ type CounterKey = Exclude<keyof ServiceMetrics, 'dylibs' | 'modules' | 'symbolsB
 // Service counters, with how each is exposed: Prometheus counts seconds, the service ms.
 const SERVICE_COUNTERS: readonly { key: CounterKey; name: string; help: string; scale: number }[] = [
   { key: 'compiles', name: 'wasmjit_compiles_total', help: 'Function bodies, partitions and eager modules compiled.', scale: 1 },
+  { key: 'reoptimizations', name: 'wasmjit_reoptimizations_total', help: 'Hot functions re-optimized with their callees.', scale: 1 },
   { key: 'compileMs', name: 'wasmjit_compile_seconds_total', help: 'Time spent compiling.', scale: 1e-3 },
   { key: 'failedMaterializations', name: 'wasmjit_failed_materializations_total', help: 'Materializations that failed.', scale: 1 },
   { key: 'invokes', name: 'wasmjit_invokes_total', help: 'Invokes started.', scale: 1 },

@@ -28,6 +28,10 @@ export const SymbolTarget = z
     dylib: DylibName,
     name: SymbolName,
     compiled: z.boolean(),
+    tier: z
+      .enum(['baseline', 'optimized'])
+      .optional()
+      .describe('For a compiled lazy body: compiled on its own at first call (baseline), or re-optimized with its callees once hot.'),
   })
   .describe('What an alias, reexport or lazy reexport leads to; for a lazy reexport, its body in the impl dylib.');
 export type SymbolTarget = z.infer<typeof SymbolTarget>;

@@ -27,6 +27,8 @@ const EnvSchema = z
     SESSION_MEMORY_LIMIT_MB: int(1).default(4096),
     MAX_MODULE_BYTES: int(1).default(32 * MiB),
     MAX_FUNCTIONS_PER_MODULE: int(1).default(100_000),
+    REOPTIMIZE_THRESHOLD: int(0).default(1000),
+    REOPTIMIZE_MAX_FUNCTIONS: int(1, 10_000).default(32),
   })
   .refine((env) => env.CALL_TIMEOUT_MS <= env.MAX_CALL_TIMEOUT_MS, {
     path: ['CALL_TIMEOUT_MS'],
@@ -51,6 +53,10 @@ export interface Config {
   readonly maxModuleBytes: number;
   /** Most functions one module may define. */
   readonly maxFunctionsPerModule: number;
+  /** Calls after which a lazily compiled function is re-optimized with its callees; 0 turns it off. */
+  readonly reoptimizeThreshold: number;
+  /** Most functions compiled together into one re-optimized function. */
+  readonly reoptimizeMaxFunctions: number;
 }
 
 export class ConfigError extends Error {
@@ -88,5 +94,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     sessionMemoryLimitMb: e.SESSION_MEMORY_LIMIT_MB,
     maxModuleBytes: e.MAX_MODULE_BYTES,
     maxFunctionsPerModule: e.MAX_FUNCTIONS_PER_MODULE,
+    reoptimizeThreshold: e.REOPTIMIZE_THRESHOLD,
+    reoptimizeMaxFunctions: e.REOPTIMIZE_MAX_FUNCTIONS,
   };
 }

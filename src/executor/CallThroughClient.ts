@@ -44,16 +44,34 @@ export class CallThroughClient {
   }
 
   resolve(callThroughId: number): void {
-    const { signal, post, drainOps, isResolved } = this.deps;
+    const { drainOps, isResolved } = this.deps;
     // Ops already posted may hold the answer (e.g. replaying a start function after a restart,
     // when the log already contains the body and its updatePointer): no need to ask main.
     drainOps();
     if (isResolved(callThroughId)) return;
+    this.ask(callThroughId);
+    if (!isResolved(callThroughId)) {
+      throw ExecutorFailure.link(`call-through ${callThroughId} was resolved, but its pointer slot still holds the trampoline`);
+    }
+  }
 
+  /**
+   * A hot function's entry counter asks main to re-optimize it: the same blocking request as a
+   * call-through (so the new code is in place when the call goes on), but there is no trampoline
+   * to check afterwards, and a failure to re-optimize is main's to report, not the call's.
+   */
+  reoptimize(hookId: number): void {
+    this.deps.drainOps();
+    this.ask(hookId);
+  }
+
+  /** Posts the request for `id` and blocks until main answers; applies ops meanwhile. */
+  private ask(id: number): void {
+    const { signal, post, drainOps } = this.deps;
     const seq = this.nextSeq++;
     const started = performance.now();
     this.depth++;
-    post({ ev: 'callThrough', seq, callThroughId });
+    post({ ev: 'callThrough', seq, callThroughId: id });
     let answer: CallThroughAnswer | undefined;
     try {
       for (;;) {
@@ -73,9 +91,6 @@ export class CallThroughClient {
     }
     drainOps();
     if (!answer.ok) throw new CallThroughAbort(answer.errorId, answer.message);
-    if (!isResolved(callThroughId)) {
-      throw ExecutorFailure.link(`call-through ${callThroughId} was resolved, but its pointer slot still holds the trampoline`);
-    }
   }
 
   private take(seq: number): CallThroughAnswer | undefined {

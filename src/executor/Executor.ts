@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ResourceLimits } from 'node:worker_threads';
 import { ExecutionTimeout, ResourceExhausted, TypeMismatch } from '../core/errors.ts';
+import type { HostFunction } from '../wasm/index.ts';
 import type { FuncType, GlobalType, WasmValue } from '../wasm/types.ts';
+import { HOOK_ADDRESSES } from './hooks.ts';
 import { failureToError } from './errors.ts';
 import type { Activity, ExecRequest, ExecResponse, ExecutorAddr, LinkOp, LinkOpInput, LinkOpResult, WorkerEvent } from './protocol.ts';
 import { CallThroughServer, type CallThroughHandler } from './CallThroughServer.ts';
@@ -149,6 +151,11 @@ export class Executor {
   /** The spectest host module's entities, at the fixed addresses every worker creates them at. */
   hostSymbols(): readonly HostSymbol[] {
     return SPECTEST_SYMBOLS;
+  }
+
+  /** Where the executor's own functions (the reoptimize hook) sit; the JIT allocates above them. */
+  hookAddresses(): Readonly<Record<HostFunction, ExecutorAddr>> {
+    return HOOK_ADDRESSES;
   }
 
   setCallThroughHandler(h: CallThroughHandler): void {

@@ -14,6 +14,7 @@ import { OutputSink } from './OutputSink.ts';
 import type { ExecRequest, ExecResponse, LinkOp, WorkerEvent, WorkerInit } from './protocol.ts';
 import { RefInterner } from './RefInterner.ts';
 import { SessionSpace } from './SessionSpace.ts';
+import { createHooks } from './hooks.ts';
 import { createSpectest } from './spectestHost.ts';
 
 const init = workerData as WorkerInit;
@@ -41,6 +42,7 @@ const linker = new Linker(space, (id) => callThrough.resolve(id));
 
 const spectest = createSpectest((line) => sink?.push(line));
 for (const f of spectest.functions) space.placeFunction(f.addr, f.fn);
+for (const h of createHooks((id) => callThrough.reoptimize(id))) space.placeFunction(h.addr, h.fn);
 for (const d of spectest.data) space.placeData(d.addr, d.object);
 
 function applyOp(op: LinkOp): void {

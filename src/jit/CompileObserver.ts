@@ -5,7 +5,8 @@ export interface CompileEvent {
   readonly dylib: string;
   /** Names of the function bodies compiled, in the order they were compiled. */
   readonly names: readonly string[];
-  readonly kind: 'body' | 'globals' | 'module';
+  /** `reoptimize`: a hot function's optimized tier (its name is listed as "f (optimized)"). */
+  readonly kind: 'body' | 'globals' | 'module' | 'reoptimize';
   readonly ms: number;
 }
 

@@ -17,6 +17,7 @@ import { ExtractingMaterializationUnit } from './ExtractingMaterializationUnit.t
 import { GlobalsModuleMaterializationUnit, type GlobalsSymbol } from './GlobalsModuleMaterializationUnit.ts';
 import type { IndirectStubsManager } from './IndirectStubsManager.ts';
 import type { LazyCallThroughManager } from './LazyCallThroughManager.ts';
+import type { ReOptimizeLayer } from './ReOptimizeLayer.ts';
 import { lazyReexports } from './LazyReexports.ts';
 import type { WasmLinkingLayer } from './WasmLinkingLayer.ts';
 import type { WasmModuleRecord } from './WasmModuleRecord.ts';
@@ -52,6 +53,7 @@ export class CompileOnDemandLayer {
   private readonly lctm: LazyCallThroughManager;
   private readonly observer: CompileObserver;
   private readonly getResources: (jd: JITDylib) => PerDylibResources;
+  private readonly reoptimizer: ReOptimizeLayer;
 
   constructor(
     session: ExecutionSession,
@@ -59,12 +61,14 @@ export class CompileOnDemandLayer {
     lctm: LazyCallThroughManager,
     observer: CompileObserver,
     getResources: (jd: JITDylib) => PerDylibResources,
+    reoptimizer: ReOptimizeLayer,
   ) {
     this.session = session;
     this.linker = linker;
     this.lctm = lctm;
     this.observer = observer;
     this.getResources = getResources;
+    this.reoptimizer = reoptimizer;
   }
 
   /**
@@ -127,10 +131,10 @@ export class CompileOnDemandLayer {
     // unit instead, which costs time in proportion to the module on every first call.)
     if (record.options.partition === 'function') {
       for (const [name, entry] of reexports) target.define(lazyReexports(this.lctm, stubs, implJD, new Map([[name, entry]]), record.label));
-      for (const [name, body] of bodies) implJD.define(new ExtractingMaterializationUnit(record, this.linker, new Map([[name, body]]), this.observer));
+      for (const [name, body] of bodies) implJD.define(new ExtractingMaterializationUnit(record, this.linker, new Map([[name, body]]), this.observer, this.reoptimizer));
     } else {
       if (reexports.size > 0) target.define(lazyReexports(this.lctm, stubs, implJD, reexports, record.label));
-      if (bodies.size > 0) implJD.define(new ExtractingMaterializationUnit(record, this.linker, bodies, this.observer));
+      if (bodies.size > 0) implJD.define(new ExtractingMaterializationUnit(record, this.linker, bodies, this.observer, this.reoptimizer));
     }
 
     return { targetSymbols, implSymbols: [...bodies.keys()], globalsSymbols: [...globals.keys()], targets };

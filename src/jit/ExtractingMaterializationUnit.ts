@@ -1,12 +1,14 @@
 // The functions of a lazily added module, defined untouched in the implementation dylib.
 // Looking a body up extracts just the requested functions (one partition) into a fresh
 // module, optimizes, compiles and links it; the other bodies go back to the dylib for later.
-// Calls inside a partition, and a function's calls to itself, stay direct.
+// Calls inside a partition, and a function's calls to itself, stay direct. Bodies compiled here
+// are the baseline tier: they count their entries for the ReOptimizeLayer.
 
 import type { MaterializationResponsibility } from '../core/MaterializationResponsibility.ts';
 import { MaterializationUnit } from '../core/MaterializationUnit.ts';
 import type { ExecutorSymbolDef, SymbolInterface } from '../core/SymbolDefinition.ts';
 import type { CompileObserver } from './CompileObserver.ts';
+import type { ReOptimizeLayer } from './ReOptimizeLayer.ts';
 import type { WasmLinkingLayer } from './WasmLinkingLayer.ts';
 import type { WasmModuleRecord } from './WasmModuleRecord.ts';
 
@@ -14,6 +16,7 @@ export class ExtractingMaterializationUnit extends MaterializationUnit {
   private readonly record: WasmModuleRecord;
   private readonly linker: WasmLinkingLayer;
   private readonly observer: CompileObserver;
+  private readonly reoptimizer: ReOptimizeLayer;
   /** Function index of each body symbol. */
   private readonly bodies: Map<string, number>;
 
@@ -22,11 +25,13 @@ export class ExtractingMaterializationUnit extends MaterializationUnit {
     linker: WasmLinkingLayer,
     bodies: ReadonlyMap<string, { readonly index: number; readonly info: SymbolInterface }>,
     observer: CompileObserver,
+    reoptimizer: ReOptimizeLayer,
   ) {
     super(new Map([...bodies].map(([n, b]) => [n, b.info])));
     this.record = record;
     this.linker = linker;
     this.observer = observer;
+    this.reoptimizer = reoptimizer;
     this.bodies = new Map([...bodies].map(([n, b]) => [n, b.index]));
   }
 
@@ -47,11 +52,17 @@ export class ExtractingMaterializationUnit extends MaterializationUnit {
         .filter((n) => !inPartition.has(n))
         .map((n) => [n, { index: this.bodies.get(n) as number, info: r.getSymbols().get(n) as SymbolInterface }]),
     );
-    if (rest.size > 0) r.replace(new ExtractingMaterializationUnit(this.record, this.linker, rest, this.observer));
+    if (rest.size > 0) r.replace(new ExtractingMaterializationUnit(this.record, this.linker, rest, this.observer, this.reoptimizer));
 
     const started = performance.now();
     const indices = partition.map((n) => this.bodies.get(n) as number);
-    const piece = await this.record.compiler.extractFunctions(this.record.parsed, indices, { optimizeLevel: this.record.options.optimize });
+    const entryCounters = this.reoptimizer.entryCounters(this.record, indices);
+    const piece = await this.record.compiler.extractFunctions(this.record.parsed, indices, {
+      optimizeLevel: this.record.options.optimize,
+      ...(entryCounters ? { entryCounters } : {}),
+    });
+    // Who calls whom among compiled code: a hot function's compiled callers are re-optimized with it.
+    for (const [f, callees] of piece.callees ?? []) this.record.noteCompiled(f, callees);
     const linked = await this.linker.link(this.record, piece, `${this.record.label} ${partition.join(', ')}`);
     // Not awaited: this may run inside a lazy call-through, while the executor waits for us.
     linked.instantiated.catch((err: unknown) => r.session.reportError(err));

@@ -19,6 +19,7 @@ import { CompileOnDemandLayer, initSymbolName, type PerDylibResources } from './
 import type { CompileEvent } from './CompileObserver.ts';
 import { IndirectStubsManager } from './IndirectStubsManager.ts';
 import { LazyCallThroughManager } from './LazyCallThroughManager.ts';
+import { ReOptimizeLayer, type Tier } from './ReOptimizeLayer.ts';
 import { lazyReexports } from './LazyReexports.ts';
 import { WasmLinkingLayer } from './WasmLinkingLayer.ts';
 import { WasmModuleRecord, type ModuleOptions } from './WasmModuleRecord.ts';
@@ -32,6 +33,10 @@ export interface LazyJITOptions {
   readonly maxFunctionsPerModule: number;
   readonly callTimeoutMs: number;
   readonly maxCallTimeoutMs: number;
+  /** Entries after which a lazily compiled function is re-optimized with its callees; 0: never. */
+  readonly reoptimizeThreshold: number;
+  /** Most functions compiled into one re-optimized piece. */
+  readonly reoptimizeMaxFunctions: number;
 }
 
 export const defaultLazyJITOptions: LazyJITOptions = {
@@ -41,6 +46,8 @@ export const defaultLazyJITOptions: LazyJITOptions = {
   maxFunctionsPerModule: 100_000,
   callTimeoutMs: 5_000,
   maxCallTimeoutMs: 30_000,
+  reoptimizeThreshold: 1000,
+  reoptimizeMaxFunctions: 32,
 };
 
 export type ModuleSource = { readonly wat: string } | { readonly wasm: Uint8Array };
@@ -74,6 +81,8 @@ export interface JITCounters {
   compiles: number;
   compiledFunctions: number;
   compileMs: number;
+  /** Hot functions given an optimized tier. */
+  reoptimizations: number;
   invokes: number;
   traps: number;
   timeouts: number;
@@ -95,7 +104,7 @@ export class LazyJIT {
   readonly session = new ExecutionSession();
   readonly executor: Executor;
   readonly options: LazyJITOptions;
-  readonly counters: JITCounters = { compiles: 0, compiledFunctions: 0, compileMs: 0, invokes: 0, traps: 0, timeouts: 0 };
+  readonly counters: JITCounters = { compiles: 0, compiledFunctions: 0, compileMs: 0, reoptimizations: 0, invokes: 0, traps: 0, timeouts: 0 };
   private readonly addresses: AddressSpace;
   private readonly linker: WasmLinkingLayer;
   private readonly lctm: LazyCallThroughManager;
@@ -104,6 +113,7 @@ export class LazyJIT {
   /** Stubs of function imports that resolved nowhere when their module was added. */
   private readonly importStubs: IndirectStubsManager;
   private readonly cod: CompileOnDemandLayer;
+  private readonly reoptimizer: ReOptimizeLayer;
   private readonly resources = new Map<JITDylib, PerDylibResources>();
   private readonly modules = new Map<JITDylib, WasmModuleRecord[]>();
   private readonly targets = new Map<JITDylib, Map<string, SymbolTarget>>();
@@ -117,7 +127,8 @@ export class LazyJIT {
     this.executor = executor;
     this.options = options;
     const host = executor.hostSymbols();
-    const firstSlot = Math.max(0, ...host.filter((h) => h.kind === 'function').map((h) => h.addr)) + 1;
+    const hooks = Object.values(executor.hookAddresses());
+    const firstSlot = Math.max(0, ...hooks, ...host.filter((h) => h.kind === 'function').map((h) => h.addr)) + 1;
     const dataHandles = host.filter((h) => h.kind !== 'function').map((h) => h.addr);
     this.addresses = new AddressSpace(firstSlot, dataHandles.length > 0 ? Math.max(...dataHandles) + 1 : undefined);
     this.lctm = new LazyCallThroughManager(this.session);
@@ -126,7 +137,15 @@ export class LazyJIT {
     );
     this.importStubs = new IndirectStubsManager(executor, this.addresses, (err) => this.session.reportError(err));
     const observer = (e: CompileEvent) => this.onCompiled(e);
-    this.cod = new CompileOnDemandLayer(this.session, this.linker, this.lctm, observer, (jd) => this.getResources(jd));
+    this.reoptimizer = new ReOptimizeLayer(
+      this.session,
+      this.linker,
+      this.lctm,
+      observer,
+      { threshold: options.reoptimizeThreshold, maxFunctions: options.reoptimizeMaxFunctions },
+      (jd) => this.resources.get(jd)?.stubs,
+    );
+    this.cod = new CompileOnDemandLayer(this.session, this.linker, this.lctm, observer, (jd) => this.getResources(jd), this.reoptimizer);
     executor.setCallThroughHandler((id, tag) => this.callThrough(id, tag));
 
     const spectest = this.session.createJITDylib('spectest');
@@ -382,12 +401,17 @@ export class LazyJIT {
     return t;
   }
 
-  /** What an alias, reexport or lazy reexport leads to, and whether that is compiled yet. */
-  targetOf(entry: SymbolTableEntry): (SymbolTarget & { readonly compiled: boolean }) | undefined {
+  /**
+   * What an alias, reexport or lazy reexport leads to, whether that is compiled yet, and for a
+   * compiled lazy body its tier.
+   */
+  targetOf(entry: SymbolTableEntry): (SymbolTarget & { readonly compiled: boolean; readonly tier?: Tier }) | undefined {
     const t = this.targets.get(entry.jd)?.get(entry.name);
     if (!t) return undefined;
     const body = t.jd.entry(t.name);
-    return { ...t, compiled: body !== undefined && body.state >= SymbolState.Resolved && !body.error };
+    const compiled = body !== undefined && body.state >= SymbolState.Resolved && !body.error;
+    const isBody = t.lazy && this.implOf(t.jd) !== undefined;
+    return compiled && isBody ? { ...t, compiled, tier: this.reoptimizer.tierOf(t.jd, t.name) } : { ...t, compiled };
   }
 
   // ---- lookup and execution ----
@@ -443,8 +467,11 @@ export class LazyJIT {
   }
 
   private onCompiled(e: CompileEvent): void {
-    this.counters.compiles++;
-    this.counters.compiledFunctions += e.names.length;
+    if (e.kind === 'reoptimize') this.counters.reoptimizations += e.names.length;
+    else {
+      this.counters.compiles++;
+      this.counters.compiledFunctions += e.names.length;
+    }
     this.counters.compileMs += e.ms;
     if (this.callThroughContext) this.callThroughContext.record(e);
     else for (const ctx of this.lookingUp) ctx.record(e);
@@ -479,7 +506,7 @@ export class LazyJIT {
       const t = this.targetOf(e);
       if (!t) return undefined;
       const arrow = `-> ${t.jd.name}:${JSON.stringify(t.name)}`;
-      return t.lazy ? `(lazy ${arrow}, ${t.compiled ? 'compiled' : 'not compiled'})` : `(alias ${arrow})`;
+      return t.lazy ? `(lazy ${arrow}, ${t.compiled ? t.tier ? `compiled, ${t.tier}` : 'compiled' : 'not compiled'})` : `(alias ${arrow})`;
     });
   }
 }

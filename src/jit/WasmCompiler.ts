@@ -9,7 +9,7 @@
 
 import { Worker } from 'node:worker_threads';
 import { InvalidModule, ResourceExhausted } from '../core/errors.ts';
-import type { ModuleInfo } from '../wasm/index.ts';
+import type { ExtractOptions, ModuleInfo, ReoptimizeOptions } from '../wasm/index.ts';
 import type { CompiledObject, CompileReply, CompileRequest, ModuleSourceMessage, SerializedError } from './compileProtocol.ts';
 
 export type { CompiledObject };
@@ -94,8 +94,13 @@ export class WasmCompiler {
     return (await this.request({ job: 'globals', module: m.id, options })).object as CompiledObject;
   }
 
-  async extractFunctions(m: CompilerModule, functions: readonly number[], options: { optimizeLevel: number }): Promise<CompiledObject> {
+  async extractFunctions(m: CompilerModule, functions: readonly number[], options: ExtractOptions): Promise<CompiledObject> {
     return (await this.request({ job: 'extract', module: m.id, functions, options })).object as CompiledObject;
+  }
+
+  /** The optimized tier of function `root`: it and the callees it reaches, in one piece exporting only it. */
+  async reoptimize(m: CompilerModule, root: number, options: ReoptimizeOptions): Promise<CompiledObject> {
+    return (await this.request({ job: 'reoptimize', module: m.id, root, options })).object as CompiledObject;
   }
 
   async compileWhole(m: CompilerModule, options: { optimizeLevel: number }): Promise<CompiledObject> {

@@ -109,8 +109,9 @@ export class WasmLinkingLayer {
 
   /**
    * The address a piece should call for function `index` of the module: its import's
-   * resolution, its globals-module body, its compiled body when there is one already (so
-   * code compiled later links straight to it), else its stub.
+   * resolution, its globals-module body, its compiled body when there is one already (its
+   * optimized tier if it has one, so code compiled later links straight to the best code),
+   * else its stub.
    */
   async functionAddress(record: WasmModuleRecord, index: number, deps: LinkDependencies): Promise<ExecutorAddr> {
     const known = record.address({ kind: 'function', index });
@@ -126,7 +127,7 @@ export class WasmLinkingLayer {
     const body = record.implJD?.entry(name);
     if (body && body.state === SymbolState.Ready && body.address !== undefined && !body.error) {
       addDep(deps, body.jd, body.name);
-      return body.address;
+      return record.optimizedBody(index) ?? body.address;
     }
     const def = await this.session.lookupOne([{ jd: record.targetJD, flags: 'MatchAllSymbols' }], name);
     addDep(deps, def.entry.jd, def.entry.name);
@@ -158,6 +159,8 @@ export class WasmLinkingLayer {
         addr: await this.importAddress(record, imp.ref, deps),
       })),
     );
+    const hooks = this.executor.hookAddresses();
+    for (const h of piece.hostImports) imports.push({ module: h.module, name: h.name, kind: 'function', addr: hooks[h.host] });
     const placements: ExportPlacement[] = [];
     const exports = new Map<string, { ref: EntityRef; addr: ExecutorAddr }>();
     for (const exp of piece.exports) {

@@ -37,6 +37,10 @@ export class WasmModuleRecord {
     memory: new Map(),
     table: new Map(),
   };
+  /** Address of the optimized tier of each re-optimized function (ReOptimizeLayer). */
+  private readonly optimized = new Map<number, ExecutorAddr>();
+  /** For each defined function, the compiled functions whose code references it. */
+  private readonly compiledCallers = new Map<number, Set<number>>();
   /** Function imports bound to late-resolving stubs because they resolved nowhere at link time. */
   readonly lateImports: ImportInfo[] = [];
   /** Every address allocated for this module's entities, to release with it. */
@@ -80,6 +84,28 @@ export class WasmModuleRecord {
   /** The known address of an entity: an import's resolution or a globals-module export. */
   address(ref: EntityRef): ExecutorAddr | undefined {
     return this.addrs[ref.kind].get(ref.index);
+  }
+
+  /** Notes that `caller` is compiled and references each of `callees`. */
+  noteCompiled(caller: number, callees: readonly number[]): void {
+    for (const callee of callees) {
+      let set = this.compiledCallers.get(callee);
+      if (!set) this.compiledCallers.set(callee, (set = new Set()));
+      set.add(caller);
+    }
+  }
+
+  /** Compiled functions of this module that call (or take a reference to) `index`. */
+  callersOf(index: number): readonly number[] {
+    return [...(this.compiledCallers.get(index) ?? [])];
+  }
+
+  setOptimizedBody(index: number, addr: ExecutorAddr): void {
+    this.optimized.set(index, addr);
+  }
+
+  optimizedBody(index: number): ExecutorAddr | undefined {
+    return this.optimized.get(index);
   }
 
   dispose(): void {

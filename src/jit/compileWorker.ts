@@ -4,8 +4,17 @@
 
 import { parentPort } from 'node:worker_threads';
 import { InvalidModule, ResourceExhausted } from '../core/errors.ts';
-import { buildGlobalsModule, compileWhole, extractFunctions, parseModule, type CompiledPiece, type ModuleInfo, type ParsedModule } from '../wasm/index.ts';
-import type { CompileReply, CompileRequest, SerializedError } from './compileProtocol.ts';
+import {
+  buildGlobalsModule,
+  compileWhole,
+  extractFunctions,
+  parseModule,
+  reoptimizeFunction,
+  type CompiledPiece,
+  type ModuleInfo,
+  type ParsedModule,
+} from '../wasm/index.ts';
+import type { CompiledObject, CompileReply, CompileRequest, SerializedError } from './compileProtocol.ts';
 
 const port = parentPort;
 if (!port) throw new Error('compileWorker.ts must run in a worker thread');
@@ -46,6 +55,7 @@ function serialize(err: unknown): SerializedError {
 
 function run(req: CompileRequest): { reply: CompileReply; transfer: ArrayBuffer[] } {
   let piece: CompiledPiece;
+  let functions: readonly number[] | undefined;
   switch (req.job) {
     case 'parse': {
       const m = parseModule(req.source, req.options);
@@ -61,7 +71,14 @@ function run(req: CompileRequest): { reply: CompileReply; transfer: ArrayBuffer[
       break;
     case 'extract':
       piece = extractFunctions(moduleOf(req.module), req.functions, req.options);
+      functions = req.functions;
       break;
+    case 'reoptimize': {
+      const optimized = reoptimizeFunction(moduleOf(req.module), req.root, req.options);
+      piece = optimized;
+      functions = optimized.functions;
+      break;
+    }
     case 'whole':
       piece = compileWhole(moduleOf(req.module), req.options);
       break;
@@ -69,8 +86,20 @@ function run(req: CompileRequest): { reply: CompileReply; transfer: ArrayBuffer[
   // Compiling here too keeps even V8's validation of the piece off the main thread;
   // a WebAssembly.Module crosses threads without being compiled again.
   const module = new WebAssembly.Module(piece.bytes as Uint8Array<ArrayBuffer>);
-  const object = { module, imports: piece.imports, exports: piece.exports, ...(piece.start ? { start: piece.start } : {}) };
+  const object: CompiledObject = {
+    module,
+    imports: piece.imports,
+    hostImports: piece.hostImports,
+    exports: piece.exports,
+    ...(piece.start ? { start: piece.start } : {}),
+    ...(functions ? { functions, callees: calleesOf(moduleOf(req.module), functions) } : {}),
+  };
   return { reply: { id: req.id, ok: true, object }, transfer: [] };
+}
+
+/** What each copied function references, for the JIT's record of who calls whom. */
+function calleesOf(m: ParsedModule, functions: readonly number[]): Map<number, readonly number[]> {
+  return new Map(functions.map((f) => [f, m.references(f).functions]));
 }
 
 port.on('message', (req: CompileRequest) => {

@@ -21,6 +21,8 @@ export interface ServiceMetrics {
   readonly symbolsByState: Readonly<Record<SymbolState, number>>;
   /** Counter: compilations (one per function body or partition or eager module compiled). */
   readonly compiles: number;
+  /** Counter: hot functions given an optimized tier (re-optimized with their callees). */
+  readonly reoptimizations: number;
   /** Counter: milliseconds spent compiling (extract + optimize + WebAssembly.Module). */
   readonly compileMs: number;
   /** Counter: materializations that failed (FailedToMaterialize raised). */

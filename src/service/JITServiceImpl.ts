@@ -133,6 +133,7 @@ export class JITServiceImpl implements JITService {
       modules,
       symbolsByState,
       compiles: c.compiles,
+      reoptimizations: c.reoptimizations,
       compileMs: c.compileMs,
       failedMaterializations: this.failedMaterializations,
       invokes: c.invokes,
@@ -176,7 +177,7 @@ export class JITServiceImpl implements JITService {
     }
     if (target) {
       if (target.lazy) view.lazy = true;
-      view.target = { dylib: target.jd.name, name: target.name, compiled: target.compiled };
+      view.target = { dylib: target.jd.name, name: target.name, compiled: target.compiled, ...(target.tier ? { tier: target.tier } : {}) };
     }
     return view;
   }

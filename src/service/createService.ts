@@ -15,6 +15,8 @@ export async function createService(config: Config, logger?: Logger): Promise<JI
     maxFunctionsPerModule: config.maxFunctionsPerModule,
     callTimeoutMs: config.callTimeoutMs,
     maxCallTimeoutMs: config.maxCallTimeoutMs,
+    reoptimizeThreshold: config.reoptimizeThreshold,
+    reoptimizeMaxFunctions: config.reoptimizeMaxFunctions,
   });
   // Errors no lookup is waiting for (e.g. a body whose instantiation failed after its caller
   // moved on) still reach the log.

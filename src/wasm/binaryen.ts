@@ -39,6 +39,7 @@ export class BinaryenError extends Error {
 interface RawApi {
   _BinaryenFunctionGetName(f: number): number;
   _BinaryenFunctionGetBody(f: number): number;
+  _BinaryenFunctionSetBody(f: number, body: number): void;
   _BinaryenGlobalGetName(g: number): number;
   _BinaryenGlobalGetInitExpr(g: number): number;
   _BinaryenTableGetName(t: number): number;
@@ -346,5 +347,31 @@ export class BModule {
 
   exportFunction(internalName: string, externalName: string): void {
     this.#mod.addFunctionExport(internalName, externalName);
+  }
+
+  /** A function or global name not used in this module yet, made from `base`. */
+  freshName(base: string): string {
+    const m = this.#mod;
+    let name = base;
+    for (let i = 1; m.getFunction(name) !== 0 || m.getGlobal(name) !== 0; i++) name = `${base}${i}`;
+    return name;
+  }
+
+  /**
+   * Makes function `name` count its entries in a mutable global of its own and call `hook(id)`
+   * on the entry that brings the count to `threshold`; then it runs its body as before. This is
+   * the instrumentation of ORC's ReOptimizeLayer: one global increment per call, and a call out
+   * only once.
+   */
+  addEntryCounter(name: string, hook: string, id: number, threshold: number): void {
+    const m = this.#mod;
+    const fn = m.getFunction(name);
+    const info = binaryen.getFunctionInfo(fn);
+    const counter = this.freshName(`${name}:entries`);
+    m.addGlobal(counter, binaryen.i32, true, m.i32.const(0));
+    const count = m.global.set(counter, m.i32.add(m.global.get(counter, binaryen.i32), m.i32.const(1)));
+    const reached = m.i32.eq(m.global.get(counter, binaryen.i32), m.i32.const(threshold | 0));
+    const fire = m.if(reached, m.call(hook, [m.i32.const(id | 0)], binaryen.none));
+    raw._BinaryenFunctionSetBody(fn, m.block(null, [count, fire, info.body], info.results));
   }
 }

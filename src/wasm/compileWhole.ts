@@ -20,6 +20,7 @@ export function compileWhole(m: ParsedModule, opts: CompileWholeOptions): Compil
     return {
       bytes: m.bytes,
       imports: info.imports.map(({ module, name, kind, index }) => ({ module, name, ref: { kind, index } })),
+      hostImports: [],
       exports: info.exports.map(({ name, kind, index }) => ({ name, ref: { kind, index } })),
     };
   }

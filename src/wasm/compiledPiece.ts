@@ -12,6 +12,18 @@ export interface PieceImport {
   readonly ref: EntityRef;
 }
 
+/**
+ * A function the executor itself provides to compiled code, rather than an entity of the
+ * original module: `reoptimize(id)` is what entry counters call once a function gets hot.
+ */
+export type HostFunction = 'reoptimize';
+
+export interface HostImport {
+  readonly module: string;
+  readonly name: string;
+  readonly host: HostFunction;
+}
+
 export interface PieceExport {
   readonly name: string;
   readonly ref: EntityRef;
@@ -20,6 +32,8 @@ export interface PieceExport {
 export interface CompiledPiece {
   readonly bytes: Uint8Array;
   readonly imports: readonly PieceImport[];
+  /** Imports of the executor's own functions (none unless the piece counts entries). */
+  readonly hostImports: readonly HostImport[];
   readonly exports: readonly PieceExport[];
   /**
    * Globals module only: the original module's start function. The globals module has no start
@@ -32,17 +46,26 @@ export interface CompiledPiece {
 
 /**
  * Reads back the imports and exports binaryen actually emitted (its optimizer may drop unused
- * imports) and names the original entity behind each.
+ * imports) and names the original entity behind each. Imports from `hostModule`, when given,
+ * are the executor's own functions (only pieces whose other imports all come from the JIT's
+ * own module names may pass it: a user's module could import anything).
  */
 export function describeEmitted(
   bytes: Uint8Array,
   importRef: (module: string, name: string, kind: ExternKind) => EntityRef,
   exportRef: (name: string) => EntityRef,
+  hostModule?: string,
 ): CompiledPiece {
   const binary = decodeModuleBinary(bytes);
-  return {
-    bytes,
-    imports: binary.imports.map(({ module, name, kind }) => ({ module, name, ref: importRef(module, name, kind) })),
-    exports: binary.exports.map(({ name }) => ({ name, ref: exportRef(name) })),
-  };
+  const hostImports: HostImport[] = [];
+  const imports: PieceImport[] = [];
+  for (const { module, name, kind } of binary.imports) {
+    if (module === hostModule && kind === 'function' && isHostFunction(name)) hostImports.push({ module, name, host: name });
+    else imports.push({ module, name, ref: importRef(module, name, kind) });
+  }
+  return { bytes, imports, hostImports, exports: binary.exports.map(({ name }) => ({ name, ref: exportRef(name) })) };
+}
+
+function isHostFunction(name: string): name is HostFunction {
+  return name === 'reoptimize';
 }

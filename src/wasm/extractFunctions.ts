@@ -5,7 +5,7 @@
 
 import { newModule, readWasm, type BModule } from './binaryen.ts';
 import { describeEmitted, type CompiledPiece } from './compiledPiece.ts';
-import { entityName, GLOBALS_MODULE, parseEntityName } from './linkNames.ts';
+import { entityName, GLOBALS_MODULE, HOST_MODULE, parseEntityName } from './linkNames.ts';
 import type { EntityRef } from './moduleInfo.ts';
 import type { ParsedModule } from './ParsedModule.ts';
 
@@ -14,6 +14,22 @@ const REF_FUNC_TYPE_MESSAGE = 'function reference type must match referenced fun
 export interface ExtractOptions {
   /** binaryen optimization level applied to the extracted module; 0 = none. */
   readonly optimizeLevel: number;
+  /**
+   * The listed functions the piece exports; all of them when absent. The others are there only
+   * to be called, directly, by those, so the optimizer may inline and drop them.
+   */
+  readonly exports?: readonly number[];
+  /** Entry counters for listed functions (see EntryCounters); none when absent. */
+  readonly entryCounters?: EntryCounters;
+}
+
+/**
+ * Each function in `ids` counts its entries and, on the entry that makes `threshold`, calls
+ * the executor's reoptimize hook (HOST_MODULE."reoptimize") with its id.
+ */
+export interface EntryCounters {
+  readonly threshold: number;
+  readonly ids: ReadonlyMap<number, number>;
 }
 
 export function extractFunctions(m: ParsedModule, funcIndices: readonly number[], opts: ExtractOptions): CompiledPiece {
@@ -21,6 +37,8 @@ export function extractFunctions(m: ParsedModule, funcIndices: readonly number[]
   const listed = [...new Set(funcIndices)];
   if (listed.length === 0) throw new RangeError('extractFunctions: no functions listed');
   const listedSet = new Set(listed);
+  const exported = opts.exports ?? listed;
+  if (exported.some((i) => !listedSet.has(i))) throw new RangeError('extractFunctions: an exported function is not listed');
 
   const functions = new Set<number>();
   const globals = new Set<number>();
@@ -62,9 +80,16 @@ export function extractFunctions(m: ParsedModule, funcIndices: readonly number[]
       if (listedSet.has(index)) continue;
       piece.importFunction(functionNames[index]!, functionModule, String(index), binary.types[binary.funcTypes[index]!]!);
     }
-    for (const index of listed) {
-      piece.copyFunction(ir, functionNames[index]!);
-      piece.exportFunction(functionNames[index]!, entityName({ kind: 'function', index }));
+    for (const index of listed) piece.copyFunction(ir, functionNames[index]!);
+    for (const index of exported) piece.exportFunction(functionNames[index]!, entityName({ kind: 'function', index }));
+    const counters = opts.entryCounters;
+    if (counters && counters.ids.size > 0) {
+      const hook = piece.freshName('jit:reoptimize');
+      piece.importFunction(hook, HOST_MODULE, 'reoptimize', { params: ['i32'], results: [] });
+      for (const [index, id] of counters.ids) {
+        if (!listedSet.has(index)) throw new RangeError(`extractFunctions: counted function ${index} is not listed`);
+        piece.addEntryCounter(functionNames[index]!, hook, id, counters.threshold);
+      }
     }
     // Emitting an invalid module would abort binaryen; this cannot happen unless the layer is wrong.
     let diagnostics = piece.validate();
@@ -96,5 +121,6 @@ export function extractFunctions(m: ParsedModule, funcIndices: readonly number[]
       if (!ref) throw new Error(`unexpected export ${name}`);
       return ref;
     },
+    HOST_MODULE,
   );
 }

@@ -247,6 +247,7 @@ export function buildGlobalsModule(m: ParsedModule, opts: GlobalsModuleOptions):
   return {
     bytes: result,
     imports,
+    hostImports: [],
     exports,
     ...(binary.start !== null ? { start: { kind: 'function' as const, index: binary.start } } : {}),
   };

@@ -14,13 +14,15 @@ export type {
   ModuleInfo,
   TableInfo,
 } from './moduleInfo.ts';
-export type { CompiledPiece, PieceExport, PieceImport } from './compiledPiece.ts';
+export type { CompiledPiece, HostFunction, HostImport, PieceExport, PieceImport } from './compiledPiece.ts';
 export type { CodeReferences } from './codeScan.ts';
 export { buildGlobalsModule } from './globalsModule.ts';
 export type { GlobalsModuleOptions } from './globalsModule.ts';
 export { extractFunctions } from './extractFunctions.ts';
-export type { ExtractOptions } from './extractFunctions.ts';
+export type { EntryCounters, ExtractOptions } from './extractFunctions.ts';
+export { reoptimizeFunction, reoptimizationClosure } from './reoptimize.ts';
+export type { ReoptimizeOptions } from './reoptimize.ts';
 export { compileWhole } from './compileWhole.ts';
 export type { CompileWholeOptions } from './compileWhole.ts';
-export { entityName, parseEntityName, GLOBALS_MODULE, FUNCTION_MODULE } from './linkNames.ts';
+export { entityName, parseEntityName, GLOBALS_MODULE, FUNCTION_MODULE, HOST_MODULE } from './linkNames.ts';
 export * from './types.ts';

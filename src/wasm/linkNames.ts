@@ -10,6 +10,8 @@ import type { ExternKind } from './types.ts';
 
 export const GLOBALS_MODULE = 'g';
 export const FUNCTION_MODULE = 'fn';
+/** Functions the executor provides (e.g. the reoptimize hook); never a name chooseFunctionModule returns. */
+export const HOST_MODULE = 'jit';
 
 export function entityName(ref: EntityRef): string {
   return `${ref.kind}:${ref.index}`;

@@ -15,6 +15,8 @@ t.test('defaults', async (t) => {
     sessionMemoryLimitMb: 4096,
     maxModuleBytes: 32 * 1024 * 1024,
     maxFunctionsPerModule: 100_000,
+    reoptimizeThreshold: 1000,
+    reoptimizeMaxFunctions: 32,
   });
 });
 
@@ -30,6 +32,8 @@ t.test('values from the environment; empty means unset', async (t) => {
     SESSION_MEMORY_LIMIT_MB: '64',
     MAX_MODULE_BYTES: '2048',
     MAX_FUNCTIONS_PER_MODULE: '10',
+    REOPTIMIZE_THRESHOLD: '0',
+    REOPTIMIZE_MAX_FUNCTIONS: '4',
     UNRELATED: 'ignored',
   });
   t.match(c, {
@@ -43,6 +47,8 @@ t.test('values from the environment; empty means unset', async (t) => {
     sessionMemoryLimitMb: 64,
     maxModuleBytes: 2048,
     maxFunctionsPerModule: 10,
+    reoptimizeThreshold: 0,
+    reoptimizeMaxFunctions: 4,
   });
   t.equal(loadConfig({ PORT: '' }).port, 8080);
 });

@@ -13,7 +13,7 @@ interface Sym {
   flags: string[];
   address?: string;
   lazy?: boolean;
-  target?: { dylib: string; name: string; compiled: boolean };
+  target?: { dylib: string; name: string; compiled: boolean; tier?: string };
   value?: { type: string; value: unknown; bits: string };
 }
 
@@ -35,6 +35,22 @@ t.test('GET /dylibs/:dylib/symbols/:symbol resolves a lazy stub without compilin
 
   await invoke(app, 'main', 'f');
   t.equal(json<Sym>(await call(app, 'GET', '/dylibs/main/symbols/f')).target?.compiled, true, 'compiled after the first call');
+});
+
+t.test('a lazy body\'s tier: baseline at first call, optimized once hot, in the symbol view and the dump', async (t) => {
+  const { app } = await build(t, { reoptimizeThreshold: 3 });
+  await createDylib(app, 'main');
+  await addWat(app, 'main', '(module (func (export "f") (param i32) (result i32) (i32.mul (local.get 0) (i32.const 3))))');
+  const tier = async () => json<Sym>(await call(app, 'GET', '/dylibs/main/symbols/f')).target?.tier;
+  t.equal(await tier(), undefined, 'not compiled: no tier');
+  const compiledBy = async () => json<{ compiled: string[] }>(await invoke(app, 'main', 'f', [{ type: 'i32', value: 2 }])).compiled;
+  t.same(await compiledBy(), ['f']);
+  t.equal(await tier(), 'baseline');
+  t.same(await compiledBy(), []);
+  t.same(await compiledBy(), ['f (optimized)'], 'the third entry re-optimizes');
+  t.equal(await tier(), 'optimized');
+  t.match((await call(app, 'GET', '/dump')).body, /"f": .*compiled, optimized/);
+  t.match((await call(app, 'GET', '/metrics')).body, /wasmjit_reoptimizations_total 1/);
 });
 
 t.test('a symbol is found through the link order and reports where it is defined', async (t) => {

@@ -74,7 +74,7 @@ t.test('a first call compiles exactly the bodies it reaches; later calls compile
     const mid = await jit.invoke('main', 'mid', args(i32(0)));
     t.same(mid.compiled, [], 'mid was compiled by the first call');
     t.equal(jit.getDylib('main.impl').entry('unused')?.state, SymbolState.NeverSearched);
-    t.match(jit.dumpText(), /"top": 0x[0-9a-f]+ \[Exported\|Callable\] Ready \(lazy -> main\.impl:"top", compiled\)/);
+    t.match(jit.dumpText(), /"top": 0x[0-9a-f]+ \[Exported\|Callable\] Ready \(lazy -> main\.impl:"top", compiled, baseline\)/);
     t.match(jit.dumpText(), /"unused": <not resolved> \[Exported\|Callable\] NeverSearched/);
   });
 });

@@ -19,6 +19,10 @@ export interface JITTargetOptions {
   readonly lazy: boolean;
   readonly partition?: 'function' | 'module';
   readonly optimize?: number;
+  /** LazyJIT's reoptimizeThreshold (1: every function is re-optimized on its first call); default: LazyJIT's. */
+  readonly reoptimizeThreshold?: number;
+  /** Receives what the session reports (e.g. a failed re-optimization, which no call sees). */
+  readonly onReportedError?: (err: unknown) => void;
 }
 
 export class JITTarget implements SpecTarget<JITModule> {
@@ -32,7 +36,13 @@ export class JITTarget implements SpecTarget<JITModule> {
   }
 
   static async create(options: JITTargetOptions): Promise<JITTarget> {
-    return new JITTarget(await LazyJIT.create({ callTimeoutMs: 20_000, maxCallTimeoutMs: 20_000 }), options);
+    const jit = await LazyJIT.create({
+      callTimeoutMs: 20_000,
+      maxCallTimeoutMs: 20_000,
+      ...(options.reoptimizeThreshold !== undefined ? { reoptimizeThreshold: options.reoptimizeThreshold } : {}),
+    });
+    if (options.onReportedError) jit.session.setErrorReporter(options.onReportedError);
+    return new JITTarget(jit, options);
   }
 
   async addModule(bytes: Uint8Array, _name: string | undefined): Promise<JITModule> {
