@@ -1,6 +1,6 @@
 // The benchmark suite (issue 6). Every figure is a ratio of two things timed side by side in
 // this one run, alternating A and B and taking medians, because the machine is shared and noisy.
-// BENCH_QUICK=1 runs a tiny smoke version. Prints a table and writes bench/results.json.
+// BENCH_QUICK=1 runs a tiny smoke version; BENCH_ONLY=3 (or 1,2,...) runs only those sections. Prints a table and writes bench/results.json.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -38,7 +38,11 @@ function row(r: Row): void {
 }
 const fmt = (x: number) => (Number.isFinite(x) ? (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(3)) : String(x));
 
+/** BENCH_ONLY=1,3 runs only the sections whose number is listed (for iterating on one). */
+const ONLY = process.env['BENCH_ONLY']?.split(',').map((s) => s.trim());
+
 async function section(name: string, fn: () => Promise<void>): Promise<void> {
+  if (ONLY && !ONLY.some((n) => name.startsWith(`${n}.`) || name.startsWith(`${n} `))) return;
   console.log(`\n== ${name}`);
   const t = now();
   try {

@@ -51,6 +51,24 @@ t.test('a runaway call times out, main stays responsive, the session is replayed
   t.equal(ex.stats().restarts, 1);
 });
 
+t.test('calls sent ahead to the worker behind a runaway call each run once, in order, on the fresh worker', async (t) => {
+  const ex = await Executor.start({});
+  t.teardown(() => ex.close());
+  await link(ex, COUNTER, { bump: 20, spin: 21 });
+  t.same((await ex.invoke(20, nullary(['i32']), [], { timeoutMs: 5000 })).results, [i32(6)]);
+  const spin = ex.invoke(21, nullary([]), [], { timeoutMs: 300 }).catch((e: unknown) => e);
+  // More than the executor sends ahead: some wait in the worker, some in main's queue.
+  const bumps = Array.from({ length: 20 }, () => ex.invoke(20, nullary(['i32']), [], { timeoutMs: 5000 }));
+  t.type(await spin, ExecutionTimeout);
+  const results = await Promise.all(bumps);
+  t.same(
+    results.map((r) => r.results[0]?.bits),
+    Array.from({ length: 20 }, (_, i) => String(6 + i)),
+    'globals restarted at 5; every queued bump ran exactly once, in order',
+  );
+  t.equal(ex.stats().restarts, 1);
+});
+
 t.test('a start function past its limit fails its op; the rest of the session survives', async (t) => {
   const ex = await Executor.start({ startTimeoutMs: 300 });
   t.teardown(() => ex.close());
