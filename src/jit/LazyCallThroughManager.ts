@@ -43,6 +43,16 @@ export class LazyCallThroughManager {
     return id;
   }
 
+  /**
+   * Reserves an id whose call runs `action` while the calling code waits, then lets it go on
+   * where it was (the reoptimize hook): a call-through that repoints nothing itself.
+   */
+  getHook(owner: JITDylib, action: () => Promise<void>): number {
+    const id = this.nextId++;
+    this.trampolines.set(id, { owner, resolve: async () => (await action(), 0), notifyResolved: () => {} });
+    return id;
+  }
+
   /** Called by the executor from inside a running call. Resolves when the call may continue. */
   async callThrough(id: number): Promise<void> {
     const t = this.trampolines.get(id);

@@ -65,10 +65,9 @@ export class ReOptimizeLayer {
     if (this.options.threshold <= 0 || impl === undefined) return undefined;
     const ids = new Map<number, number>();
     for (const index of functions) {
-      // The hook is a call-through whose "resolution" is the optimized body: the LCTM runs it
-      // once, attributes its compiles to the invoke that got hot, and forgets it with the dylib.
-      const id = this.lctm.getCustomTrampoline(impl, () => this.onHot(record, index), (addr) => this.repoint(record, index, addr));
-      ids.set(index, id);
+      // The LCTM runs the hook like a call-through: it attributes the compiles to the invoke
+      // that got hot, and forgets the id with the dylib.
+      ids.set(index, this.lctm.getHook(impl, () => this.onHot(record, index)));
     }
     return { threshold: this.options.threshold, ids };
   }
@@ -78,18 +77,15 @@ export class ReOptimizeLayer {
   }
 
   /**
-   * Function `index` got hot: re-optimizes it and its compiled callers; resolves to the code its
-   * stub should lead to from now on. Never fails the call that got hot: a failed re-optimization
-   * is reported and leaves the baseline in place.
+   * Function `index` got hot: re-optimizes it and its compiled callers, and points their stubs
+   * at the new code. Never fails the call that got hot: a failed re-optimization is reported
+   * and leaves the baseline in place.
    */
-  private async onHot(record: WasmModuleRecord, index: number): Promise<ExecutorAddr> {
-    const name = record.functionSymbol(index) as string;
-    const baseline = await this.session.lookupOne([{ jd: record.implJD as JITDylib, flags: 'MatchAllSymbols' }], name);
+  private async onHot(record: WasmModuleRecord, index: number): Promise<void> {
     for (const root of new Set([index, ...record.callersOf(index)])) {
       const addr = await this.optimize(record, root);
-      if (addr !== undefined && root !== index) this.repoint(record, root, addr);
+      if (addr !== undefined) this.repoint(record, root, addr);
     }
-    return record.optimizedBody(index) ?? baseline.address;
   }
 
   /** Compiles and links the optimized tier of `root`, once; undefined if tried before or failed. */
