@@ -22,5 +22,7 @@ export { extractFunctions } from './extractFunctions.ts';
 export type { ExtractOptions } from './extractFunctions.ts';
 export { compileWhole } from './compileWhole.ts';
 export type { CompileWholeOptions } from './compileWhole.ts';
+export { prepareForSession } from './sessionPiece.ts';
+export { instrumentMemoryGrow, MEMORY_GROW_HOOK, MEMORY_GROW_HOOK_TYPE } from './growInstrumentation.ts';
 export { entityName, parseEntityName, GLOBALS_MODULE, FUNCTION_MODULE } from './linkNames.ts';
 export * from './types.ts';
