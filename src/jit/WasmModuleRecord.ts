@@ -5,7 +5,10 @@
 // entities they import by EntityRef; the record turns those into addresses.
 
 import type { JITDylib } from '../core/JITDylib.ts';
+import { MEMORY_GROW_HOOK_ADDR } from '../executor/memoryBudget.ts';
 import type { ExecutorAddr } from '../executor/protocol.ts';
+// Not through ../wasm/index.ts, which would load binaryen into this thread.
+import { MEMORY_GROW_HOOK } from '../wasm/growInstrumentation.ts';
 import type { EntityRef, ImportInfo } from '../wasm/index.ts';
 import type { CompilerModule, WasmCompiler } from './WasmCompiler.ts';
 import type { ExternKind } from '../wasm/types.ts';
@@ -32,7 +35,8 @@ export class WasmModuleRecord {
   /** Symbol name of each defined function in the target dylib (its stub) and the impl dylib (its body). */
   private readonly functionSymbols = new Map<number, string>();
   private readonly addrs: Record<ExternKind, Map<number, ExecutorAddr>> = {
-    function: new Map(),
+    // The executor's memory.grow hook, which every piece with a memory.grow imports.
+    function: new Map([[MEMORY_GROW_HOOK.index, MEMORY_GROW_HOOK_ADDR]]),
     global: new Map(),
     memory: new Map(),
     table: new Map(),

@@ -7,6 +7,8 @@ export interface CompiledObject {
   readonly module: WebAssembly.Module;
   readonly imports: CompiledPiece['imports'];
   readonly exports: CompiledPiece['exports'];
+  /** Bytes of wasm compiled: what the piece costs against the session's code budget. */
+  readonly size: number;
   /** Globals module only: the start function the linker must run. */
   readonly start?: EntityRef;
 }

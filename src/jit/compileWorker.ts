@@ -4,7 +4,7 @@
 
 import { parentPort } from 'node:worker_threads';
 import { InvalidModule, ResourceExhausted } from '../core/errors.ts';
-import { buildGlobalsModule, compileWhole, extractFunctions, parseModule, type CompiledPiece, type ModuleInfo, type ParsedModule } from '../wasm/index.ts';
+import { buildGlobalsModule, compileWhole, extractFunctions, parseModule, prepareForSession, type CompiledPiece, type ModuleInfo, type ParsedModule } from '../wasm/index.ts';
 import type { CompileReply, CompileRequest, SerializedError } from './compileProtocol.ts';
 
 const port = parentPort;
@@ -66,10 +66,19 @@ function run(req: CompileRequest): { reply: CompileReply; transfer: ArrayBuffer[
       piece = compileWhole(moduleOf(req.module), req.options);
       break;
   }
+  // Every piece, whatever built it, imports the memory it would define and checks its grows
+  // against the session's memory budget (sessionPiece.ts).
+  piece = prepareForSession(piece);
   // Compiling here too keeps even V8's validation of the piece off the main thread;
   // a WebAssembly.Module crosses threads without being compiled again.
   const module = new WebAssembly.Module(piece.bytes as Uint8Array<ArrayBuffer>);
-  const object = { module, imports: piece.imports, exports: piece.exports, ...(piece.start ? { start: piece.start } : {}) };
+  const object = {
+    module,
+    imports: piece.imports,
+    exports: piece.exports,
+    size: piece.bytes.byteLength,
+    ...(piece.start ? { start: piece.start } : {}),
+  };
   return { reply: { id: req.id, ok: true, object }, transfer: [] };
 }
 
