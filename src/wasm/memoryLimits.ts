@@ -3,11 +3,11 @@
 // whose memory starts larger than the cap is refused. Applied to the binary once, at parse, so
 // every piece built from it (globals module, whole-module compile, imports of extracted
 // functions) carries the same limits. The per-session cap needs the executor to create each
-// memory itself, so the pieces that define one import it instead (importDefinedMemory).
+// memory itself, so the pieces that define one import it instead (growInstrumentation.ts).
 
 import { ResourceExhausted } from '../core/errors.ts';
-import { ByteReader, ByteWriter } from './bytes.ts';
-import { decodeModuleBinary, SectionId, type ModuleBinary } from './moduleBinary.ts';
+import { ByteWriter } from './bytes.ts';
+import { SectionId, type ModuleBinary } from './moduleBinary.ts';
 import type { MemoryType } from './types.ts';
 
 /** The largest maximum a 32-bit memory can declare, in 64 KiB pages. */
@@ -47,43 +47,4 @@ export function clampMemories(binary: ModuleBinary, maxPages: number): Uint8Arra
     .section(SectionId.memory, payload.finish())
     .bytes(binary.bytes.subarray(section.end))
     .finish();
-}
-
-/**
- * Returns the binary with its defined memory turned into an import `module`.`name` of the same
- * limits, or null when it defines none. The executor creates every memory of the session this
- * way (counting it against the session's memory budget before any code of the module runs) and
- * hands it to the instance; the memory's index does not change, since a module has at most one.
- * Active data segments still initialize it at instantiation, as they would a defined memory.
- */
-export function importDefinedMemory(bytes: Uint8Array, module: string, name: string): Uint8Array | null {
-  const binary = decodeModuleBinary(bytes);
-  const defined = binary.memories.slice(binary.importedMemories);
-  if (defined.length === 0) return null;
-  if (binary.memories.length > 1) throw new RangeError('multiple memories are not supported');
-  const entry = new ByteWriter(module.length + name.length + 16).name(module).name(name).u8(0x02);
-  encodeLimits(entry, defined[0]!);
-  const importEntry = entry.finish();
-
-  const out = new ByteWriter(bytes.length + importEntry.length + 8);
-  out.bytes(bytes.subarray(0, 8));
-  let imported = false;
-  for (const s of binary.sections) {
-    if (s.id === SectionId.memory) continue;
-    if (s.id === SectionId.import) {
-      const r = new ByteReader(bytes, s.payloadStart, s.end);
-      const count = r.u32();
-      out.section(SectionId.import, new ByteWriter(s.end - s.payloadStart + importEntry.length + 5).u32(count + 1).bytes(bytes.subarray(r.pos, s.end)).bytes(importEntry).finish());
-      imported = true;
-      continue;
-    }
-    // No import section: one goes right before the first section that must follow it.
-    if (!imported && s.id !== SectionId.custom && s.id !== SectionId.type) {
-      out.section(SectionId.import, new ByteWriter(importEntry.length + 1).u32(1).bytes(importEntry).finish());
-      imported = true;
-    }
-    out.bytes(bytes.subarray(s.headerStart, s.end));
-  }
-  if (!imported) out.section(SectionId.import, new ByteWriter(importEntry.length + 1).u32(1).bytes(importEntry).finish());
-  return out.finish();
 }

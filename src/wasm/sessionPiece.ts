@@ -7,10 +7,8 @@
 // MEMORY_GROW_HOOK.
 
 import type { CompiledPiece, PieceImport } from './compiledPiece.ts';
-import { instrumentMemoryGrow, MEMORY_GROW_HOOK } from './growInstrumentation.ts';
+import { MEMORY_GROW_HOOK, rewriteForSession } from './growInstrumentation.ts';
 import { entityName } from './linkNames.ts';
-import { importDefinedMemory } from './memoryLimits.ts';
-import { decodeModuleBinary } from './moduleBinary.ts';
 
 export const HOST_MODULE = 'jit';
 export const MEMORY_GROW_HOOK_NAME = 'memory.grow';
@@ -24,22 +22,12 @@ function chooseHostModule(importModules: Iterable<string>): string {
 }
 
 export function prepareForSession(piece: CompiledPiece): CompiledPiece {
-  const binary = decodeModuleBinary(piece.bytes);
-  if (binary.memories.length === 0) return piece;
-  const host = chooseHostModule(binary.imports.map((i) => i.module));
-  let bytes = piece.bytes;
+  const memory = { kind: 'memory' as const, index: 0 };
+  const host = chooseHostModule(piece.imports.map((i) => i.module));
+  const r = rewriteForSession(piece.bytes, { module: host, hook: MEMORY_GROW_HOOK_NAME, memory: entityName(memory) });
+  if (r === null) return piece;
   const imports: PieceImport[] = [...piece.imports];
-
-  const memoryRef = { kind: 'memory' as const, index: 0 };
-  const withImportedMemory = importDefinedMemory(bytes, host, entityName(memoryRef));
-  if (withImportedMemory !== null) {
-    bytes = withImportedMemory;
-    imports.push({ module: host, name: entityName(memoryRef), ref: memoryRef });
-  }
-  const instrumented = instrumentMemoryGrow(bytes, host, MEMORY_GROW_HOOK_NAME);
-  if (instrumented !== null) {
-    bytes = instrumented;
-    imports.push({ module: host, name: MEMORY_GROW_HOOK_NAME, ref: MEMORY_GROW_HOOK });
-  }
-  return bytes === piece.bytes ? piece : { ...piece, bytes, imports };
+  if (r.memoryImported) imports.push({ module: host, name: entityName(memory), ref: memory });
+  if (r.hooked) imports.push({ module: host, name: MEMORY_GROW_HOOK_NAME, ref: MEMORY_GROW_HOOK });
+  return { ...piece, bytes: r.bytes, imports };
 }

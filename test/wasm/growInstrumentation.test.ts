@@ -5,11 +5,9 @@
 
 import t from 'tap';
 import { watBytes } from '../executor/helpers.ts';
-import { instrumentMemoryGrow } from '../../src/wasm/growInstrumentation.ts';
-import { importDefinedMemory } from '../../src/wasm/memoryLimits.ts';
+import { instrumentMemoryGrow, MEMORY_GROW_HOOK, rewriteForSession } from '../../src/wasm/growInstrumentation.ts';
 import { decodeModuleBinary } from '../../src/wasm/moduleBinary.ts';
 import { prepareForSession } from '../../src/wasm/sessionPiece.ts';
-import { MEMORY_GROW_HOOK } from '../../src/wasm/growInstrumentation.ts';
 import { instantiateDirect } from './helpers.ts';
 
 type Exports = Record<string, (...args: number[]) => number>;
@@ -97,20 +95,27 @@ t.test('a module with no type or import section gets both', async (t) => {
   t.same(hook.asked, [1]);
 });
 
-t.test('importDefinedMemory: same limits, same data, now provided from outside', async (t) => {
-  const bytes = watBytes(`(module
+t.test('a defined memory becomes an import: same limits, same data, provided from outside', async (t) => {
+  const wat = (grow: string) => `(module
     (memory (export "mem") 2 5)
     (data (i32.const 8) "hi")
-    (func (export "peek") (result i32) (i32.load8_u (i32.const 9))))`);
-  const rewritten = importDefinedMemory(bytes, 'jit', 'memory:0') as Uint8Array;
-  const binary = decodeModuleBinary(rewritten);
-  t.equal(binary.importedMemories, 1);
-  t.same(binary.memories, [{ initial: 2, maximum: 5 }]);
-  const memory = new WebAssembly.Memory({ initial: 2, maximum: 5 });
-  const x = instantiateDirect(rewritten, { jit: { 'memory:0': memory } }).exports;
-  t.equal((x['peek'] as () => number)(), 'i'.charCodeAt(0));
-  t.equal(x['mem'], memory, 'the instance exports the memory it was given');
-  t.equal(importDefinedMemory(watBytes('(module (import "a" "m" (memory 1)))'), 'jit', 'memory:0'), null);
+    (func (export "peek") (result i32) (i32.load8_u (i32.const 9)))
+    ${grow})`;
+  for (const grow of ['', '(func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))']) {
+    const r = rewriteForSession(watBytes(wat(grow)), { module: 'jit', hook: 'memory.grow', memory: 'memory:0' });
+    if (!r) throw new Error('expected a rewrite');
+    t.same([r.memoryImported, r.hooked], [true, grow !== '']);
+    const binary = decodeModuleBinary(r.bytes);
+    t.equal(binary.importedMemories, 1);
+    t.same(binary.memories, [{ initial: 2, maximum: 5 }]);
+    const memory = new WebAssembly.Memory({ initial: 2, maximum: 5 });
+    const x = instantiateDirect(r.bytes, { jit: { 'memory:0': memory, 'memory.grow': (d: number) => d } }).exports;
+    t.equal((x['peek'] as () => number)(), 'i'.charCodeAt(0), 'the data segment initialized it');
+    t.equal(x['mem'], memory, 'the instance exports the memory it was given');
+    if (grow) t.equal((x['grow'] as (d: number) => number)(1), 2);
+  }
+  const imported = rewriteForSession(watBytes('(module (import "a" "m" (memory 1)))'), { module: 'jit', hook: 'g', memory: 'memory:0' });
+  t.equal(imported, null, 'an imported memory stays as it is');
 });
 
 t.test('prepareForSession describes the imports it adds', async (t) => {
@@ -121,8 +126,8 @@ t.test('prepareForSession describes the imports it adds', async (t) => {
     { module: 'jit', name: 'memory.grow', ref: MEMORY_GROW_HOOK },
   ]);
   const taken = watBytes('(module (import "jit" "x" (memory 1)) (func (export "g") (param i32) (result i32) (memory.grow (local.get 0))))');
-  const other = prepareForSession({ bytes: taken, imports: [], exports: [] });
-  t.same(other.imports.map((i) => i.module), ['jit$'], 'a module name the piece does not use');
+  const other = prepareForSession({ bytes: taken, imports: [{ module: 'jit', name: 'x', ref: { kind: 'memory', index: 0 } }], exports: [] });
+  t.same(other.imports.map((i) => i.module), ['jit', 'jit$'], 'a module name the piece does not use');
   const none = { bytes: watBytes('(module (func (export "f")))'), imports: [], exports: [] };
   t.equal(prepareForSession(none), none, 'nothing to do: the same piece');
 });
