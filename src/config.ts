@@ -24,7 +24,19 @@ const EnvSchema = z
     MAX_CALL_TIMEOUT_MS: int(1).default(30_000),
     // 65536 pages is wasm32's own limit; 16384 pages = 1 GiB.
     MEMORY_LIMIT_PAGES: int(1, 65536).default(16384),
-    SESSION_MEMORY_LIMIT_MB: int(1).default(4096),
+    // All memories of the session together; 65536 pages = 4 GiB.
+    SESSION_MEMORY_LIMIT_PAGES: int(1).default(65536),
+    SESSION_CODE_LIMIT_BYTES: int(1).default(256 * MiB),
+    // The executor thread's V8 heap: its JavaScript objects, not linear memories (whose buffers
+    // live outside that heap, which is why this cannot bound them).
+    EXECUTOR_HEAP_LIMIT_MB: int(16).default(4096),
+    // This used to set the executor's heap limit under a name that promised a cap on linear
+    // memory; refused rather than ignored, so nobody believes it still limits anything.
+    SESSION_MEMORY_LIMIT_MB: z
+      .undefined({
+        error: 'is no longer read: set SESSION_MEMORY_LIMIT_PAGES (all linear memories of a session) or EXECUTOR_HEAP_LIMIT_MB (the executor thread\'s heap)',
+      })
+      .optional(),
     MAX_MODULE_BYTES: int(1).default(32 * MiB),
     MAX_FUNCTIONS_PER_MODULE: int(1).default(100_000),
     REOPTIMIZE_THRESHOLD: int(0).default(1000),
@@ -47,8 +59,12 @@ export interface Config {
   readonly maxCallTimeoutMs: number;
   /** Most pages any one memory may have (ResourceExhausted beyond). */
   readonly memoryLimitPages: number;
-  /** Most linear memory all memories of the session may hold together, in MiB. */
-  readonly sessionMemoryLimitMb: number;
+  /** Most pages all memories of the session may hold together (ResourceExhausted at add, -1 from memory.grow). */
+  readonly sessionMemoryLimitPages: number;
+  /** Most bytes of compiled wasm the session may hold (ResourceExhausted beyond). */
+  readonly sessionCodeLimitBytes: number;
+  /** Heap limit of the executor thread, in MB (JavaScript objects only, not linear memory). */
+  readonly executorHeapLimitMb: number;
   /** Largest module (WAT text or wasm binary) accepted, in bytes. */
   readonly maxModuleBytes: number;
   /** Most functions one module may define. */
@@ -91,7 +107,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     callTimeoutMs: e.CALL_TIMEOUT_MS,
     maxCallTimeoutMs: e.MAX_CALL_TIMEOUT_MS,
     memoryLimitPages: e.MEMORY_LIMIT_PAGES,
-    sessionMemoryLimitMb: e.SESSION_MEMORY_LIMIT_MB,
+    sessionMemoryLimitPages: e.SESSION_MEMORY_LIMIT_PAGES,
+    sessionCodeLimitBytes: e.SESSION_CODE_LIMIT_BYTES,
+    executorHeapLimitMb: e.EXECUTOR_HEAP_LIMIT_MB,
     maxModuleBytes: e.MAX_MODULE_BYTES,
     maxFunctionsPerModule: e.MAX_FUNCTIONS_PER_MODULE,
     reoptimizeThreshold: e.REOPTIMIZE_THRESHOLD,

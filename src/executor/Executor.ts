@@ -23,8 +23,13 @@ import { Watchdog } from './Watchdog.ts';
 import { WorkerConnection } from './WorkerConnection.ts';
 
 export interface ExecutorOptions {
-  /** Heap limit of the worker (V8 old generation), in MB. Unset: Node's default. */
+  /**
+   * Heap limit of the worker (V8 old generation), in MB. Unset: Node's default. It bounds the
+   * worker's JavaScript objects, not linear memories (their buffers live outside that heap).
+   */
   readonly memoryLimitMb?: number;
+  /** Most 64 KiB pages the session's memories (createMemory) may hold together. Unset: no cap. */
+  readonly sessionMemoryLimitPages?: number;
   /** Time limit for a start function run by apply(instantiate) outside any invoke. Default 10 s. */
   readonly startTimeoutMs?: number;
   /** Print lines kept per invoke or op; more are counted in a final line. Default 10,000. */
@@ -108,6 +113,7 @@ const PIPELINE_DEPTH = 8;
 export class Executor {
   private readonly resourceLimits: ResourceLimits | undefined;
   private readonly memoryLimitMb: number | undefined;
+  private readonly sessionMemoryLimitPages: number | undefined;
   private readonly startTimeoutMs: number;
   private readonly maxOutputLines: number;
   private readonly compileCacheDir: string | undefined;
@@ -136,6 +142,7 @@ export class Executor {
 
   private constructor(opts: ExecutorOptions) {
     this.memoryLimitMb = opts.memoryLimitMb;
+    this.sessionMemoryLimitPages = opts.sessionMemoryLimitPages;
     this.resourceLimits = opts.memoryLimitMb === undefined ? undefined : { maxOldGenerationSizeMb: opts.memoryLimitMb };
     this.startTimeoutMs = opts.startTimeoutMs ?? 10_000;
     this.maxOutputLines = opts.maxOutputLines ?? 10_000;
@@ -364,6 +371,7 @@ export class Executor {
       resourceLimits: this.resourceLimits,
       compileCacheDir: this.compileCacheDir,
       maxOutputLines: this.maxOutputLines,
+      memoryLimitPages: this.sessionMemoryLimitPages,
       onEvent: (ev) => this.onEvent(ev),
       onDeath: (err) => this.onDeath(err),
     });

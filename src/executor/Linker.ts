@@ -1,10 +1,12 @@
 // Worker side of linking: applies LinkOps to the session's address space. Instantiation binds
 // each import to the object at its address and places each export at its address; stubs and
-// trampolines come from one generated module per createStubs; updatePointer repoints a slot.
+// trampolines come from one generated module per createStubs; updatePointer repoints a slot;
+// createMemory makes a module's memory, counted against the session's memory budget.
 // Any failure throws (ExecutorFailure or the engine's error) and places nothing.
 
 import type { ExternKind } from '../wasm/types.ts';
 import { ExecutorFailure } from './failures.ts';
+import type { MemoryBudget } from './memoryBudget.ts';
 import type { ExecutorAddr, LinkOp } from './protocol.ts';
 import type { SessionSpace } from './SessionSpace.ts';
 import { buildStubModule, stubExportName, trampolineExportName } from './stubModule.ts';
@@ -19,13 +21,15 @@ const DATA_CLASS: Readonly<Record<Exclude<ExternKind, 'function'>, DataCtor>> = 
 export class Linker {
   private readonly space: SessionSpace;
   private readonly resolve: (callThroughId: number) => void;
+  private readonly memoryBudget: MemoryBudget;
   /** callThroughId -> where its trampoline sits, to tell whether it has been resolved. */
   private readonly trampolines = new Map<number, { readonly ptrAddr: ExecutorAddr; readonly fn: unknown }>();
   private readonly trampolineAtPtr = new Map<ExecutorAddr, number>();
 
-  constructor(space: SessionSpace, resolve: (callThroughId: number) => void) {
+  constructor(space: SessionSpace, resolve: (callThroughId: number) => void, memoryBudget: MemoryBudget) {
     this.space = space;
     this.resolve = resolve;
+    this.memoryBudget = memoryBudget;
   }
 
   isResolved(callThroughId: number): boolean {
@@ -45,9 +49,13 @@ export class Linker {
         this.space.placeFunction(op.ptrAddr, target);
         return;
       }
+      case 'createMemory':
+        this.space.placeData(op.addr, this.memoryBudget.create(op.addr, op.type));
+        return;
       case 'release':
         for (const addr of op.addrs) {
           this.space.release(addr);
+          this.memoryBudget.forget(addr);
           const id = this.trampolineAtPtr.get(addr);
           if (id !== undefined) {
             this.trampolineAtPtr.delete(addr);

@@ -11,16 +11,20 @@
 // completed. So dependent ops keep their send order and independent ones can overtake, which is
 // exactly what lets a start function's call-through finish.
 
+import { HOOK_ADDRESS_SET } from './hooks.ts';
 import type { ExecutorAddr, LinkOp } from './protocol.ts';
 
 function touches(op: LinkOp): ExecutorAddr[] {
   switch (op.op) {
     case 'instantiate':
-      return [...op.exports.map((e) => e.addr), ...op.imports.map((i) => i.addr)];
+      // The executor's hooks are imported by many pieces but defined by no op: they order nothing.
+      return [...op.exports.map((e) => e.addr), ...op.imports.map((i) => i.addr).filter((a) => !HOOK_ADDRESS_SET.has(a))];
     case 'createStubs':
       return op.stubs.flatMap((s) => [s.stubAddr, s.ptrAddr]);
     case 'updatePointer':
       return [op.ptrAddr, op.targetAddr];
+    case 'createMemory':
+      return [op.addr];
     case 'release':
       return [...op.addrs];
   }

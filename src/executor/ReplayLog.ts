@@ -23,6 +23,8 @@ function defines(op: LinkOp): ExecutorAddr[] {
       return op.stubs.flatMap((s) => [s.stubAddr, s.ptrAddr]);
     case 'updatePointer':
       return [op.ptrAddr];
+    case 'createMemory':
+      return [op.addr];
     case 'release':
       return [];
   }

@@ -15,6 +15,7 @@ export interface ConnectionOptions {
    */
   readonly compileCacheDir: string | undefined;
   readonly maxOutputLines: number;
+  readonly memoryLimitPages: number | undefined;
   readonly onEvent: (ev: WorkerEvent) => void;
   /** The worker died on its own (not through `dispose`): an error event or a non-zero exit. */
   readonly onDeath: (err: Error) => void;
@@ -42,6 +43,7 @@ export class WorkerConnection {
       answerPort: answerChannel.port2,
       signal: shared,
       maxOutputLines: opts.maxOutputLines,
+      memoryLimitPages: opts.memoryLimitPages,
     };
     this.worker = new Worker(new URL('./worker.ts', import.meta.url), {
       workerData: init,

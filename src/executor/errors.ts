@@ -26,7 +26,9 @@ export function failureToError(
     case 'LinkError':
       return new ExecutorLinkError(f.message);
     case 'ResourceExhausted':
-      return new ResourceExhausted('memory', `The executor ran out of memory: ${f.message}`);
+      return f.limit !== undefined
+        ? new ResourceExhausted(f.limit, f.message)
+        : new ResourceExhausted('memory', `The executor ran out of memory: ${f.message}`);
     case 'CallThroughFailed': {
       const kept = callThroughError(f.errorId);
       return kept.found ? kept.error : new Error(f.message);

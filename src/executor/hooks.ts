@@ -1,20 +1,25 @@
-// The executor's own functions that compiled code imports (src/wasm's HostFunction): today only
-// the reoptimize hook, which a function's entry counter calls once the function gets hot. Like
-// the spectest functions, each sits at a fixed address that every worker fills at start-up, so
-// the JIT can link against it without asking, and it survives worker restarts.
+// The executor's own functions that compiled code imports (src/wasm's HostFunction): the
+// memory.grow hook of the session's memory budget (memoryBudget.ts) and the reoptimize hook,
+// which a function's entry counter calls once the function gets hot. Like the spectest
+// functions, each sits at a fixed address that every worker fills at start-up, so the JIT can
+// link against it without asking, and it survives worker restarts.
 
 import type { HostFunction } from '../wasm/index.ts';
 import { GLUE_MODULE_PREFIX } from './glue.ts';
 import type { ExecutorAddr } from './protocol.ts';
-import { SPECTEST_FUNCTIONS } from './spectest.ts';
+import { FIRST_FREE_FUNC_ADDR } from './spectest.ts';
 import { Code, ModuleEncoder } from './wasmEncoder.ts';
 
-const firstHookAddr = Math.max(...SPECTEST_FUNCTIONS.map((f) => f.addr)) + 1;
+export const HOOK_ADDRESSES: Readonly<Record<HostFunction, ExecutorAddr>> = {
+  memoryGrow: FIRST_FREE_FUNC_ADDR,
+  reoptimize: FIRST_FREE_FUNC_ADDR + 1,
+};
 
-export const HOOK_ADDRESSES: Readonly<Record<HostFunction, ExecutorAddr>> = { reoptimize: firstHookAddr };
+/** Addresses no op defines: importing one orders nothing (OpSequencer). */
+export const HOOK_ADDRESS_SET: ReadonlySet<ExecutorAddr> = new Set(Object.values(HOOK_ADDRESSES));
 
 /**
- * The hook functions. They must be wasm functions (the session table holds only those), so a
+ * The reoptimize hook (the memory.grow hook comes from MemoryBudget). Hooks must be wasm functions (the session table holds only those), so a
  * generated module wraps the JS callbacks; its glue name keeps it out of trap stacks.
  */
 export function createHooks(reoptimize: (id: number) => void): { readonly addr: ExecutorAddr; readonly fn: Function }[] {

@@ -59,6 +59,12 @@ export type LinkOp =
       readonly exports: readonly ExportPlacement[];
     }
   | { readonly op: 'createStubs'; readonly seq: number; readonly stubs: readonly StubSpec[] }
+  /**
+   * Creates a module's memory at `addr`, counted against the session's memory budget (fails
+   * with ResourceExhausted, creating nothing, if its initial pages do not fit). Pieces that
+   * would define the memory import it from there; releasing `addr` gives its pages back.
+   */
+  | { readonly op: 'createMemory'; readonly seq: number; readonly addr: ExecutorAddr; readonly type: MemoryType }
   | { readonly op: 'updatePointer'; readonly seq: number; readonly ptrAddr: ExecutorAddr; readonly targetAddr: ExecutorAddr }
   | { readonly op: 'release'; readonly seq: number; readonly addrs: readonly ExecutorAddr[] };
 
@@ -88,7 +94,8 @@ export type ExecutionFailure =
   | { readonly kind: 'Trap'; readonly message: string; readonly stack: readonly string[] }
   | { readonly kind: 'StackOverflow'; readonly message: string; readonly stack: readonly string[] }
   | { readonly kind: 'LinkError'; readonly message: string }
-  | { readonly kind: 'ResourceExhausted'; readonly message: string }
+  /** `limit` names a configured limit that was hit; without it, the worker ran out of memory. */
+  | { readonly kind: 'ResourceExhausted'; readonly message: string; readonly limit?: string }
   /** The call-through handler rejected; main still holds the rejection value under `errorId`. */
   | { readonly kind: 'CallThroughFailed'; readonly message: string; readonly errorId: number }
   | { readonly kind: 'TypeMismatch'; readonly message: string }
@@ -124,6 +131,8 @@ export interface WorkerInit {
   readonly signal: SharedArrayBuffer;
   /** Lines of print output kept per call; later lines are counted, not kept. */
   readonly maxOutputLines: number;
+  /** Most 64 KiB pages all memories the session creates may hold together; undefined: no cap. */
+  readonly memoryLimitPages: number | undefined;
 }
 
 export const SIGNAL = 0;

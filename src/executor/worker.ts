@@ -9,6 +9,7 @@ import { CallThroughClient } from './CallThroughClient.ts';
 import { classify } from './failures.ts';
 import { Invoker } from './Invoker.ts';
 import { Linker } from './Linker.ts';
+import { MEMORY_GROW_HOOK_ADDR, MemoryBudget } from './memoryBudget.ts';
 import { OpSequencer } from './OpSequencer.ts';
 import { OutputSink } from './OutputSink.ts';
 import type { ExecRequest, ExecResponse, LinkOp, WorkerEvent, WorkerInit } from './protocol.ts';
@@ -38,7 +39,9 @@ const callThrough = new CallThroughClient({
   drainOps,
   isResolved: (id) => linker.isResolved(id),
 });
-const linker = new Linker(space, (id) => callThrough.resolve(id));
+const memoryBudget = new MemoryBudget(init.memoryLimitPages);
+const linker = new Linker(space, (id) => callThrough.resolve(id), memoryBudget);
+space.placeFunction(MEMORY_GROW_HOOK_ADDR, memoryBudget.hookFunction());
 
 const spectest = createSpectest((line) => sink?.push(line));
 for (const f of spectest.functions) space.placeFunction(f.addr, f.fn);

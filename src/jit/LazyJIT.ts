@@ -15,12 +15,14 @@ import type { ImportInfo } from '../wasm/index.ts';
 import { WasmCompiler } from './WasmCompiler.ts';
 import type { FuncType, GlobalType, WasmValue } from '../wasm/types.ts';
 import { AddressSpace } from './AddressSpace.ts';
+import { BudgetedLinkingLayer, CodeBudget, limitHit } from './CodeBudget.ts';
 import { CompileOnDemandLayer, initSymbolName, type PerDylibResources } from './CompileOnDemandLayer.ts';
 import type { CompileEvent } from './CompileObserver.ts';
 import { IndirectStubsManager } from './IndirectStubsManager.ts';
 import { LazyCallThroughManager } from './LazyCallThroughManager.ts';
 import { ReOptimizeLayer, type Tier } from './ReOptimizeLayer.ts';
 import { lazyReexports } from './LazyReexports.ts';
+import { ModuleMemories } from './ModuleMemories.ts';
 import { WasmLinkingLayer } from './WasmLinkingLayer.ts';
 import { WasmModuleRecord, type ModuleOptions } from './WasmModuleRecord.ts';
 import { WholeModuleMaterializationUnit } from './WholeModuleMaterializationUnit.ts';
@@ -28,7 +30,12 @@ import { WholeModuleMaterializationUnit } from './WholeModuleMaterializationUnit
 export interface LazyJITOptions {
   /** Cap on every defined linear memory's size, in 64 KiB pages. */
   readonly memoryMaxPages: number;
-  readonly sessionMemoryLimitMb: number;
+  /** Cap on all linear memories of the session together, in 64 KiB pages. */
+  readonly sessionMemoryLimitPages: number;
+  /** Cap on the bytes of wasm the session has compiled and holds. */
+  readonly sessionCodeLimitBytes: number;
+  /** Heap limit of the executor thread (its JavaScript objects, not linear memory), in MB. */
+  readonly executorHeapLimitMb: number;
   readonly maxModuleBytes: number;
   readonly maxFunctionsPerModule: number;
   readonly callTimeoutMs: number;
@@ -41,7 +48,9 @@ export interface LazyJITOptions {
 
 export const defaultLazyJITOptions: LazyJITOptions = {
   memoryMaxPages: 16384,
-  sessionMemoryLimitMb: 2048,
+  sessionMemoryLimitPages: 65536,
+  sessionCodeLimitBytes: 256 * 1024 * 1024,
+  executorHeapLimitMb: 2048,
   maxModuleBytes: 32 * 1024 * 1024,
   maxFunctionsPerModule: 100_000,
   callTimeoutMs: 5_000,
@@ -107,6 +116,8 @@ export class LazyJIT {
   readonly counters: JITCounters = { compiles: 0, compiledFunctions: 0, compileMs: 0, reoptimizations: 0, invokes: 0, traps: 0, timeouts: 0 };
   private readonly addresses: AddressSpace;
   private readonly linker: WasmLinkingLayer;
+  readonly codeBudget: CodeBudget;
+  private readonly memories: ModuleMemories;
   private readonly lctm: LazyCallThroughManager;
   /** Parsing and compiling happen in the compile thread, off the event loop. */
   private readonly compiler = WasmCompiler.shared();
@@ -132,7 +143,9 @@ export class LazyJIT {
     const dataHandles = host.filter((h) => h.kind !== 'function').map((h) => h.addr);
     this.addresses = new AddressSpace(firstSlot, dataHandles.length > 0 ? Math.max(...dataHandles) + 1 : undefined);
     this.lctm = new LazyCallThroughManager(this.session);
-    this.linker = new WasmLinkingLayer(this.session, executor, this.addresses, options.callTimeoutMs, (record, imp) =>
+    this.codeBudget = new CodeBudget(options.sessionCodeLimitBytes);
+    this.memories = new ModuleMemories(executor, this.addresses);
+    this.linker = new BudgetedLinkingLayer(this.codeBudget, this.session, executor, this.addresses, options.callTimeoutMs, (record, imp) =>
       this.bindLateImport(record, imp),
     );
     this.importStubs = new IndirectStubsManager(executor, this.addresses, (err) => this.session.reportError(err));
@@ -159,7 +172,7 @@ export class LazyJIT {
 
   static async create(options: Partial<LazyJITOptions> = {}): Promise<LazyJIT> {
     const opts = { ...defaultLazyJITOptions, ...options };
-    const executor = await Executor.start({ memoryLimitMb: opts.sessionMemoryLimitMb });
+    const executor = await Executor.start({ memoryLimitMb: opts.executorHeapLimitMb, sessionMemoryLimitPages: opts.sessionMemoryLimitPages });
     return new LazyJIT(executor, opts);
   }
 
@@ -208,6 +221,7 @@ export class LazyJIT {
     for (const d of impl ? [jd, impl] : [jd]) {
       for (const r of this.modules.get(d) ?? []) {
         released.push(...r.allocated);
+        this.codeBudget.release(r);
         r.dispose();
       }
       this.modules.delete(d);
@@ -222,8 +236,10 @@ export class LazyJIT {
     // into the removed bodies fail (their trampolines are gone).
     const target = this.implOf(jd);
     if (target) this.resources.delete(target);
-    this.addresses.release(released);
-    if (released.length > 0) await this.executor.apply({ op: 'release', addrs: released });
+    // A memory another dylib's module still imports stays (and counts) until that one goes.
+    const now = this.memories.releasable(released, [...this.modules.values()].flat());
+    this.addresses.release(now);
+    if (now.length > 0) await this.executor.apply({ op: 'release', addrs: now });
   }
 
   implDylibOf(jd: JITDylib): JITDylib | undefined {
@@ -299,12 +315,18 @@ export class LazyJIT {
     const kept = new Set(parsed.info.functions.filter((f) => !f.imported && f.usesSegments).map((f) => f.index));
     const implJD = options.lazy ? this.getResources(jd).implJD : undefined;
     const record = new WasmModuleRecord(id, options, this.compiler, parsed, jd, implJD, kept);
+    try {
+      await this.memories.create(record);
+    } catch (err) {
+      parsed.dispose();
+      throw err;
+    }
 
     let defined: { target: string[]; impl: string[]; materializeNow: string[] };
     try {
       defined = options.lazy ? this.defineLazy(record) : this.defineEager(record);
     } catch (err) {
-      parsed.dispose();
+      this.discardRecord(record);
       throw err;
     }
     this.addRecord(jd, record);
@@ -373,7 +395,17 @@ export class LazyJIT {
       this.addRecord(record.implJD, record);
       return;
     }
-    this.addresses.release(record.allocated);
+    this.discardRecord(record);
+  }
+
+  /** Disposes a record nothing refers to: its addresses, memory and code go back. */
+  private discardRecord(record: WasmModuleRecord): void {
+    const released = this.memories.releasable(record.allocated, [...this.modules.values()].flat());
+    this.addresses.release(released);
+    if (released.length > 0) {
+      this.executor.apply({ op: 'release', addrs: released }).catch((err: unknown) => this.session.reportError(err));
+    }
+    this.codeBudget.release(record);
     record.dispose();
   }
 
@@ -440,6 +472,8 @@ export class LazyJIT {
     let def;
     try {
       def = await this.session.lookupOne(jd.getLinkOrder(), symbol);
+    } catch (err) {
+      throw limitHit(err);
     } finally {
       this.lookingUp.delete(ctx);
     }
@@ -453,7 +487,8 @@ export class LazyJIT {
     } catch (err) {
       if (err instanceof JITError && err.code === 'Trap') this.counters.traps++;
       if (err instanceof JITError && err.code === 'ExecutionTimeout') this.counters.timeouts++;
-      throw err;
+      // A body the call needed could not be compiled within a configured limit: say which.
+      throw limitHit(err);
     }
   }
 

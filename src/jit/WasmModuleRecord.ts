@@ -6,6 +6,7 @@
 
 import type { JITDylib } from '../core/JITDylib.ts';
 import type { ExecutorAddr } from '../executor/protocol.ts';
+// Not through ../wasm/index.ts, which would load binaryen into this thread.
 import type { EntityRef, ImportInfo } from '../wasm/index.ts';
 import type { CompilerModule, WasmCompiler } from './WasmCompiler.ts';
 import type { ExternKind } from '../wasm/types.ts';

@@ -12,6 +12,8 @@ export interface CompiledObject {
   readonly functions?: readonly number[];
   /** Extracted pieces: the functions each copied function references (calls or ref.func). */
   readonly callees?: ReadonlyMap<number, readonly number[]>;
+  /** Bytes of wasm compiled: what the piece costs against the session's code budget. */
+  readonly size: number;
   /** Globals module only: the start function the linker must run. */
   readonly start?: EntityRef;
 }

@@ -9,6 +9,7 @@ import {
   compileWhole,
   extractFunctions,
   parseModule,
+  prepareForSession,
   reoptimizeFunction,
   type CompiledPiece,
   type ModuleInfo,
@@ -83,6 +84,9 @@ function run(req: CompileRequest): { reply: CompileReply; transfer: ArrayBuffer[
       piece = compileWhole(moduleOf(req.module), req.options);
       break;
   }
+  // Every piece, whatever built it, imports the memory it would define and checks its grows
+  // against the session's memory budget (sessionPiece.ts).
+  piece = prepareForSession(piece);
   // Compiling here too keeps even V8's validation of the piece off the main thread;
   // a WebAssembly.Module crosses threads without being compiled again.
   const module = new WebAssembly.Module(piece.bytes as Uint8Array<ArrayBuffer>);
@@ -91,6 +95,7 @@ function run(req: CompileRequest): { reply: CompileReply; transfer: ArrayBuffer[
     imports: piece.imports,
     hostImports: piece.hostImports,
     exports: piece.exports,
+    size: piece.bytes.byteLength,
     ...(piece.start ? { start: piece.start } : {}),
     ...(functions ? { functions, callees: calleesOf(moduleOf(req.module), functions) } : {}),
   };

@@ -10,7 +10,9 @@ import { JITServiceImpl } from './JITServiceImpl.ts';
 export async function createService(config: Config, logger?: Logger): Promise<JITService> {
   const jit = await LazyJIT.create({
     memoryMaxPages: config.memoryLimitPages,
-    sessionMemoryLimitMb: config.sessionMemoryLimitMb,
+    sessionMemoryLimitPages: config.sessionMemoryLimitPages,
+    sessionCodeLimitBytes: config.sessionCodeLimitBytes,
+    executorHeapLimitMb: config.executorHeapLimitMb,
     maxModuleBytes: config.maxModuleBytes,
     maxFunctionsPerModule: config.maxFunctionsPerModule,
     callTimeoutMs: config.callTimeoutMs,

@@ -31,6 +31,8 @@ export interface CodeReferences {
   /** memory.init, data.drop, table.init or elem.drop occur: the code must live with the segments. */
   readonly usesSegments: boolean;
   readonly functionSites: readonly FunctionIndexSite[];
+  /** Absolute offset of every memory.grow opcode, in order (growInstrumentation.ts rewrites them). */
+  readonly memoryGrowSites: readonly number[];
   /** Absolute offset just past the scanned code. */
   readonly end: number;
 }
@@ -45,6 +47,7 @@ class Collector {
   dataSegments = new Set<number>();
   elemSegments = new Set<number>();
   functionSites: FunctionIndexSite[] = [];
+  memoryGrowSites: number[] = [];
 
   result(end: number): CodeReferences {
     return {
@@ -58,6 +61,7 @@ class Collector {
       elemSegments: [...this.elemSegments],
       usesSegments: this.dataSegments.size > 0 || this.elemSegments.size > 0,
       functionSites: this.functionSites,
+      memoryGrowSites: this.memoryGrowSites,
       end,
     };
   }
@@ -211,7 +215,10 @@ function scanInstruction(r: ByteReader, c: Collector): number {
       c.tables.add(r.u32());
       return 0;
     case 0x3f: // memory.size
+      c.memories.add(r.u32());
+      return 0;
     case 0x40: // memory.grow
+      c.memoryGrowSites.push(r.pos - 1);
       c.memories.add(r.u32());
       return 0;
     case 0x41: // i32.const

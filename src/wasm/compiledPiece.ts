@@ -14,9 +14,10 @@ export interface PieceImport {
 
 /**
  * A function the executor itself provides to compiled code, rather than an entity of the
- * original module: `reoptimize(id)` is what entry counters call once a function gets hot.
+ * original module: `reoptimize(id)` is what entry counters call once a function gets hot;
+ * `memoryGrow(delta)` is what every memory.grow asks first (the session's memory budget).
  */
-export type HostFunction = 'reoptimize';
+export type HostFunction = 'reoptimize' | 'memoryGrow';
 
 export interface HostImport {
   readonly module: string;

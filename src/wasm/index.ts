@@ -24,5 +24,7 @@ export { reoptimizeFunction, reoptimizationClosure } from './reoptimize.ts';
 export type { ReoptimizeOptions } from './reoptimize.ts';
 export { compileWhole } from './compileWhole.ts';
 export type { CompileWholeOptions } from './compileWhole.ts';
+export { prepareForSession } from './sessionPiece.ts';
+export { instrumentMemoryGrow, MEMORY_GROW_HOOK_TYPE } from './growInstrumentation.ts';
 export { entityName, parseEntityName, GLOBALS_MODULE, FUNCTION_MODULE, HOST_MODULE } from './linkNames.ts';
 export * from './types.ts';

@@ -2,7 +2,8 @@
 // cap (so memory.grow beyond it returns -1, as the wasm spec lets an engine do), and a module
 // whose memory starts larger than the cap is refused. Applied to the binary once, at parse, so
 // every piece built from it (globals module, whole-module compile, imports of extracted
-// functions) carries the same limits.
+// functions) carries the same limits. The per-session cap needs the executor to create each
+// memory itself, so the pieces that define one import it instead (growInstrumentation.ts).
 
 import { ResourceExhausted } from '../core/errors.ts';
 import { ByteWriter } from './bytes.ts';

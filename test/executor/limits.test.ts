@@ -1,12 +1,15 @@
 // Time and memory limits: a runaway call is stopped at its limit while main stays responsive;
 // the worker is replaced and the session's links are replayed, so earlier code keeps working.
+// The session's memories together stay within their page budget.
 
 import t from 'tap';
 import { ExecutionTimeout, ResourceExhausted } from '../../src/core/errors.ts';
 import { Executor } from '../../src/executor/Executor.ts';
+import { MEMORY_GROW_HOOK_ADDR } from '../../src/executor/memoryBudget.ts';
 import { DATA_HANDLE_BASE } from '../../src/executor/protocol.ts';
+import { instrumentMemoryGrow } from '../../src/wasm/growInstrumentation.ts';
 import type { FuncType } from '../../src/wasm/types.ts';
-import { i32, link } from './helpers.ts';
+import { i32, link, watBytes } from './helpers.ts';
 
 const nullary = (results: FuncType['results']): FuncType => ({ params: [], results });
 const unary: FuncType = { params: ['i32'], results: ['i32'] };
@@ -154,4 +157,70 @@ t.test('release drops slots and compacts the replay log', async (t) => {
   t.same((await ex.invoke(61, nullary(['i32']), [], { timeoutMs: 5000 })).results, [i32(42)], 'B still reads A memory');
   await t.rejects(ex.invoke(60, nullary(['i32']), [], { timeoutMs: 5000 }), { code: 'TypeMismatch' }, 'released slot stays empty');
   await t.rejects(ex.readMemory(mem, 0, 1), { code: 'TypeMismatch' }, 'released handle stays empty');
+});
+
+// The session memory budget (createMemory + the memory.grow hook every compiled piece calls).
+const GROWER = `(module (import "env" "mem" (memory 1))
+  (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+  (func (export "size") (result i32) memory.size)
+  (func $spin (export "spin") (loop $l br $l)))`;
+
+async function linkGrower(ex: Executor, memory: number, addrs: { grow: number; size: number; spin: number }): Promise<void> {
+  const bytes = instrumentMemoryGrow(watBytes(GROWER), 'jit', 'memory.grow');
+  if (!bytes) throw new Error('nothing instrumented');
+  await ex.apply({
+    op: 'instantiate',
+    label: 'grower',
+    module: new WebAssembly.Module(bytes as BufferSource),
+    imports: [
+      { module: 'env', name: 'mem', kind: 'memory', addr: memory },
+      { module: 'jit', name: 'memory.grow', kind: 'function', addr: MEMORY_GROW_HOOK_ADDR },
+    ],
+    exports: Object.entries(addrs).map(([name, addr]) => ({ name, addr, kind: 'function' as const })),
+  });
+}
+
+t.test('session memory budget: creation is refused past it, memory.grow returns -1 at it', async (t) => {
+  const ex = await Executor.start({ sessionMemoryLimitPages: 4 });
+  t.teardown(() => ex.close());
+  const m1 = DATA_HANDLE_BASE + 100;
+  const m2 = DATA_HANDLE_BASE + 101;
+  await ex.apply({ op: 'createMemory', addr: m1, type: { initial: 2, maximum: 10 } });
+  const refused = await ex.apply({ op: 'createMemory', addr: m2, type: { initial: 3 } }).catch((e: unknown) => e);
+  t.type(refused, ResourceExhausted);
+  t.equal((refused as ResourceExhausted).limit, 'sessionMemoryPages');
+  await t.rejects(ex.readMemory(m2, 0, 1), { code: 'TypeMismatch' }, 'a refused memory is not created');
+
+  // Two instances on one memory: it counts once.
+  await linkGrower(ex, m1, { grow: 20, size: 21, spin: 22 });
+  await linkGrower(ex, m1, { grow: 23, size: 24, spin: 25 });
+  const grow = (addr: number, n: number) => ex.invoke(addr, unary, [i32(n)], { timeoutMs: 5000 }).then((r) => r.results[0]);
+  t.same(await grow(20, 1), i32(2), 'old size');
+  t.same(await grow(23, 1), i32(3), 'the same memory, through the other instance');
+  t.same(await grow(20, 1), i32(-1), 'a fifth page is past the budget');
+  t.same(await grow(23, 0), i32(4), 'growing by 0 always works');
+  t.equal((await ex.readMemory(m1, 0, 0)).pages, 4, 'the refused grow changed nothing');
+  await t.rejects(ex.apply({ op: 'createMemory', addr: m2, type: { initial: 1 } }), ResourceExhausted, 'no room left');
+
+  // A stopped call restarts the worker: memories are back to their initial size, and so is the budget.
+  await t.rejects(ex.invoke(22, nullary([]), [], { timeoutMs: 200 }), ExecutionTimeout);
+  t.equal((await ex.readMemory(m1, 0, 0)).pages, 2, 'replayed at its initial size');
+  await ex.apply({ op: 'createMemory', addr: m2, type: { initial: 1 } });
+  t.same(await grow(20, 1), i32(2), 'three pages in use, one left');
+  t.same(await grow(20, 1), i32(-1));
+
+  // Releasing a memory's handle gives its pages back.
+  await ex.apply({ op: 'release', addrs: [m2] });
+  t.same(await grow(20, 1), i32(3));
+});
+
+t.test('memory.grow keeps its own failures: past the maximum is -1 whatever the budget', async (t) => {
+  const ex = await Executor.start({});
+  t.teardown(() => ex.close());
+  const m = DATA_HANDLE_BASE + 100;
+  await ex.apply({ op: 'createMemory', addr: m, type: { initial: 1, maximum: 2 } });
+  await linkGrower(ex, m, { grow: 20, size: 21, spin: 22 });
+  t.same((await ex.invoke(20, unary, [i32(2)], { timeoutMs: 5000 })).results, [i32(-1)]);
+  t.same((await ex.invoke(20, unary, [i32(1)], { timeoutMs: 5000 })).results, [i32(1)]);
+  t.same((await ex.invoke(20, unary, [i32(-1)], { timeoutMs: 5000 })).results, [i32(-1)], '0xffffffff pages');
 });

@@ -12,7 +12,9 @@ t.test('defaults', async (t) => {
     callTimeoutMs: 5000,
     maxCallTimeoutMs: 30_000,
     memoryLimitPages: 16384,
-    sessionMemoryLimitMb: 4096,
+    sessionMemoryLimitPages: 65536,
+    sessionCodeLimitBytes: 256 * 1024 * 1024,
+    executorHeapLimitMb: 4096,
     maxModuleBytes: 32 * 1024 * 1024,
     maxFunctionsPerModule: 100_000,
     reoptimizeThreshold: 1000,
@@ -29,7 +31,9 @@ t.test('values from the environment; empty means unset', async (t) => {
     CALL_TIMEOUT_MS: '100',
     MAX_CALL_TIMEOUT_MS: '200',
     MEMORY_LIMIT_PAGES: '65536',
-    SESSION_MEMORY_LIMIT_MB: '64',
+    SESSION_MEMORY_LIMIT_PAGES: '64',
+    SESSION_CODE_LIMIT_BYTES: '100000',
+    EXECUTOR_HEAP_LIMIT_MB: '512',
     MAX_MODULE_BYTES: '2048',
     MAX_FUNCTIONS_PER_MODULE: '10',
     REOPTIMIZE_THRESHOLD: '0',
@@ -44,7 +48,9 @@ t.test('values from the environment; empty means unset', async (t) => {
     callTimeoutMs: 100,
     maxCallTimeoutMs: 200,
     memoryLimitPages: 65536,
-    sessionMemoryLimitMb: 64,
+    sessionMemoryLimitPages: 64,
+    sessionCodeLimitBytes: 100_000,
+    executorHeapLimitMb: 512,
     maxModuleBytes: 2048,
     maxFunctionsPerModule: 10,
     reoptimizeThreshold: 0,
@@ -68,4 +74,20 @@ t.test('invalid values fail with a message naming each variable and value', asyn
   const order = t.throws(() => loadConfig({ CALL_TIMEOUT_MS: '40000' })) as ConfigError;
   t.match(order.message, /CALL_TIMEOUT_MS must not exceed MAX_CALL_TIMEOUT_MS/);
   t.throws(() => loadConfig({ CALL_TIMEOUT_MS: '0' }), ConfigError);
+});
+
+t.test('session limits: bad values, and the retired SESSION_MEMORY_LIMIT_MB, are refused', async (t) => {
+  const err = t.throws(() =>
+    loadConfig({ SESSION_MEMORY_LIMIT_PAGES: '0', SESSION_CODE_LIMIT_BYTES: '-5', EXECUTOR_HEAP_LIMIT_MB: '8' }),
+  ) as ConfigError;
+  t.match(err.message, /SESSION_MEMORY_LIMIT_PAGES must be at least 1 \(got "0"\)/);
+  t.match(err.message, /SESSION_CODE_LIMIT_BYTES must be a non-negative decimal integer \(got "-5"\)/);
+  t.match(err.message, /EXECUTOR_HEAP_LIMIT_MB must be at least 16 \(got "8"\)/);
+  t.equal(err.problems.length, 3);
+
+  // It used to set the executor's heap, which never bounded linear memory: a deployment that
+  // still sets it must learn that, not run with a limit it does not have.
+  const retired = t.throws(() => loadConfig({ SESSION_MEMORY_LIMIT_MB: '64' })) as ConfigError;
+  t.match(retired.message, /SESSION_MEMORY_LIMIT_MB is no longer read: set SESSION_MEMORY_LIMIT_PAGES .* or EXECUTOR_HEAP_LIMIT_MB .*\(got "64"\)/);
+  t.equal(loadConfig({ SESSION_MEMORY_LIMIT_MB: '' }).sessionMemoryLimitPages, 65536, 'empty still means unset');
 });
