@@ -39,6 +39,8 @@ const EnvSchema = z
       .optional(),
     MAX_MODULE_BYTES: int(1).default(32 * MiB),
     MAX_FUNCTIONS_PER_MODULE: int(1).default(100_000),
+    // V8's own limit on a table's size.
+    TABLE_LIMIT_ELEMENTS: int(1, 10_000_000).default(10_000_000),
     REOPTIMIZE_THRESHOLD: int(0).default(1000),
     REOPTIMIZE_MAX_FUNCTIONS: int(1, 10_000).default(32),
   })
@@ -69,6 +71,8 @@ export interface Config {
   readonly maxModuleBytes: number;
   /** Most functions one module may define. */
   readonly maxFunctionsPerModule: number;
+  /** Most elements any one table may have (ResourceExhausted beyond; table.grow returns -1). */
+  readonly tableLimitElements: number;
   /** Calls after which a lazily compiled function is re-optimized with its callees; 0 turns it off. */
   readonly reoptimizeThreshold: number;
   /** Most functions compiled together into one re-optimized function. */
@@ -112,6 +116,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     executorHeapLimitMb: e.EXECUTOR_HEAP_LIMIT_MB,
     maxModuleBytes: e.MAX_MODULE_BYTES,
     maxFunctionsPerModule: e.MAX_FUNCTIONS_PER_MODULE,
+    tableLimitElements: e.TABLE_LIMIT_ELEMENTS,
     reoptimizeThreshold: e.REOPTIMIZE_THRESHOLD,
     reoptimizeMaxFunctions: e.REOPTIMIZE_MAX_FUNCTIONS,
   };

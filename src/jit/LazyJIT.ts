@@ -30,6 +30,8 @@ import { WholeModuleMaterializationUnit } from './WholeModuleMaterializationUnit
 export interface LazyJITOptions {
   /** Cap on every defined linear memory's size, in 64 KiB pages. */
   readonly memoryMaxPages: number;
+  /** Cap on every defined table's size, in elements. */
+  readonly tableMaxElements: number;
   /** Cap on all linear memories of the session together, in 64 KiB pages. */
   readonly sessionMemoryLimitPages: number;
   /** Cap on the bytes of wasm the session has compiled and holds. */
@@ -48,6 +50,7 @@ export interface LazyJITOptions {
 
 export const defaultLazyJITOptions: LazyJITOptions = {
   memoryMaxPages: 16384,
+  tableMaxElements: 10_000_000,
   sessionMemoryLimitPages: 65536,
   sessionCodeLimitBytes: 256 * 1024 * 1024,
   executorHeapLimitMb: 2048,
@@ -305,7 +308,7 @@ export class LazyJIT {
     if (size > this.options.maxModuleBytes) {
       throw new ResourceExhausted('moduleBytes', `The module is ${size} bytes; the limit is ${this.options.maxModuleBytes}.`);
     }
-    const parsed = await this.compiler.parse(source, { memoryMaxPages: this.options.memoryMaxPages });
+    const parsed = await this.compiler.parse(source, { memoryMaxPages: this.options.memoryMaxPages, tableMaxElements: this.options.tableMaxElements });
     const definedFunctions = parsed.info.functions.filter((f) => !f.imported).length;
     if (definedFunctions > this.options.maxFunctionsPerModule) {
       parsed.dispose();

@@ -9,7 +9,7 @@
 
 import { Worker } from 'node:worker_threads';
 import { InvalidModule, ResourceExhausted } from '../core/errors.ts';
-import type { ExtractOptions, ModuleInfo, ReoptimizeOptions } from '../wasm/index.ts';
+import type { ExtractOptions, ModuleInfo, ParseOptions, ReoptimizeOptions } from '../wasm/index.ts';
 import type { CompiledObject, CompileReply, CompileRequest, ModuleSourceMessage, SerializedError } from './compileProtocol.ts';
 
 export type { CompiledObject };
@@ -84,7 +84,7 @@ export class WasmCompiler {
   }
 
   /** Parses and validates a module; throws InvalidModule or ResourceExhausted. */
-  async parse(source: ModuleSourceMessage, options: { memoryMaxPages?: number }): Promise<CompilerModule> {
+  async parse(source: ModuleSourceMessage, options: ParseOptions): Promise<CompilerModule> {
     const module = this.nextModule++;
     const reply = await this.request({ job: 'parse', module, source, options });
     return new CompilerModule(this, module, reply.info as ModuleInfo);

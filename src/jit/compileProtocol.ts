@@ -1,6 +1,6 @@
 // Messages between the JIT and its compile thread.
 
-import type { CompiledPiece, EntityRef, ExtractOptions, ModuleInfo, ReoptimizeOptions } from '../wasm/index.ts';
+import type { CompiledPiece, EntityRef, ExtractOptions, ModuleInfo, ParseOptions, ReoptimizeOptions } from '../wasm/index.ts';
 
 /** A compiled piece of a module, ready to link: ORC's object file. */
 export interface CompiledObject {
@@ -21,7 +21,7 @@ export interface CompiledObject {
 export type ModuleSourceMessage = { readonly wat: string } | { readonly wasm: Uint8Array };
 
 export type CompileRequest =
-  | { readonly id: number; readonly job: 'parse'; readonly module: number; readonly source: ModuleSourceMessage; readonly options: { readonly memoryMaxPages?: number } }
+  | { readonly id: number; readonly job: 'parse'; readonly module: number; readonly source: ModuleSourceMessage; readonly options: ParseOptions }
   | { readonly id: number; readonly job: 'dispose'; readonly module: number }
   | { readonly id: number; readonly job: 'globals'; readonly module: number; readonly options: { readonly keepFunctions: readonly number[]; readonly optimizeLevel: number } }
   | { readonly id: number; readonly job: 'extract'; readonly module: number; readonly functions: readonly number[]; readonly options: ExtractOptions }

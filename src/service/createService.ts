@@ -10,6 +10,7 @@ import { JITServiceImpl } from './JITServiceImpl.ts';
 export async function createService(config: Config, logger?: Logger): Promise<JITService> {
   const jit = await LazyJIT.create({
     memoryMaxPages: config.memoryLimitPages,
+    tableMaxElements: config.tableLimitElements,
     sessionMemoryLimitPages: config.sessionMemoryLimitPages,
     sessionCodeLimitBytes: config.sessionCodeLimitBytes,
     executorHeapLimitMb: config.executorHeapLimitMb,

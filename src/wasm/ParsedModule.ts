@@ -10,6 +10,7 @@ import { MalformedBinary } from './bytes.ts';
 import { scanBody, skipLocals, type CodeReferences } from './codeScan.ts';
 import { chooseFunctionModule } from './linkNames.ts';
 import { clampMemories } from './memoryLimits.ts';
+import { clampTables } from './tableLimits.ts';
 import { decodeModuleBinary, type ModuleBinary } from './moduleBinary.ts';
 import { buildModuleInfo, type ModuleInfo } from './moduleInfo.ts';
 
@@ -18,6 +19,8 @@ export type ModuleSource = { readonly wat: string } | { readonly wasm: Uint8Arra
 export interface ParseOptions {
   /** Cap, in 64 KiB pages, on every memory the module defines. */
   readonly memoryMaxPages?: number | undefined;
+  /** Cap, in elements, on every table the module defines. */
+  readonly tableMaxElements?: number | undefined;
 }
 
 /**
@@ -169,9 +172,16 @@ function decode(bytes: Uint8Array): ModuleBinary {
 }
 
 function clamp(binary: ModuleBinary, opts: ParseOptions): ModuleBinary {
-  if (opts.memoryMaxPages === undefined) return binary;
-  const bytes = clampMemories(binary, opts.memoryMaxPages);
-  return bytes === binary.bytes ? binary : decode(bytes);
+  let b = binary;
+  if (opts.memoryMaxPages !== undefined) {
+    const bytes = clampMemories(b, opts.memoryMaxPages);
+    if (bytes !== b.bytes) b = decode(bytes);
+  }
+  if (opts.tableMaxElements !== undefined) {
+    const bytes = clampTables(b, opts.tableMaxElements);
+    if (bytes !== b.bytes) b = decode(bytes);
+  }
+  return b;
 }
 
 function toInvalidModule(e: unknown): never {

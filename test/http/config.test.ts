@@ -17,6 +17,7 @@ t.test('defaults', async (t) => {
     executorHeapLimitMb: 4096,
     maxModuleBytes: 32 * 1024 * 1024,
     maxFunctionsPerModule: 100_000,
+    tableLimitElements: 10_000_000,
     reoptimizeThreshold: 1000,
     reoptimizeMaxFunctions: 32,
   });
@@ -36,6 +37,7 @@ t.test('values from the environment; empty means unset', async (t) => {
     EXECUTOR_HEAP_LIMIT_MB: '512',
     MAX_MODULE_BYTES: '2048',
     MAX_FUNCTIONS_PER_MODULE: '10',
+    TABLE_LIMIT_ELEMENTS: '64',
     REOPTIMIZE_THRESHOLD: '0',
     REOPTIMIZE_MAX_FUNCTIONS: '4',
     UNRELATED: 'ignored',
@@ -53,6 +55,7 @@ t.test('values from the environment; empty means unset', async (t) => {
     executorHeapLimitMb: 512,
     maxModuleBytes: 2048,
     maxFunctionsPerModule: 10,
+    tableLimitElements: 64,
     reoptimizeThreshold: 0,
     reoptimizeMaxFunctions: 4,
   });

@@ -1,6 +1,6 @@
 // Per-session limits over HTTP (API.md: ResourceExhausted, 422, "a configured limit was hit"):
 // SESSION_MEMORY_LIMIT_PAGES for all linear memories together, SESSION_CODE_LIMIT_BYTES for
-// compiled code.
+// compiled code, TABLE_LIMIT_ELEMENTS for each table.
 
 import t from 'tap';
 import { addWat, apiError, build, call, createDylib, invoke, json } from './helper.ts';
@@ -48,4 +48,15 @@ t.test('SESSION_CODE_LIMIT_BYTES: a compile past it fails the call with Resource
   t.equal(ok.statusCode, 200, 'code that fits still compiles and runs');
   t.equal(json<Result>(ok).results[0]?.value, 5);
   apiError(t, await invoke(app, 'main', 'big'), 422, 'ResourceExhausted');
+});
+
+t.test('TABLE_LIMIT_ELEMENTS: a table starting past it is refused, table.grow past it returns -1', async (t) => {
+  const { app } = await build(t, { tableLimitElements: 4 });
+  await createDylib(app, 'main');
+  const e = apiError(t, await call(app, 'POST', '/dylibs/main/modules', { wat: '(module (table (export "t") 5 funcref))' }), 422, 'ResourceExhausted');
+  t.equal(e.limit, 'tableElements');
+  await addWat(app, 'main', '(module (table 1 funcref) (func (export "grow") (param i32) (result i32) (table.grow (ref.null func) (local.get 0))))');
+  const grow = async (n: number) => json<Result>(await invoke(app, 'main', 'grow', [n])).results[0]?.value;
+  t.equal(await grow(3), 1, 'the old size');
+  t.equal(await grow(1), -1, 'past the cap');
 });

@@ -2,7 +2,8 @@
 // budget (an add whose memory does not fit is refused and defines nothing; memory.grow past it
 // returns -1; a memory counts once however many modules import it, and comes back to the
 // budget when nothing imports it any more), and so does compiled code (a compile past the
-// budget fails the call that needed it with ResourceExhausted and nothing else).
+// budget fails the call that needed it with ResourceExhausted and nothing else). Each table is
+// capped like each memory: one starting larger is refused, table.grow past the cap returns -1.
 
 import t, { type Test } from 'tap';
 import { ResourceExhausted } from '../../src/core/errors.ts';
@@ -159,4 +160,31 @@ t.test('compiled code: an eager module or a globals module past the budget', asy
   const withData = `(module (memory 1) (data (i32.const 0) "${'x'.repeat(64)}") (func (export "g")))`;
   await t.rejects(jit.addModule('main', { wat: withData }), ResourceExhausted, 'the globals module is compiled at add');
   t.equal(jit.getDylib('main').entry('g'), undefined, 'nothing defined');
+});
+
+t.test('table cap: a table starting past it is refused; table.grow past it returns -1', async (t) => {
+  const jit = await withJIT(t, { tableMaxElements: 8 });
+  jit.createDylib('main');
+  for (const lazy of [true, false]) {
+    const err = await jit.addModule('main', { wat: '(module (table (export "big") 9 funcref) (func (export "f")))' }, { lazy }).catch((e: unknown) => e);
+    t.type(err, ResourceExhausted, `lazy: ${lazy}`);
+    t.equal((err as ResourceExhausted).limit, 'tableElements');
+    t.equal(jit.getDylib('main').entry('big'), undefined, 'nothing defined');
+  }
+  for (const lazy of [true, false]) {
+    const dylib = lazy ? 'lazy' : 'eager';
+    jit.createDylib(dylib);
+    await jit.addModule(
+      dylib,
+      { wat: `(module (table $t 2 funcref) (table $u 1 100 externref)
+        (func (export "grow") (param i32) (result i32) (table.grow $t (ref.null func) (local.get 0)))
+        (func (export "growU") (param i32) (result i32) (table.grow $u (ref.null extern) (local.get 0))))` },
+      { lazy },
+    );
+    const call = async (f: string, n: number) => Number(BigInt.asIntN(32, BigInt((await jit.invoke(dylib, f, args(i32(n)))).results[0]?.bits ?? 'x')));
+    t.equal(await call('grow', 6), 2, `${dylib}: up to the cap`);
+    t.equal(await call('grow', 1), -1, `${dylib}: past the cap`);
+    t.equal(await call('growU', 7), 1, `${dylib}: a declared maximum above the cap is capped too`);
+    t.equal(await call('growU', 1), -1);
+  }
 });

@@ -1,0 +1,55 @@
+// The per-table cap, the twin of memoryLimits.ts: every table a module defines gets a maximum no
+// larger than the cap (so table.grow beyond it returns -1, as wasm lets an engine do), and a
+// module whose table starts larger than the cap is refused. Applied to the binary once, at
+// parse, so every piece built from it carries the same limits.
+
+import { ResourceExhausted } from '../core/errors.ts';
+import { ByteWriter } from './bytes.ts';
+import { SectionId, type ModuleBinary } from './moduleBinary.ts';
+import type { TableType } from './types.ts';
+
+/** The largest size V8 lets a table have (its --wasm-max-table-size). */
+export const MAX_TABLE_ELEMENTS = 10_000_000;
+
+const REF_TYPE_BYTE: Readonly<Record<string, number>> = { funcref: 0x70, externref: 0x6f };
+
+function encodeTableType(w: ByteWriter, t: TableType): void {
+  const byte = REF_TYPE_BYTE[t.elementType];
+  if (byte === undefined) throw new Error(`cannot encode a table of ${t.elementType}`);
+  w.u8(byte).u8(t.maximum !== undefined ? 1 : 0).u32(t.initial);
+  if (t.maximum !== undefined) w.u32(t.maximum);
+}
+
+/** Returns the binary with defined tables clamped to `maxElements` (the same bytes when nothing changes). */
+export function clampTables(binary: ModuleBinary, maxElements: number): Uint8Array {
+  const cap = Math.min(Math.max(0, Math.floor(maxElements)), MAX_TABLE_ELEMENTS);
+  const defined = binary.tables.slice(binary.importedTables);
+  let changed = false;
+  const clamped = defined.map((t, i) => {
+    if (t.type.initial > cap) {
+      throw new ResourceExhausted('tableElements', `Table ${binary.importedTables + i} starts with ${t.type.initial} elements; the limit is ${cap}.`);
+    }
+    if (t.type.maximum !== undefined && t.type.maximum <= cap) return t;
+    changed = true;
+    return { ...t, type: { ...t.type, maximum: cap } };
+  });
+  if (!changed) return binary.bytes;
+
+  const section = binary.sections.find((s) => s.id === SectionId.table);
+  if (!section) throw new Error('defined tables without a table section');
+  const payload = new ByteWriter();
+  payload.u32(clamped.length);
+  for (const t of clamped) {
+    if (t.init === null) encodeTableType(payload, t.type);
+    else {
+      payload.u8(0x40).u8(0x00);
+      encodeTableType(payload, t.type);
+      payload.bytes(binary.bytes.subarray(t.init.start, t.init.end));
+    }
+  }
+  return new ByteWriter(binary.bytes.length + 16)
+    .bytes(binary.bytes.subarray(0, section.headerStart))
+    .section(SectionId.table, payload.finish())
+    .bytes(binary.bytes.subarray(section.end))
+    .finish();
+}
