@@ -150,7 +150,7 @@ export class RequestFuzzer {
     return this.#rng.chance(0.75) ? this.#rng.pick(this.symbols) : this.string();
   }
 
-  /** A path segment; API.md routes cannot match an empty one, so that may be a NotFound. */
+  /** A name as a path segment. */
   #segment(name: string): string {
     return encodeURIComponent(name);
   }

@@ -39,7 +39,17 @@ export const KNOWN = {
     'record in <dylib>.impl (LazyJIT.undoAdd keeps every body that has a stub)',
   emptyImpl:
     'a refused lazy add leaves a new, empty <dylib>.impl dylib behind (LazyJIT.addModule creates it before the add can fail)',
+  staleImport:
+    'calling a lazy function whose module imported from a since-removed dylib answers 500 Internal "call-through N was ' +
+    'resolved, but its pointer slot still holds the trampoline": the body is linked to the import address cached at add, ' +
+    'which the removal released; the executor refuses the link, and that error only reaches the log',
 } as const;
+
+/** Recognizes a 5xx answer caused by a known bug; undefined for any other answer. */
+export function known5xx(status: number, text: string): KnownBug | undefined {
+  if (status === 500 && /call-through \d+ was resolved, but its pointer slot still holds the trampoline/.test(text)) return 'staleImport';
+  return undefined;
+}
 export type KnownBug = keyof typeof KNOWN;
 
 export interface Differences {
@@ -80,11 +90,13 @@ function grewOnly(before: DylibDefinitions | undefined, after: DylibDefinitions)
 /** Counts of known-bug sightings, with the first example of each, for one TODO line per bug. */
 export class KnownBugLog {
   readonly seen = new Map<KnownBug, { count: number; example: string }>();
-  add(d: Differences): void {
-    for (const { bug, example } of d.known) {
-      const entry = this.seen.get(bug);
-      if (entry) entry.count++;
-      else this.seen.set(bug, { count: 1, example });
-    }
+  add(d: Pick<Differences, 'known'>): void {
+    for (const { bug, example } of d.known) this.note(bug, example);
+  }
+
+  note(bug: KnownBug, example: string): void {
+    const entry = this.seen.get(bug);
+    if (entry) entry.count++;
+    else this.seen.set(bug, { count: 1, example });
   }
 }
