@@ -122,6 +122,24 @@ function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply
   return reply.code(status).send({ error: { ...details, code, message } });
 }
 
+/**
+ * Errors fastify raises before a request reaches any route or hook (fastify's
+ * `frameworkErrors` server option): a path segment that is not valid percent-encoding, or a
+ * path parameter over the router's maxParamLength. Fastify would answer those with a body of
+ * its own (and a 414 for the second); they are the client's mistakes, so BadRequest in the
+ * API's envelope. The message does not echo the (possibly huge) path.
+ */
+export function frameworkErrorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const message =
+    err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? 'A path parameter is longer than the server accepts; the body forms of the routes take names of any length.'
+      : err.code === 'FST_ERR_BAD_URL'
+        ? 'The URL has a path segment that is not valid percent-encoding.'
+        : `The request could not be routed: ${err.message}`;
+  request.log.warn({ code: 'BadRequest', fastifyCode: err.code }, message);
+  return reply.code(STATUS_BY_CODE.BadRequest).send({ error: { code: 'BadRequest', message } });
+}
+
 export default async function app(fastify: FastifyInstance, { service, config }: AppOptions): Promise<void> {
   fastify.setValidatorCompiler(validatorCompiler);
   fastify.setSerializerCompiler(serializerCompiler);

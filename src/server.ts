@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import closeWithGrace from 'close-with-grace';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { type Logger, pino } from 'pino';
-import app from './app.ts';
+import app, { frameworkErrorHandler } from './app.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { createService } from './service/createService.ts';
 import type { JITService } from './service/JITService.ts';
@@ -32,6 +32,8 @@ export async function buildServer({ config, service, logger }: ServerParts): Pro
     bodyLimit: config.bodyLimitBytes,
     // Symbol names of any length may travel as path segments; the default limit is 100.
     routerOptions: { maxParamLength: 16 * 1024 },
+    // A bad URL or an over-long path parameter is answered in the API's error envelope too.
+    frameworkErrors: frameworkErrorHandler,
   });
   // While closing, answer in-flight requests with Connection: close, so keep-alive clients
   // do not hold the shutdown open until their sockets time out.

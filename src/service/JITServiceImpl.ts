@@ -14,6 +14,7 @@ import { SymbolState, symbolStateName } from '../core/SymbolFlags.ts';
 import type { LazyJIT } from '../jit/LazyJIT.ts';
 import type { FuncType } from '../wasm/types.ts';
 import type { JITService, ServiceMetrics } from './JITService.ts';
+import { MemoryOutOfRange } from './errors.ts';
 import { decodeArgs, encodeResult } from './values.ts';
 
 export class JITServiceImpl implements JITService {
@@ -103,12 +104,12 @@ export class JITServiceImpl implements JITService {
   }
 
   async readMemory(dylib: string, symbol: string, offset: number, length?: number) {
-    const r = await this.track(this.jit.readMemory(dylib, symbol, offset, length));
+    const r = await this.track(inRange(this.jit.readMemory(dylib, symbol, offset, length), symbol, offset, length));
     return { offset, length: r.bytes.byteLength, base64: Buffer.from(r.bytes).toString('base64'), pages: r.pages };
   }
 
   async writeMemory(dylib: string, symbol: string, offset: number, bytes: Uint8Array): Promise<void> {
-    await this.track(this.jit.writeMemory(dylib, symbol, offset, bytes));
+    await this.track(inRange(this.jit.writeMemory(dylib, symbol, offset, bytes), symbol, offset, bytes.byteLength));
   }
 
   dump(): SessionDump {
@@ -190,6 +191,19 @@ export class JITServiceImpl implements JITService {
       if (err instanceof FailedToMaterialize) this.failedMaterializations++;
       throw err;
     }
+  }
+}
+
+/**
+ * A memory access whose range the executor refused becomes MemoryOutOfRange (a 400). The
+ * executor reports exactly that case as a RangeError; JITErrors and anything else pass through.
+ */
+async function inRange<T>(p: Promise<T>, memory: string, offset: number, length: number | undefined): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    if (err instanceof RangeError) throw new MemoryOutOfRange(memory, offset, length, err.message);
+    throw err;
   }
 }
 

@@ -75,6 +75,14 @@ t.test('memory errors', async (t) => {
   apiError(t, await call(app, 'PUT', '/dylibs/main/memories/mem', { offset: -4, base64: '' }), 400, 'BadRequest');
   apiError(t, await call(app, 'PUT', '/dylibs/main/memories', { offset: 0, base64: '' }), 400, 'BadRequest');
   apiError(t, await call(app, 'GET', '/dylibs/main/memories'), 400, 'BadRequest');
+  // Outside the memory's current size (1 page): the client's error, not a 500.
+  for (const q of ['offset=65530&length=10', 'offset=70000', 'offset=999999999999999&length=999999999999999']) {
+    const e = apiError(t, await call(app, 'GET', `/dylibs/main/memories/mem?${q}`), 400, 'BadRequest');
+    t.equal(e.memory, 'mem', q);
+  }
+  const over = apiError(t, await call(app, 'PUT', '/dylibs/main/memories/mem', { offset: 65534, base64: Buffer.from('abc').toString('base64') }), 400, 'BadRequest');
+  t.same([over.offset, over.length], [65534, 3]);
+  apiError(t, await call(app, 'PUT', '/dylibs/main/memories', { symbol: 'mem', offset: 70000, base64: '' }), 400, 'BadRequest');
   const nf = apiError(t, await call(app, 'GET', '/dylibs/main/memories/nope'), 404, 'SymbolsNotFound');
   t.same(nf.symbols, ['nope']);
   apiError(t, await call(app, 'GET', '/dylibs/ghost/memories/mem'), 404, 'DylibNotFound');

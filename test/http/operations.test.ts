@@ -113,6 +113,21 @@ t.test('unknown routes answer 404 in the error envelope', async (t) => {
   apiError(t, await call(app, 'PATCH' as 'GET', '/dylibs'), 404, 'NotFound');
 });
 
+t.test('URLs fastify refuses before routing answer 400 in the error envelope', async (t) => {
+  const { app } = await build(t);
+  await createDylib(app, 'main');
+  // A path parameter over the router's limit (16 KiB): the body forms take any length.
+  const long = 'x'.repeat(20_000);
+  for (const url of [`/dylibs/main/symbols/${long}`, `/dylibs/${long}`]) {
+    const e = apiError(t, await call(app, 'GET', url), 400, 'BadRequest');
+    t.ok((e.message as string).length < 200, 'the message does not echo the path');
+  }
+  apiError(t, await call(app, 'POST', `/dylibs/main/symbols/${long}/invoke`, { args: [] }), 400, 'BadRequest');
+  // Not valid percent-encoding.
+  apiError(t, await call(app, 'GET', '/dylibs/main/symbols/%ZZ'), 400, 'BadRequest');
+  apiError(t, await call(app, 'GET', '/dylibs/%E0%A4%A'), 400, 'BadRequest');
+});
+
 t.test('request ids: generated, or taken from X-Request-Id', async (t) => {
   const { app } = await build(t);
   const generated = await call(app, 'GET', '/health');
