@@ -9,6 +9,7 @@ import { ExecutionSession, type LookupResult } from '../core/ExecutionSession.ts
 import type { JITDylib, JITDylibSearchOrder, SymbolTableEntry } from '../core/JITDylib.ts';
 import { buildSimpleReexportsAliasMap, reexports } from '../core/ReExports.ts';
 import { JITSymbolFlags, SymbolState } from '../core/SymbolFlags.ts';
+import { ExecutorLinkError } from '../executor/errors.ts';
 import { Executor } from '../executor/Executor.ts';
 import type { ExecutorAddr } from '../executor/protocol.ts';
 import type { ImportInfo } from '../wasm/index.ts';
@@ -316,12 +317,14 @@ export class LazyJIT {
     }
     const id = `m${this.nextModuleId++}`;
     const kept = new Set(parsed.info.functions.filter((f) => !f.imported && f.usesSegments).map((f) => f.index));
+    const hadResources = this.resources.has(jd);
     const implJD = options.lazy ? this.getResources(jd).implJD : undefined;
     const record = new WasmModuleRecord(id, options, this.compiler, parsed, jd, implJD, kept);
     try {
       await this.memories.create(record);
     } catch (err) {
       parsed.dispose();
+      if (!hadResources) await this.dropUnusedResources(jd);
       throw err;
     }
 
@@ -330,6 +333,7 @@ export class LazyJIT {
       defined = options.lazy ? this.defineLazy(record) : this.defineEager(record);
     } catch (err) {
       this.discardRecord(record);
+      if (!hadResources) await this.dropUnusedResources(jd);
       throw err;
     }
     this.addRecord(jd, record);
@@ -337,8 +341,10 @@ export class LazyJIT {
       try {
         await this.session.lookup([{ jd, flags: 'MatchAllSymbols' }], defined.materializeNow);
       } catch (err) {
-        this.undoAdd(record, defined.target, defined.impl);
-        throw unwrapInstantiationError(err);
+        const cause = unwrapInstantiationError(err);
+        this.undoAdd(record, defined.target, defined.impl, instantiationRan(cause));
+        if (!hadResources) await this.dropUnusedResources(jd);
+        throw cause;
       }
     }
     const symbols = defined.target
@@ -373,8 +379,8 @@ export class LazyJIT {
     list.push(record);
   }
 
-  /** Takes back everything a failed add defined. */
-  private undoAdd(record: WasmModuleRecord, target: readonly string[], impl: readonly string[]): void {
+  /** Takes back everything a failed add defined; `ran`: its instantiation began (and may have stored references). */
+  private undoAdd(record: WasmModuleRecord, target: readonly string[], impl: readonly string[], ran: boolean): void {
     const remove = (jd: JITDylib | undefined, names: readonly string[]) => {
       if (!jd) return;
       try {
@@ -384,11 +390,13 @@ export class LazyJIT {
       }
     };
     remove(record.targetJD, target);
-    // Bodies whose stubs exist stay: a failed instantiation may already have stored those
-    // stubs in a shared table (as wasm requires), and calls through them must still work.
+    // Bodies whose stubs exist stay if a stub can have escaped the failed instance: wasm lets
+    // element segments and the start function store references in an imported table (or pass
+    // them out) before the instantiation traps, and calls through them must keep working.
+    // Otherwise nothing can reach them, and the add leaves nothing behind.
     const stubs = this.resources.get(record.targetJD)?.stubs;
-    const kept = impl.filter((n) => stubs?.findStub(n));
-    remove(record.implJD, impl.filter((n) => !stubs?.findStub(n)));
+    const kept = ran && referencesMayEscape(record) ? impl.filter((n) => stubs?.findStub(n)) : [];
+    remove(record.implJD, impl.filter((n) => !kept.includes(n)));
     const targets = this.targets.get(record.targetJD);
     for (const n of target) targets?.delete(n);
     const list = this.modules.get(record.targetJD);
@@ -399,6 +407,18 @@ export class LazyJIT {
       return;
     }
     this.discardRecord(record);
+  }
+
+  /** Takes back the impl dylib (and stubs) a failed add created, when nothing is left in it. */
+  private async dropUnusedResources(jd: JITDylib): Promise<void> {
+    const res = this.resources.get(jd);
+    if (!res || [...res.implJD.symbols()].length > 0 || (this.modules.get(res.implJD)?.length ?? 0) > 0) return;
+    this.resources.delete(jd);
+    this.lctm.releaseFor(res.implJD);
+    this.session.removeJITDylib(res.implJD);
+    const released = res.stubs.allocatedAddresses();
+    this.addresses.release(released);
+    if (released.length > 0) await this.executor.apply({ op: 'release', addrs: released });
   }
 
   /** Disposes a record nothing refers to: its addresses, memory and code go back. */
@@ -490,6 +510,9 @@ export class LazyJIT {
     } catch (err) {
       if (err instanceof JITError && err.code === 'Trap') this.counters.traps++;
       if (err instanceof JITError && err.code === 'ExecutionTimeout') this.counters.timeouts++;
+      // A body the call reached was compiled but could not be linked in the executor (its
+      // instantiation is not awaited inside a call-through): the call needed code it cannot have.
+      if (err instanceof ExecutorLinkError) throw new FailedToMaterialize([{ dylib: jd.name, name: symbol }], err);
       // A body the call needed could not be compiled within a configured limit: say which.
       throw limitHit(err);
     }
@@ -547,6 +570,24 @@ export class LazyJIT {
       return t.lazy ? `(lazy ${arrow}, ${t.compiled ? t.tier ? `compiled, ${t.tier}` : 'compiled' : 'not compiled'})` : `(alias ${arrow})`;
     });
   }
+}
+
+/** Whether a failed add got as far as running the module's instantiation (segments, start). */
+function instantiationRan(cause: unknown): boolean {
+  return cause instanceof JITError && (cause.code === 'Trap' || cause.code === 'StackOverflow' || cause.code === 'ExecutionTimeout');
+}
+
+/**
+ * Whether a reference to one of the module's functions can outlive its failed instantiation:
+ * through a table or a funcref global it imports, or a funcref passed to a function it imports.
+ */
+function referencesMayEscape(record: WasmModuleRecord): boolean {
+  return record.parsed.info.imports.some(
+    (imp) =>
+      imp.kind === 'table' ||
+      (imp.kind === 'global' && (imp.type as GlobalType).type === 'funcref') ||
+      (imp.kind === 'function' && (imp.type as FuncType).params.includes('funcref')),
+  );
 }
 
 /**

@@ -8,9 +8,11 @@
 // A memory can be imported by other modules, of this dylib or others; they hold the same
 // memory object. So a memory's handle is released (and its pages given back) only once no
 // live module record refers to it: removing the dylib that defined it while another dylib's
-// module still imports it keeps it counted until that module goes too. Records are the only
-// holders that matter: a reexport or alias of the memory in another dylib keeps its address,
-// but nothing can link to it once the handle is released.
+// module still imports it keeps it counted until that module goes too. The same holds for the
+// tables and globals a live module imports: its bodies, compiled lazily later, link against
+// them, as a wasm instance keeps its imports alive. Records are the only holders that matter:
+// a reexport or alias of the entity in another dylib keeps its address, but nothing can link
+// to it once the handle is released (the linker checks).
 
 import type { Executor } from '../executor/Executor.ts';
 import type { ExecutorAddr } from '../executor/protocol.ts';
@@ -51,14 +53,15 @@ export class ModuleMemories {
 
   /**
    * Of `released` (addresses of removed records) and the handles waiting from earlier, those
-   * to release now: everything but the memories some record in `live` still refers to, which
-   * wait for a later call.
+   * to release now: everything but the memories, tables and globals some record in `live`
+   * still refers to, which wait for a later call.
    */
   releasable(released: readonly ExecutorAddr[], live: Iterable<WasmModuleRecord>): ExecutorAddr[] {
     const inUse = new Set<ExecutorAddr>();
     for (const r of live) {
       const addr = r.address(MEMORY_0);
       if (addr !== undefined) inUse.add(addr);
+      for (const a of r.importedDataAddresses()) inUse.add(a);
     }
     const now: ExecutorAddr[] = [];
     for (const addr of new Set([...released, ...this.deferred])) {

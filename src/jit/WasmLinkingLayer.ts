@@ -115,7 +115,8 @@ export class WasmLinkingLayer {
    */
   async functionAddress(record: WasmModuleRecord, index: number, deps: LinkDependencies): Promise<ExecutorAddr> {
     const known = record.address({ kind: 'function', index });
-    if (known !== undefined) return known;
+    // An import whose dylib was removed since is resolved again (as late imports are).
+    if (known !== undefined && !this.addresses.isReleased(known)) return known;
     const info = record.parsed.info.functions[index];
     if (info?.imported) {
       const imp = record.parsed.info.imports.find((i) => i.kind === 'function' && i.index === index);
@@ -138,7 +139,12 @@ export class WasmLinkingLayer {
   async importAddress(record: WasmModuleRecord, ref: EntityRef, deps: LinkDependencies): Promise<ExecutorAddr> {
     if (ref.kind === 'function') return this.functionAddress(record, ref.index, deps);
     const known = record.address(ref);
-    if (known !== undefined) return known;
+    if (known !== undefined) {
+      // Live modules keep what they imported alive (ModuleMemories); a released one means the
+      // piece would link against an entity that is gone.
+      if (this.addresses.isReleased(known)) throw new Error(`${ref.kind} ${ref.index} of ${record.label} is gone: its dylib was removed`);
+      return known;
+    }
     const imp = record.parsed.info.imports.find((i) => i.kind === ref.kind && i.index === ref.index);
     if (!imp) throw new Error(`${ref.kind} ${ref.index} of ${record.label} has no address yet`);
     return this.resolveImport(record, imp, deps);

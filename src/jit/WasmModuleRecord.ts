@@ -87,6 +87,17 @@ export class WasmModuleRecord {
     return this.addrs[ref.kind].get(ref.index);
   }
 
+  /** Addresses the module's memory, table and global imports resolved to (its bodies link against them later). */
+  importedDataAddresses(): ExecutorAddr[] {
+    const out: ExecutorAddr[] = [];
+    for (const imp of this.parsed.info.imports) {
+      if (imp.kind === 'function') continue;
+      const addr = this.address({ kind: imp.kind, index: imp.index });
+      if (addr !== undefined) out.push(addr);
+    }
+    return out;
+  }
+
   /** Notes that `caller` is compiled and references each of `callees`. */
   noteCompiled(caller: number, callees: readonly number[]): void {
     for (const callee of callees) {

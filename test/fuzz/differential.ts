@@ -38,7 +38,7 @@ export interface ModuleReport {
   /** JIT outcomes of adds and calls, by kind (ok, trap, timeout...). */
   readonly outcomes: Record<string, number>;
   readonly mismatches: string[];
-  /** Sightings of known bugs (session.ts KNOWN), reported as TODOs. */
+  /** Sightings of the documented exception (session.ts KNOWN), reported as comments. */
   readonly known: Differences['known'][number][];
 }
 
@@ -158,7 +158,7 @@ class ModuleRun {
     this.mismatches.push(`${this.#label}: ${message}`);
   }
 
-  /** A refused request must have defined nothing, known bugs aside (logged, not failed). */
+  /** A refused request must have defined nothing, the documented exception aside (counted, not failed). */
   checkRefusal(d: Differences): void {
     for (const u of d.unexpected) this.fail(`a refused request changed the session: ${u}`);
     this.known.push(...d.known);

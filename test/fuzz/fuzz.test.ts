@@ -22,7 +22,7 @@ import { mutate } from './mutate.ts';
 import { isNumType, type NumType, randomArg } from './numbers.ts';
 import { Prng } from './prng.ts';
 import { RequestFuzzer, SEED_MODULES } from './requests.ts';
-import { differences, KNOWN, KnownBugLog, known5xx, snapshot } from './session.ts';
+import { differences, KNOWN, KnownBugLog, snapshot } from './session.ts';
 import { startLimited, translateToFuzz } from './ttf.ts';
 
 function envInt(name: string, fallback: number): number {
@@ -69,10 +69,10 @@ function saveForRepro(name: string, bytes: Uint8Array): string {
   return path;
 }
 
-/** One TODO line per known bug seen (see session.ts KNOWN): visible, counted, not hidden. */
+/** One comment per documented exception seen (see session.ts KNOWN): visible and counted. */
 function reportKnownBugs(t: Test, log: KnownBugLog): void {
   for (const [bug, { count, example }] of log.seen) {
-    t.fail(`known bug seen ${count} time(s): ${KNOWN[bug]}. First: ${shorten(example, 500)}`, { todo: 'a bug in src/jit, to be fixed there' });
+    t.comment(`seen ${count} time(s): ${KNOWN[bug]}. First: ${shorten(example, 500)}`);
   }
 }
 
@@ -209,10 +209,8 @@ t.test('random requests to every route: never a 5xx, every error in the envelope
     const reply = await api.request(req.method, req.url, req.payload, req.headers, req.raw ?? req.headers !== undefined);
     const code = reply.status < 400 ? String(reply.status) : (errorOf(reply)?.code ?? String(reply.status));
     tally(statuses, code);
-    const knownBug = known5xx(reply.status, reply.text);
     const violation = contractViolation(reply, req.allowed);
-    if (knownBug) known.note(knownBug, `request ${i}: ${violation}`);
-    else if (violation) failures.push(`request ${i}: ${violation}`);
+    if (violation) failures.push(`request ${i}: ${violation}`);
     if (before && reply.status >= 400) {
       const lazyAdd = /\/modules/.test(req.url) ? isLazyAdd(req) : undefined;
       const d = differences(before, await snapshot(api), { what: `request ${i} ${reply.what}`, code, ...(lazyAdd === undefined ? {} : { lazyAdd }) });
