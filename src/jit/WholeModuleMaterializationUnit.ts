@@ -4,6 +4,7 @@
 import type { MaterializationResponsibility } from '../core/MaterializationResponsibility.ts';
 import { MaterializationUnit } from '../core/MaterializationUnit.ts';
 import type { ExecutorSymbolDef, SymbolInterface } from '../core/SymbolDefinition.ts';
+import { privateFunctionSymbolName } from './CompileOnDemandLayer.ts';
 import type { CompileObserver } from './CompileObserver.ts';
 import type { WasmLinkingLayer } from './WasmLinkingLayer.ts';
 import type { WasmModuleRecord } from './WasmModuleRecord.ts';
@@ -47,7 +48,10 @@ export class WholeModuleMaterializationUnit extends MaterializationUnit {
     }
     r.notifyResolved(resolved);
     r.notifyEmitted(linked.deps);
-    const names = this.record.parsed.info.functions.filter((f) => !f.imported).map((f) => f.name);
+    // Named as the lazy path names bodies: by export name, else as the module's private function.
+    const { info } = this.record.parsed;
+    const exportName = new Map(info.exports.filter((e) => e.kind === 'function').map((e) => [e.index, e.name] as const));
+    const names = info.functions.filter((f) => !f.imported).map((f) => exportName.get(f.index) ?? privateFunctionSymbolName(this.record.id, f.index));
     this.observer({ dylib: r.targetJD.name, names, kind: 'module', ms });
   }
 }
