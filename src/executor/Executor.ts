@@ -102,14 +102,6 @@ interface Job {
 
 const MAX_CONSECUTIVE_DEATHS = 3;
 
-/**
- * Requests sent to the worker ahead of their turn. The worker answers them in order, one at a
- * time, either way; sending a few ahead means that under load neither thread waits for the
- * other to wake (each wake-up of an idle thread is a system call, which costs more here than a
- * small invoke does), so throughput goes up without any request starting sooner than its turn.
- */
-const PIPELINE_DEPTH = 8;
-
 export class Executor {
   private readonly resourceLimits: ResourceLimits | undefined;
   private readonly memoryLimitMb: number | undefined;
@@ -130,8 +122,7 @@ export class Executor {
   private readonly log = new ReplayLog();
   private readonly pendingOps = new Map<number, PendingOp>();
   private readonly queue: Job[] = [];
-  /** Requests sent to the worker and not answered yet, in send (= answer) order. */
-  private readonly inflight: Job[] = [];
+  private inflight: Job | null = null;
   /** The worker's current top-level activity, as it reported it. */
   private current: Activity | null = null;
   private readonly watchdog: Watchdog;
@@ -269,17 +260,12 @@ export class Executor {
   }
 
   private pump(): void {
-    while (this.inflight.length < PIPELINE_DEPTH) {
-      const job = this.queue.shift();
-      if (job === undefined) return;
-      job.id = this.nextRequestId++;
-      this.inflight.push(job);
-      this.conn.postRequest({ ...job.request, id: job.id } as ExecRequest);
-    }
-  }
-
-  private inflightJob(id: number): Job | undefined {
-    return this.inflight.find((j) => j.id === id);
+    if (this.inflight !== null) return;
+    const job = this.queue.shift();
+    if (job === undefined) return;
+    job.id = this.nextRequestId++;
+    this.inflight = job;
+    this.conn.postRequest({ ...job.request, id: job.id } as ExecRequest);
   }
 
   // --- worker events --------------------------------------------------------------------------
@@ -318,10 +304,10 @@ export class Executor {
   }
 
   private onResponse(r: ExecResponse): void {
-    const job = this.inflight[0];
-    if (job === undefined || job.id !== r.id) return;
+    const job = this.inflight;
+    if (job === null || job.id !== r.id) return;
     if (this.current?.kind === 'invoke' && this.current.id === r.id) this.endActivity();
-    this.inflight.shift();
+    this.inflight = null;
     if (r.ok) job.settle(r);
     else job.fail(failureToError(r.error, r.output ?? [], (id) => this.takeCallThroughError(id)));
     this.pump();
@@ -331,11 +317,9 @@ export class Executor {
     if (a.kind === 'op') {
       this.current = a;
       this.watchdog.arm(this.startTimeoutMs);
-    } else {
-      const job = this.inflightJob(a.id);
-      if (job?.timeoutMs === undefined) return;
+    } else if (this.inflight?.id === a.id && this.inflight.timeoutMs !== undefined) {
       this.current = a;
-      this.watchdog.arm(job.timeoutMs);
+      this.watchdog.arm(this.inflight.timeoutMs);
     }
   }
 
@@ -349,7 +333,7 @@ export class Executor {
     const conn = this.conn;
     const current = this.current;
     const tag =
-      current?.kind === 'invoke' ? this.inflightJob(current.id)?.tag : current?.kind === 'op' ? this.pendingOps.get(current.seq)?.tag : undefined;
+      current?.kind === 'invoke' ? this.inflight?.tag : current?.kind === 'op' ? this.pendingOps.get(current.seq)?.tag : undefined;
     // The handler's time is the JIT's (compiling), not the user code's: stop the clock.
     this.watchdog.pause();
     this.callThroughs.serve(callThroughId, tag, (outcome) => {
@@ -379,7 +363,7 @@ export class Executor {
 
   private onTimeout(): void {
     const culprit = this.current;
-    const limit = culprit?.kind === 'invoke' ? (this.inflightJob(culprit.id)?.timeoutMs ?? 0) : this.startTimeoutMs;
+    const limit = culprit?.kind === 'invoke' ? (this.inflight?.timeoutMs ?? 0) : this.startTimeoutMs;
     this.restart(culprit, new ExecutionTimeout(limit));
   }
 
@@ -400,14 +384,14 @@ export class Executor {
       this.failEverything(this.broken);
       return;
     }
-    // With no culprit reported, the oldest request in flight (if any) is the only suspect.
+    // With no culprit reported, the request in flight (if any) is the only suspect.
     this.restart(this.current, error, this.current === null);
   }
 
   /**
    * Replaces the worker: rejects the culprit with `error`, starts a fresh worker, replays the
-   * log (applied and pending ops, in send order) and re-sends the other requests in flight
-   * (they never started). Queued requests then run on the new worker.
+   * log (applied and pending ops, in send order) and re-sends the request in flight unless it
+   * was the culprit. Queued requests then run on the new worker.
    */
   private restart(culprit: Activity | null, error: unknown, blameInflight = false): void {
     this.counters.restarts++;
@@ -426,18 +410,16 @@ export class Executor {
       if (pending === undefined) this.counters.replayFailures++;
       else pending.reject(error);
     }
-    // The worker answers in order, so the culprit is the oldest request unanswered; the ones
-    // sent after it never started.
-    const blamed = culprit?.kind === 'invoke' ? this.inflightJob(culprit.id) : blameInflight ? this.inflight[0] : undefined;
-    if (blamed !== undefined) {
-      this.inflight.splice(this.inflight.indexOf(blamed), 1);
-      blamed.fail(error);
+    const inflight = this.inflight;
+    if (inflight !== null && (blameInflight || (culprit?.kind === 'invoke' && culprit.id === inflight.id))) {
+      this.inflight = null;
+      inflight.fail(error);
     }
 
     this.conn = this.connect();
     for (const op of this.log.ops()) this.conn.postOp(op);
-    for (const job of this.inflight) this.conn.postRequest({ ...job.request, id: job.id } as ExecRequest);
-    this.pump();
+    if (this.inflight !== null) this.conn.postRequest({ ...this.inflight.request, id: this.inflight.id } as ExecRequest);
+    else this.pump();
   }
 
   private unusable(): Error | null {
@@ -447,7 +429,8 @@ export class Executor {
   }
 
   private failEverything(err: Error): void {
-    const jobs = [...this.inflight.splice(0), ...this.queue.splice(0)];
+    const jobs = [...(this.inflight ? [this.inflight] : []), ...this.queue.splice(0)];
+    this.inflight = null;
     for (const j of jobs) j.fail(err);
     for (const p of this.pendingOps.values()) p.reject(err);
     this.pendingOps.clear();
