@@ -228,8 +228,7 @@ export class ExecutionSession {
         // A dependency that (transitively) waits for this batch forms a cycle: the cycle
         // becomes Ready together, so the edge is dropped.
         if (d.state < SymbolState.Ready && !this.waitsOn(d, batch)) {
-          e.unreadyDeps.add(d);
-          d.dependants.add(e);
+          e.addUnreadyDep(d);
         }
       }
       if (e.unreadyDeps.size === 0) ready.push(e);
@@ -282,10 +281,10 @@ export class ExecutionSession {
       cur.state = SymbolState.Ready;
       this.notifyQueries(cur, touched);
       for (const d of cur.dependants) {
-        d.unreadyDeps.delete(cur);
+        d.deleteUnreadyDep(cur);
         if (d.unreadyDeps.size === 0 && d.state === SymbolState.Emitted && !d.error) work.push(d);
       }
-      cur.dependants.clear();
+      cur.clearDependants();
     }
   }
 
@@ -310,14 +309,14 @@ export class ExecutionSession {
       if (e.error) continue;
       e.error = err;
       for (const q of [...e.pendingQueries]) q.fail(err);
-      e.pendingQueries.clear();
-      for (const d of e.unreadyDeps) d.dependants.delete(e);
-      e.unreadyDeps.clear();
+      e.clearPendingQueries();
+      for (const d of e.unreadyDeps) d.deleteDependant(e);
+      e.clearUnreadyDeps();
       for (const d of e.dependants) {
         const depError = new FailedToMaterialize([{ dylib: d.jd.name, name: d.name }], err);
         work.push({ e: d, error: depError });
       }
-      e.dependants.clear();
+      e.clearDependants();
     }
   }
 
