@@ -159,11 +159,16 @@ export class ExecutionSession {
     return undefined;
   }
 
-  /** Takes `unit` out of `jd` and runs it on a fresh responsibility for all its symbols. */
-  private materialize(jd: JITDylib, unit: MaterializationUnit, requested: ReadonlySet<string>): void {
+  /**
+   * Takes `whole` out of `jd` and runs it on a fresh responsibility for all its symbols; or,
+   * when the unit can split the requested symbols off (MaterializationUnit.splitOff), runs just
+   * that part and leaves the rest of the unit in the dylib, untouched.
+   */
+  private materialize(jd: JITDylib, whole: MaterializationUnit, requested: ReadonlySet<string>): void {
+    const unit = (requested.size < whole.symbols.size ? whole.splitOff(requested) : undefined) ?? whole;
     for (const name of unit.symbols.keys()) {
       const entry = jd.table.get(name);
-      if (!entry || entry.unit !== unit) continue;
+      if (!entry || entry.unit !== whole) continue;
       entry.unit = undefined;
       entry.state = SymbolState.Materializing;
     }
