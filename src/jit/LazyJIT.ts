@@ -188,7 +188,7 @@ export class LazyJIT {
     const released: ExecutorAddr[] = [];
     for (const d of impl ? [jd, impl] : [jd]) {
       for (const r of this.modules.get(d) ?? []) {
-        released.push(...r.allocated);
+        released.push(...r.allocated, ...this.importStubs.release(r.lateImportStubs));
         r.dispose();
       }
       this.modules.delete(d);
@@ -253,6 +253,7 @@ export class LazyJIT {
     const stub = this.importStubs.createStubs([{ name, type: imp.type as FuncType, callThroughId: id }]).get(name);
     if (!stub) throw new Error(`no stub created for ${name}`);
     record.lateImports.push(imp);
+    record.lateImportStubs.push(name);
     return stub.stubAddr;
   }
 
