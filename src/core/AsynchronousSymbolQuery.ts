@@ -29,14 +29,14 @@ export class AsynchronousSymbolQuery {
   /** Registers an entry this query still waits for. */
   wait(entry: SymbolTableEntry): void {
     this.waiting.add(entry);
-    entry.pendingQueries.add(this);
+    entry.addPendingQuery(this);
   }
 
   /** Records an entry that has reached the required state. */
   satisfy(entry: SymbolTableEntry): void {
     if (this.settled) return;
     this.waiting.delete(entry);
-    entry.pendingQueries.delete(this);
+    entry.deletePendingQuery(this);
     this.result.set(entry.name, { address: entry.address ?? 0, flags: entry.flags, entry });
   }
 
@@ -50,7 +50,7 @@ export class AsynchronousSymbolQuery {
   fail(error: unknown): void {
     if (this.settled) return;
     this.settled = true;
-    for (const e of this.waiting) e.pendingQueries.delete(this);
+    for (const e of this.waiting) e.deletePendingQuery(this);
     this.waiting.clear();
     this.reject(error);
   }

@@ -159,11 +159,16 @@ export class ExecutionSession {
     return undefined;
   }
 
-  /** Takes `unit` out of `jd` and runs it on a fresh responsibility for all its symbols. */
-  private materialize(jd: JITDylib, unit: MaterializationUnit, requested: ReadonlySet<string>): void {
+  /**
+   * Takes `whole` out of `jd` and runs it on a fresh responsibility for all its symbols; or,
+   * when the unit can split the requested symbols off (MaterializationUnit.splitOff), runs just
+   * that part and leaves the rest of the unit in the dylib, untouched.
+   */
+  private materialize(jd: JITDylib, whole: MaterializationUnit, requested: ReadonlySet<string>): void {
+    const unit = (requested.size < whole.symbols.size ? whole.splitOff(requested) : undefined) ?? whole;
     for (const name of unit.symbols.keys()) {
       const entry = jd.table.get(name);
-      if (!entry || entry.unit !== unit) continue;
+      if (!entry || entry.unit !== whole) continue;
       entry.unit = undefined;
       entry.state = SymbolState.Materializing;
     }
@@ -228,8 +233,7 @@ export class ExecutionSession {
         // A dependency that (transitively) waits for this batch forms a cycle: the cycle
         // becomes Ready together, so the edge is dropped.
         if (d.state < SymbolState.Ready && !this.waitsOn(d, batch)) {
-          e.unreadyDeps.add(d);
-          d.dependants.add(e);
+          e.addUnreadyDep(d);
         }
       }
       if (e.unreadyDeps.size === 0) ready.push(e);
@@ -282,10 +286,10 @@ export class ExecutionSession {
       cur.state = SymbolState.Ready;
       this.notifyQueries(cur, touched);
       for (const d of cur.dependants) {
-        d.unreadyDeps.delete(cur);
+        d.deleteUnreadyDep(cur);
         if (d.unreadyDeps.size === 0 && d.state === SymbolState.Emitted && !d.error) work.push(d);
       }
-      cur.dependants.clear();
+      cur.clearDependants();
     }
   }
 
@@ -310,14 +314,14 @@ export class ExecutionSession {
       if (e.error) continue;
       e.error = err;
       for (const q of [...e.pendingQueries]) q.fail(err);
-      e.pendingQueries.clear();
-      for (const d of e.unreadyDeps) d.dependants.delete(e);
-      e.unreadyDeps.clear();
+      e.clearPendingQueries();
+      for (const d of e.unreadyDeps) d.deleteDependant(e);
+      e.clearUnreadyDeps();
       for (const d of e.dependants) {
         const depError = new FailedToMaterialize([{ dylib: d.jd.name, name: d.name }], err);
         work.push({ e: d, error: depError });
       }
-      e.dependants.clear();
+      e.clearDependants();
     }
   }
 

@@ -33,11 +33,11 @@ export class SymbolTableEntry {
   error: FailedToMaterialize | undefined;
   /** Set once looked up: a strong definition may no longer override a weak one. */
   searched = false;
-  readonly pendingQueries = new Set<AsynchronousSymbolQuery>();
-  /** Emitted symbols that wait for this one to become Ready. */
-  readonly dependants = new Set<SymbolTableEntry>();
-  /** Symbols not yet Ready that this one (Emitted) waits for. */
-  readonly unreadyDeps = new Set<SymbolTableEntry>();
+  // The three sets below are empty for almost every entry at almost every time (a large lazy
+  // module defines two entries per function), so each is allocated only while it has members.
+  #pendingQueries: Set<AsynchronousSymbolQuery> | undefined;
+  #dependants: Set<SymbolTableEntry> | undefined;
+  #unreadyDeps: Set<SymbolTableEntry> | undefined;
 
   constructor(jd: JITDylib, name: string, info: SymbolInterface, unit: MaterializationUnit | undefined) {
     this.jd = jd;
@@ -49,7 +49,65 @@ export class SymbolTableEntry {
   get flags(): JITSymbolFlags {
     return this.error ? this.info.flags.with('HasError') : this.info.flags;
   }
+
+  /** Lookups waiting for this symbol to reach their required state. */
+  get pendingQueries(): ReadonlySet<AsynchronousSymbolQuery> {
+    return this.#pendingQueries ?? NONE;
+  }
+
+  /** Emitted symbols that wait for this one to become Ready. */
+  get dependants(): ReadonlySet<SymbolTableEntry> {
+    return this.#dependants ?? NONE;
+  }
+
+  /** Symbols not yet Ready that this one (Emitted) waits for. */
+  get unreadyDeps(): ReadonlySet<SymbolTableEntry> {
+    return this.#unreadyDeps ?? NONE;
+  }
+
+  /** @internal */
+  addPendingQuery(q: AsynchronousSymbolQuery): void {
+    (this.#pendingQueries ??= new Set()).add(q);
+  }
+
+  /** @internal */
+  deletePendingQuery(q: AsynchronousSymbolQuery): void {
+    if (this.#pendingQueries?.delete(q) && this.#pendingQueries.size === 0) this.#pendingQueries = undefined;
+  }
+
+  /** @internal */
+  clearPendingQueries(): void {
+    this.#pendingQueries = undefined;
+  }
+
+  /** @internal This (Emitted) symbol waits for `dep` to become Ready. */
+  addUnreadyDep(dep: SymbolTableEntry): void {
+    (this.#unreadyDeps ??= new Set()).add(dep);
+    (dep.#dependants ??= new Set()).add(this);
+  }
+
+  /** @internal `dep` is Ready (or failed): this symbol no longer waits for it. */
+  deleteUnreadyDep(dep: SymbolTableEntry): void {
+    if (this.#unreadyDeps?.delete(dep) && this.#unreadyDeps.size === 0) this.#unreadyDeps = undefined;
+  }
+
+  /** @internal */
+  deleteDependant(d: SymbolTableEntry): void {
+    if (this.#dependants?.delete(d) && this.#dependants.size === 0) this.#dependants = undefined;
+  }
+
+  /** @internal */
+  clearDependants(): void {
+    this.#dependants = undefined;
+  }
+
+  /** @internal */
+  clearUnreadyDeps(): void {
+    this.#unreadyDeps = undefined;
+  }
 }
+
+const NONE: ReadonlySet<never> = new Set();
 
 export class JITDylib {
   readonly name: string;

@@ -25,6 +25,18 @@ export abstract class MaterializationUnit {
   abstract materialize(r: MaterializationResponsibility): void | Promise<void>;
 
   /**
+   * A unit whose symbols can be materialized independently of each other may hand the named
+   * ones (all of them its own) out as a unit of their own, dropping them from itself, in time
+   * proportional to the names. The session then materializes only that part and leaves the
+   * rest of this unit in the dylib, which spares a unit of many symbols the work of handing
+   * all the others back (`r.replace`) on each lookup. Returns undefined to be materialized
+   * whole (the default).
+   */
+  splitOff(_names: ReadonlySet<string>): MaterializationUnit | undefined {
+    return undefined;
+  }
+
+  /**
    * Called when a weak definition of `name` in this unit was overridden by a strong one, so
    * the unit will never be asked for it.
    */

@@ -4,9 +4,13 @@
 // state, start functions run again); compiled WebAssembly.Modules are reused.
 //
 // Compaction (on each applied release): an applied op stays only if it still defines a live
-// address, defines nothing at all (it may exist for its start function's effects), is pending,
-// or something kept depends on it (imports from it, or an updatePointer copies from it). A
-// release op stays only for addresses whose definer stays.
+// address, is pending, or something kept depends on it (imports from it, or an updatePointer
+// copies from it). An applied op that defines nothing (an instantiate whose instance exports
+// nothing the session sees, such as an empty globals module) exists only for what its
+// instantiation did to the entities it imports (segments, start function): it stays while
+// anything it imports, directly or through what those import in turn, is kept or is a host
+// entity the log does not place; once all of that is gone its effects can no longer be
+// observed. A release op stays only for addresses whose definer stays.
 
 import { DATA_HANDLE_BASE, type ExecutorAddr, type LinkOp } from './protocol.ts';
 
@@ -98,6 +102,8 @@ export class ReplayLog {
     // far as a release is concerned: a release must still undo the earlier one if it is kept).
     const placers = new Map<ExecutorAddr, Entry[]>();
     const deps = new Map<Entry, Entry[]>();
+    /** Entries importing an address no op in the log placed (a host entity of the worker). */
+    const usesHost = new Set<Entry>();
     const undone = new Map<Entry, { addr: ExecutorAddr; by: Entry[] }[]>();
     const all = this.sorted();
     for (const e of all) {
@@ -114,6 +120,7 @@ export class ReplayLog {
         const current = placers.get(u);
         const d = current?.[current.length - 1];
         if (d !== undefined) ds.push(d);
+        else usesHost.add(e);
       }
       deps.set(e, ds);
       for (const a of defines(e.op)) {
@@ -131,16 +138,43 @@ export class ReplayLog {
         stack.push(e);
       }
     };
+    const propagate = (): void => {
+      while (stack.length > 0) for (const d of deps.get(stack.pop() as Entry) ?? []) mark(d);
+    };
+    const effectOnly: Entry[] = [];
     for (const e of all) {
       if (e.op.op === 'release') continue;
-      if (!e.applied || defines(e.op).length === 0) mark(e);
+      if (!e.applied) mark(e);
+      else if (defines(e.op).length === 0) effectOnly.push(e);
     }
     // Roots: the current (last) definer of every live address.
     for (const list of placers.values()) {
       const last = list[list.length - 1];
       if (last !== undefined) mark(last);
     }
-    while (stack.length > 0) for (const d of deps.get(stack.pop() as Entry) ?? []) mark(d);
+    propagate();
+    // Ops kept only for their instantiation's effects: kept while what they reach is.
+    const reaches = (from: Entry): boolean => {
+      const seen = new Set<Entry>();
+      const todo = [from];
+      while (todo.length > 0) {
+        const e = todo.pop() as Entry;
+        if (seen.has(e)) continue;
+        seen.add(e);
+        if (usesHost.has(e) || (e !== from && keep.has(e))) return true;
+        todo.push(...(deps.get(e) ?? []));
+      }
+      return false;
+    };
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (const e of effectOnly) {
+        if (keep.has(e) || !reaches(e)) continue;
+        mark(e);
+        propagate();
+        changed = true;
+      }
+    }
 
     for (const e of all) {
       if (e.op.op === 'release') {

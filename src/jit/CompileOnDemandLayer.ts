@@ -126,16 +126,14 @@ export class CompileOnDemandLayer {
 
     target.define(new GlobalsModuleMaterializationUnit(record, this.linker, globals, this.observer));
     if (aliases.size > 0) target.define(symbolAliases(aliases));
-    // With per-function partitions, every function gets units of its own, so that
-    // materializing one touches only it. (ORC hands a unit's unrequested symbols back in a new
-    // unit instead, which costs time in proportion to the module on every first call.)
-    if (record.options.partition === 'function') {
-      for (const [name, entry] of reexports) target.define(lazyReexports(this.lctm, stubs, implJD, new Map([[name, entry]]), record.label));
-      for (const [name, body] of bodies) implJD.define(new ExtractingMaterializationUnit(record, this.linker, new Map([[name, body]]), this.observer, this.reoptimizer));
-    } else {
-      if (reexports.size > 0) target.define(lazyReexports(this.lctm, stubs, implJD, reexports, record.label));
-      if (bodies.size > 0) implJD.define(new ExtractingMaterializationUnit(record, this.linker, bodies, this.observer, this.reoptimizer));
-    }
+    // One unit for all the reexports and one for all the bodies. Materializing one function
+    // splits just it off its unit (MaterializationUnit.splitOff; with per-function partitions
+    // for the bodies too), so a first call touches only that function. ORC instead hands a
+    // unit's unrequested symbols back in a new unit, which costs time in proportion to the
+    // module on every first call; a unit per function costs a few hundred bytes per function
+    // of memory that lives as long as the module.
+    if (reexports.size > 0) target.define(lazyReexports(this.lctm, stubs, implJD, reexports, record.label));
+    if (bodies.size > 0) implJD.define(new ExtractingMaterializationUnit(record, this.linker, bodies, this.observer, this.reoptimizer));
 
     return { targetSymbols, implSymbols: [...bodies.keys()], globalsSymbols: [...globals.keys()], targets };
   }

@@ -43,6 +43,21 @@ export class ExtractingMaterializationUnit extends MaterializationUnit {
     this.bodies.delete(name);
   }
 
+  /** With per-function partitions, the requested bodies are extracted on their own. */
+  override splitOff(names: ReadonlySet<string>): ExtractingMaterializationUnit | undefined {
+    if (this.record.options.partition === 'module') return undefined;
+    const part = new Map<string, { index: number; info: SymbolInterface }>();
+    for (const name of names) {
+      const index = this.bodies.get(name);
+      const info = this.symbols.get(name);
+      if (index === undefined || info === undefined) continue;
+      part.set(name, { index, info });
+      this.bodies.delete(name);
+      this.symbols.delete(name);
+    }
+    return new ExtractingMaterializationUnit(this.record, this.linker, part, this.observer, this.reoptimizer);
+  }
+
   async materialize(r: MaterializationResponsibility): Promise<void> {
     const mine = [...r.getSymbols().keys()];
     const partition = this.record.options.partition === 'module' ? mine : [...r.getRequestedSymbols()];

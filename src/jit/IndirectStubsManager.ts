@@ -58,6 +58,18 @@ export class IndirectStubsManager {
     this.executor.apply({ op: 'updatePointer', ptrAddr: stub.ptrAddr, targetAddr: target }).catch(this.reportError);
   }
 
+  /** Forgets the named stubs; returns their addresses, for the executor to release. */
+  release(names: Iterable<string>): ExecutorAddr[] {
+    const addrs: ExecutorAddr[] = [];
+    for (const name of names) {
+      const stub = this.stubs.get(name);
+      if (stub === undefined) continue;
+      this.stubs.delete(name);
+      addrs.push(stub.stubAddr, stub.ptrAddr);
+    }
+    return addrs;
+  }
+
   /** Every address this manager allocated, to release with its dylib. */
   allocatedAddresses(): ExecutorAddr[] {
     return [...this.stubs.values()].flatMap((s) => [s.stubAddr, s.ptrAddr]);

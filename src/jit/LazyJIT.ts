@@ -224,7 +224,7 @@ export class LazyJIT {
     const released: ExecutorAddr[] = [];
     for (const d of impl ? [jd, impl] : [jd]) {
       for (const r of this.modules.get(d) ?? []) {
-        released.push(...r.allocated);
+        released.push(...r.allocated, ...this.importStubs.release(r.lateImportStubs));
         this.codeBudget.release(r);
         r.dispose();
       }
@@ -292,6 +292,7 @@ export class LazyJIT {
     const stub = this.importStubs.createStubs([{ name, type: imp.type as FuncType, callThroughId: id }]).get(name);
     if (!stub) throw new Error(`no stub created for ${name}`);
     record.lateImports.push(imp);
+    record.lateImportStubs.push(name);
     return stub.stubAddr;
   }
 
@@ -423,7 +424,7 @@ export class LazyJIT {
 
   /** Disposes a record nothing refers to: its addresses, memory and code go back. */
   private discardRecord(record: WasmModuleRecord): void {
-    const released = this.memories.releasable(record.allocated, [...this.modules.values()].flat());
+    const released = this.memories.releasable([...record.allocated, ...this.importStubs.release(record.lateImportStubs)], [...this.modules.values()].flat());
     this.addresses.release(released);
     if (released.length > 0) {
       this.executor.apply({ op: 'release', addrs: released }).catch((err: unknown) => this.session.reportError(err));

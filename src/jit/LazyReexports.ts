@@ -38,6 +38,19 @@ export class LazyReexportsMaterializationUnit extends MaterializationUnit {
     this.aliases.delete(name);
   }
 
+  /** Each reexport gets its own stub: the requested ones can always go on their own. */
+  override splitOff(names: ReadonlySet<string>): LazyReexportsMaterializationUnit {
+    const part = new Map<string, SymbolAliasMapEntry>();
+    for (const name of names) {
+      const entry = this.aliases.get(name);
+      if (entry === undefined) continue;
+      part.set(name, entry);
+      this.aliases.delete(name);
+      this.symbols.delete(name);
+    }
+    return new LazyReexportsMaterializationUnit(this.lctm, this.stubs, this.source, part, this.label);
+  }
+
   materialize(r: MaterializationResponsibility): void {
     const requested = r.getRequestedSymbols();
     const unrequested = new Map([...this.aliases].filter(([n]) => !requested.has(n) && r.getSymbols().has(n)));

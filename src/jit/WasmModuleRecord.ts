@@ -44,6 +44,8 @@ export class WasmModuleRecord {
   private readonly compiledCallers = new Map<number, Set<number>>();
   /** Function imports bound to late-resolving stubs because they resolved nowhere at link time. */
   readonly lateImports: ImportInfo[] = [];
+  /** Names of those stubs in the JIT's session-wide import stubs manager, to release with the module. */
+  readonly lateImportStubs: string[] = [];
   /** Every address allocated for this module's entities, to release with it. */
   readonly allocated: ExecutorAddr[] = [];
 

@@ -124,6 +124,34 @@ t.test('replace: unrequested symbols go back unmaterialized and materialize on t
   t.equal(barRuns, 1);
 });
 
+t.test('splitOff: a unit that can split hands out just the requested symbols; the rest stay in it', async (t) => {
+  const { es, jd } = setup();
+  const runs: string[][] = [];
+  class Splittable extends SimpleMaterializationUnit {
+    constructor(names: string[]) {
+      super(Object.fromEntries(names.map((n) => [n, exported])), (r) => {
+        runs.push([...r.getSymbols().keys()]);
+        for (const n of r.getSymbols().keys()) resolveOne(r, n, n.length);
+        r.notifyEmitted();
+      });
+    }
+    override splitOff(names: ReadonlySet<string>): Splittable {
+      for (const n of names) this.symbols.delete(n);
+      return new Splittable([...names]);
+    }
+  }
+  const whole = new Splittable(['A', 'BB', 'CCC']);
+  jd.define(whole);
+  t.equal((await es.lookupOne(jd.getLinkOrder(), 'BB')).address, 2);
+  t.same(runs, [['BB']], 'only the requested symbol was materialized');
+  t.equal(jd.entry('A')?.state, SymbolState.NeverSearched);
+  t.equal(jd.entry('A')?.unit, whole, 'the others are still provided by the original unit');
+  t.same([...whole.symbols.keys()], ['A', 'CCC']);
+  await es.lookup(jd.getLinkOrder(), ['A', 'CCC']);
+  t.same(runs, [['BB'], ['A', 'CCC']], 'a lookup of everything left materializes the unit itself');
+  t.equal(jd.entry('CCC')?.address, 3);
+});
+
 t.test('replace of a symbol a lookup already waits for materializes it at once', async (t) => {
   const { es, jd } = setup();
   jd.define(

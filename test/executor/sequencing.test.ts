@@ -87,3 +87,37 @@ t.test('replay log: send order, compaction on release', async (t) => {
   t.same(kept.at(-1), { ...rel2, addrs: [20, 21] }, 'the release still clears the trampoline the stubs op placed at 21');
   t.equal(log.liveFunctionAddrs(), 2, 'addresses 23 and 30');
 });
+
+t.test('replay log: an op that places nothing stays only while what it reaches is kept', async (t) => {
+  const log = new ReplayLog();
+  const apply = (o: LinkOp): LinkOp => {
+    log.add(o);
+    log.markApplied(o.seq);
+    return o;
+  };
+  const release = (...addrs: number[]) => apply(op({ op: 'release', addrs }));
+  // An empty globals module: no imports, no exports. Nothing can observe its instantiation.
+  const empty = apply(inst([]));
+  // One that imports a host entity (an address no op placed, like spectest's): kept.
+  const host = apply(inst([], [3]));
+  // A defines f (40) and g (41); B places nothing but imports f: its start may have changed f's state.
+  const a = apply(inst([40, 41]));
+  const b = apply(inst([], [40]));
+  // C defines h (50); D places nothing and imports h.
+  const c = apply(inst([50]));
+  const d = apply(inst([], [50]));
+  release(99); // compaction runs on every applied release
+  t.same(log.ops().map((o) => o.seq), [host, a, b, c, d].map((o) => o.seq), 'the empty one goes at the first compaction');
+
+  release(50);
+  t.same(log.ops().map((o) => o.seq), [host, a, b].map((o) => o.seq), 'once h is released, C and D reach nothing live and go');
+
+  const releaseF = release(40);
+  t.same(
+    log.ops().map((o) => o.seq),
+    [host, a, b, releaseF].map((o) => o.seq),
+    'f is released but A stays for g, so B (which reaches A) stays, and the release of f with it',
+  );
+  release(41);
+  t.same(log.ops().map((o) => o.seq), [host.seq], 'with A gone entirely, B goes too');
+});

@@ -216,6 +216,22 @@ t.test('removing a dylib removes its impl dylib and leaves others working', asyn
   });
 });
 
+t.test('add/remove cycles leave nothing behind in the executor', async (t) => {
+  await withJIT(t, async (jit) => {
+    const before = jit.executor.stats();
+    for (let i = 0; i < 5; i++) {
+      jit.createDylib(`c${i}`);
+      // No memory, table or global (an empty globals module), and an import that resolves nowhere (a late-bound stub).
+      await jit.addModule(`c${i}`, { wat: '(module (import "env" "nowhere" (func (result i32))) (func (export "f") (result i32) (i32.const 1)))' });
+      t.same((await jit.invoke(`c${i}`, 'f', args())).results, [i32(1)]);
+      await jit.removeDylib(`c${i}`);
+    }
+    const after = jit.executor.stats();
+    t.equal(after.slotsUsed, before.slotsUsed, 'every table slot is released');
+    t.equal(after.replayLogOps, before.replayLogOps, 'nothing is left to replay');
+  });
+});
+
 t.test('removing an impl dylib by itself: calls into it fail, the next lazy add makes a new one', async (t) => {
   await withJIT(t, async (jit) => {
     jit.createDylib('main');
