@@ -49,6 +49,12 @@ export class Linker {
         this.space.placeFunction(op.ptrAddr, target);
         return;
       }
+      case 'runStart': {
+        const start = this.space.functionAt(op.addr);
+        if (typeof start !== 'function') throw ExecutorFailure.link(`${op.label}: address ${op.addr} holds no function to start`);
+        (start as () => unknown)();
+        return;
+      }
       case 'createMemory':
         this.space.placeData(op.addr, this.memoryBudget.create(op.addr, op.type));
         return;

@@ -24,6 +24,7 @@ function touches(op: LinkOp): ExecutorAddr[] {
     case 'updatePointer':
       return [op.ptrAddr, op.targetAddr];
     case 'createMemory':
+    case 'runStart':
       return [op.addr];
     case 'release':
       return [...op.addrs];
@@ -51,9 +52,9 @@ export class OpSequencer {
   }
 
   private run(op: LinkOp): void {
-    // Only instantiate can nest (its start function may reach a call-through).
-    const nests = op.op === 'instantiate';
-    if (nests) this.inProgress.push(op.exports.map((e) => e.addr));
+    // Only ops running a start function can nest (it may reach a call-through).
+    const nests = op.op === 'instantiate' || op.op === 'runStart';
+    if (nests) this.inProgress.push(op.op === 'instantiate' ? op.exports.map((e) => e.addr) : []);
     try {
       this.apply(op);
     } finally {

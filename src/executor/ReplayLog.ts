@@ -1,13 +1,14 @@
 // Main side: every link op that is pending or has been applied, so a fresh worker can be
 // brought to the same state after the old one was terminated (time limit) or died (memory).
 // Replaying re-creates instances (memories and globals start from their post-instantiation
-// state, start functions run again); compiled WebAssembly.Modules are reused.
+// state, start functions run again: runStart is an op like any other); compiled
+// WebAssembly.Modules are reused.
 //
 // Compaction (on each applied release): an applied op stays only if it still defines a live
 // address, is pending, or something kept depends on it (imports from it, or an updatePointer
 // copies from it). An applied op that defines nothing (an instantiate whose instance exports
-// nothing the session sees, such as an empty globals module) exists only for what its
-// instantiation did to the entities it imports (segments, start function): it stays while
+// nothing the session sees, such as an empty globals module, or a runStart) exists only for
+// what it did to the entities it uses (segments, start function): it stays while
 // anything it imports, directly or through what those import in turn, is kept or is a host
 // entity the log does not place; once all of that is gone its effects can no longer be
 // observed. A release op stays only for addresses whose definer stays.
@@ -29,6 +30,7 @@ function defines(op: LinkOp): ExecutorAddr[] {
       return [op.ptrAddr];
     case 'createMemory':
       return [op.addr];
+    case 'runStart':
     case 'release':
       return [];
   }
@@ -40,6 +42,8 @@ function uses(op: LinkOp): ExecutorAddr[] {
       return op.imports.map((i) => i.addr);
     case 'updatePointer':
       return [op.targetAddr];
+    case 'runStart':
+      return [op.addr];
     default:
       return [];
   }

@@ -66,6 +66,11 @@ export type LinkOp =
    */
   | { readonly op: 'createMemory'; readonly seq: number; readonly addr: ExecutorAddr; readonly type: MemoryType }
   | { readonly op: 'updatePointer'; readonly seq: number; readonly ptrAddr: ExecutorAddr; readonly targetAddr: ExecutorAddr }
+  /**
+   * Calls the nullary function at `addr` as a module's start function: an op, not a request,
+   * so that a restarted executor replays it in order (instantiation effects include the start).
+   */
+  | { readonly op: 'runStart'; readonly seq: number; readonly label: string; readonly addr: ExecutorAddr }
   | { readonly op: 'release'; readonly seq: number; readonly addrs: readonly ExecutorAddr[] };
 
 type WithoutSeq<T> = T extends unknown ? Omit<T, 'seq'> : never;

@@ -53,8 +53,8 @@ function applyOp(op: LinkOp): void {
   const own = topLevel ? new OutputSink(init.maxOutputLines) : null;
   if (own !== null) {
     sink = own;
-    // Only instantiation runs user code (start functions), so only it needs a watchdog.
-    if (op.op === 'instantiate') post({ ev: 'activity', activity: { kind: 'op', seq: op.seq } });
+    // Only instantiation and start functions run user code, so only they need a watchdog.
+    if (op.op === 'instantiate' || op.op === 'runStart') post({ ev: 'activity', activity: { kind: 'op', seq: op.seq } });
   }
   try {
     linker.apply(op);

@@ -149,7 +149,7 @@ export class LazyJIT {
     this.lctm = new LazyCallThroughManager(this.session);
     this.codeBudget = new CodeBudget(options.sessionCodeLimitBytes);
     this.memories = new ModuleMemories(executor, this.addresses);
-    this.linker = new BudgetedLinkingLayer(this.codeBudget, this.session, executor, this.addresses, options.callTimeoutMs, (record, imp) =>
+    this.linker = new BudgetedLinkingLayer(this.codeBudget, this.session, executor, this.addresses, (record, imp) =>
       this.bindLateImport(record, imp),
     );
     this.importStubs = new IndirectStubsManager(executor, this.addresses, (err) => this.session.reportError(err));
@@ -176,7 +176,12 @@ export class LazyJIT {
 
   static async create(options: Partial<LazyJITOptions> = {}): Promise<LazyJIT> {
     const opts = { ...defaultLazyJITOptions, ...options };
-    const executor = await Executor.start({ memoryLimitMb: opts.executorHeapLimitMb, sessionMemoryLimitPages: opts.sessionMemoryLimitPages });
+    const executor = await Executor.start({
+      memoryLimitMb: opts.executorHeapLimitMb,
+      sessionMemoryLimitPages: opts.sessionMemoryLimitPages,
+      // A start function runs like a call, under the same limit.
+      startTimeoutMs: opts.callTimeoutMs,
+    });
     return new LazyJIT(executor, opts);
   }
 

@@ -38,9 +38,6 @@ export class WasmLinkingLayer {
   private readonly executor: Executor;
   private readonly addresses: AddressSpace;
 
-  /** Time limit for a start function, which runs like a call. */
-  private readonly startTimeoutMs: number;
-
   /**
    * Binds a function import that resolves nowhere yet to a stub that resolves it on first
    * call, so a module may be added before what it calls is.
@@ -51,13 +48,11 @@ export class WasmLinkingLayer {
     session: ExecutionSession,
     executor: Executor,
     addresses: AddressSpace,
-    startTimeoutMs: number,
     bindLate: (record: WasmModuleRecord, imp: ImportInfo) => ExecutorAddr,
   ) {
     this.session = session;
     this.executor = executor;
     this.addresses = addresses;
-    this.startTimeoutMs = startTimeoutMs;
     this.bindLate = bindLate;
   }
 
@@ -68,7 +63,7 @@ export class WasmLinkingLayer {
    */
   async runStart(record: WasmModuleRecord, index: number, deps: LinkDependencies): Promise<void> {
     const addr = await this.functionAddress(record, index, deps);
-    await this.executor.invoke(addr, { params: [], results: [] }, [], { timeoutMs: this.startTimeoutMs });
+    await this.executor.apply({ op: 'runStart', label: `${record.label} start`, addr });
   }
 
   /**

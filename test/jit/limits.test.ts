@@ -188,3 +188,22 @@ t.test('table cap: a table starting past it is refused; table.grow past it retur
     t.equal(await call('growU', 1), -1);
   }
 });
+
+t.test('after a call is stopped at its time limit, start functions have run again', async (t) => {
+  const jit = await withJIT(t, { callTimeoutMs: 300 });
+  jit.createDylib('main');
+  await jit.addModule('main', {
+    wat: `(module (global $g (export "g") (mut i32) (i32.const 0)) (memory (export "mem") 1)
+      (func $init (global.set $g (i32.const 42)) (i32.store8 (i32.const 0) (i32.const 7)))
+      (start $init)
+      (func (export "set") (param i32) (global.set $g (local.get 0)))
+      (func (export "spin") (loop $l (br $l))))`,
+  });
+  const g = async () => jit.globalValue((await jit.lookupData('main', 'g', 'global')).entry);
+  t.same(await g(), i32(42), 'the start function ran at add');
+  await jit.invoke('main', 'set', args(i32(5)));
+  t.same(await g(), i32(5));
+  await t.rejects(jit.invoke('main', 'spin', args()), { code: 'ExecutionTimeout' });
+  t.same(await g(), i32(42), 'globals back to their state after instantiation, start function included');
+  t.same([...(await jit.readMemory('main', 'mem', 0, 1)).bytes], [7]);
+});
