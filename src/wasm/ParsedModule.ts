@@ -9,6 +9,7 @@ import { BinaryenError, parseWat, readWasm, type BModule } from './binaryen.ts';
 import { MalformedBinary } from './bytes.ts';
 import { scanBody, skipLocals, type CodeReferences } from './codeScan.ts';
 import { chooseFunctionModule } from './linkNames.ts';
+import { emptyDeclarativeSegments } from './declarativeSegments.ts';
 import { clampMemories } from './memoryLimits.ts';
 import { clampTables } from './tableLimits.ts';
 import { decodeModuleBinary, type ModuleBinary } from './moduleBinary.ts';
@@ -184,6 +185,11 @@ function clamp(binary: ModuleBinary, opts: ParseOptions): ModuleBinary {
   return b;
 }
 
+function withoutDeclarativeSegments(binary: ModuleBinary): ModuleBinary {
+  const bytes = emptyDeclarativeSegments(binary);
+  return bytes === binary.bytes ? binary : decode(bytes);
+}
+
 function toInvalidModule(e: unknown): never {
   if (e instanceof BinaryenError) throw new InvalidModule(e.message, e.diagnostics);
   throw e;
@@ -200,7 +206,7 @@ function parseBinary(bytes: Uint8Array, opts: ParseOptions): ParsedModule {
   // V8 is the reference validator, and the cheapest: check first, report its message.
   const v8Error = compileErrorMessage(bytes);
   if (v8Error !== null) throw new InvalidModule('The binary is not a valid WebAssembly module.', [v8Error]);
-  const binary = clamp(decode(bytes), opts);
+  const binary = withoutDeclarativeSegments(clamp(decode(bytes), opts));
   let ir: BModule;
   try {
     ir = readWasm(binary.bytes);

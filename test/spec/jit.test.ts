@@ -14,12 +14,7 @@ import { formatTable, sumCounts } from './table.ts';
 
 const dir = findSpecDir();
 
-/**
- * Assertions the JIT is known to fail where direct instantiation passes, with why. binaryen
- * (the JIT's IR) drops declarative element segments when it reads a binary, so a module that
- * `table.init`s from one does not validate for it (README, "Known gaps").
- */
-const knownGaps = new Set(['elem:323', 'elem:331']);
+
 
 /** What the reopt sessions reported: a re-optimization that failed (the calls went on in the baseline). */
 const reoptReported: string[] = [];
@@ -73,7 +68,7 @@ t.test(
         if (jit.error) regressions.push(`${jit.script}: ${jit.error}`);
         const directFailed = new Set(direct.failures.map((f) => f.line));
         for (const f of jit.failures) {
-          if (!directFailed.has(f.line) && !knownGaps.has(`${jit.script}:${f.line}`)) regressions.push(`${jit.script}:${f.line} ${f.command}: expected ${f.expected}, got ${f.got}`);
+          if (!directFailed.has(f.line)) regressions.push(`${jit.script}:${f.line} ${f.command}: expected ${f.expected}, got ${f.got}`);
         }
       });
       t.same(regressions.slice(0, 50), [], `${name}: every assertion direct instantiation passes also passes (${regressions.length} regressions)`);

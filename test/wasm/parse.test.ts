@@ -5,6 +5,7 @@ import t from 'tap';
 import { InvalidModule, ResourceExhausted } from '../../src/core/errors.ts';
 import { parseModule, type ParsedModule } from '../../src/wasm/index.ts';
 import { instantiateDirect } from './helpers.ts';
+import { watBytes } from '../executor/helpers.ts';
 
 const WAT = `(module
   (type $bin (func (param i32 i32) (result i32)))
@@ -257,4 +258,21 @@ t.test('use after dispose is an error, dispose twice is not', async (tt) => {
   m.dispose();
   m.dispose();
   tt.throws(() => m.layout);
+});
+
+t.test('a declarative element segment: table.init from it acts on a dropped segment, ref.func still works', async (t) => {
+  // elem.wast's "implicitly dropped elements", which binaryen alone would refuse to read.
+  const wat = `(module (table 10 funcref) (elem $e declare func $f) (func $f)
+    (func (export "init") (param i32) (table.init $e (i32.const 0) (i32.const 0) (local.get 0)))
+    (func (export "isNull") (result i32) (ref.is_null (ref.func $f))))`;
+  const bytes = watBytes(wat);
+  const m = parseModule({ wasm: bytes });
+  t.teardown(() => m.dispose());
+  const direct = new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>)).exports;
+  const parsed = new WebAssembly.Instance(new WebAssembly.Module(m.bytes as Uint8Array<ArrayBuffer>)).exports;
+  for (const x of [direct, parsed]) {
+    t.doesNotThrow(() => (x['init'] as (n: number) => void)(0), 'an empty init succeeds');
+    t.throws(() => (x['init'] as (n: number) => void)(1), WebAssembly.RuntimeError, 'any other traps');
+    t.equal((x['isNull'] as () => number)(), 0);
+  }
 });
