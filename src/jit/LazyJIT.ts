@@ -245,7 +245,8 @@ export class LazyJIT {
     // into the removed bodies fail (their trampolines are gone).
     const target = this.implOf(jd);
     if (target) this.resources.delete(target);
-    // A memory another dylib's module still imports stays (and counts) until that one goes.
+    // A memory, table or global another dylib's module still imports stays (a memory still
+    // counting) until that module goes too (ModuleMemories).
     const now = this.memories.releasable(released, [...this.modules.values()].flat());
     this.addresses.release(now);
     if (now.length > 0) await this.executor.apply({ op: 'release', addrs: now });
@@ -401,13 +402,13 @@ export class LazyJIT {
     // them out) before the instantiation traps, and calls through them must keep working.
     // Otherwise nothing can reach them, and the add leaves nothing behind.
     const stubs = this.resources.get(record.targetJD)?.stubs;
-    const kept = ran && referencesMayEscape(record) ? impl.filter((n) => stubs?.findStub(n)) : [];
-    remove(record.implJD, impl.filter((n) => !kept.includes(n)));
+    const kept = new Set(ran && referencesMayEscape(record) ? impl.filter((n) => stubs?.findStub(n)) : []);
+    remove(record.implJD, impl.filter((n) => !kept.has(n)));
     const targets = this.targets.get(record.targetJD);
     for (const n of target) targets?.delete(n);
     const list = this.modules.get(record.targetJD);
     if (list) list.splice(list.indexOf(record), 1);
-    if (kept.length > 0 && record.implJD) {
+    if (kept.size > 0 && record.implJD) {
       // The kept bodies may still be compiled from this module: it now lives in the impl dylib.
       this.addRecord(record.implJD, record);
       return;
