@@ -325,7 +325,14 @@ export class LazyJIT {
     const id = `m${this.nextModuleId++}`;
     const kept = new Set(parsed.info.functions.filter((f) => !f.imported && f.usesSegments).map((f) => f.index));
     const hadResources = this.resources.has(jd);
-    const implJD = options.lazy ? this.getResources(jd).implJD : undefined;
+    let implJD: JITDylib | undefined;
+    try {
+      // DylibExists when a dylib named like the impl dylib exists and is not this one's.
+      implJD = options.lazy ? this.getResources(jd).implJD : undefined;
+    } catch (err) {
+      parsed.dispose();
+      throw err;
+    }
     const record = new WasmModuleRecord(id, options, this.compiler, parsed, jd, implJD, kept);
     try {
       await this.memories.create(record);

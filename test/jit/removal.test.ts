@@ -5,7 +5,7 @@
 // its caller cleanly, then works again once the dylib is back.
 
 import t, { type Test } from 'tap';
-import { FailedToMaterialize, Trap } from '../../src/core/errors.ts';
+import { DylibExists, FailedToMaterialize, Trap } from '../../src/core/errors.ts';
 import { LazyJIT } from '../../src/jit/LazyJIT.ts';
 import type { WasmValue } from '../../src/wasm/types.ts';
 
@@ -84,4 +84,14 @@ t.test('after removing a dylib another module imported from', async (t) => {
   jit.createDylib('lib');
   await jit.addModule('lib', { wat: '(module (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))' });
   t.same((await jit.invoke('user', 'add3', args(i32(1)))).results, [i32(4)], 'and works once the import resolves again');
+});
+
+t.test('a lazy add whose impl dylib name is taken by a plain dylib is refused and defines nothing', async (t) => {
+  const jit = await withJIT(t);
+  jit.createDylib('x.impl');
+  jit.createDylib('x');
+  await t.rejects(jit.addModule('x', { wat: '(module (func (export "f")))' }), DylibExists);
+  t.same([...jit.getDylib('x').symbols()], []);
+  await jit.addModule('x', { wat: '(module (func (export "f")))' }, { lazy: false });
+  t.ok(jit.getDylib('x').entry('f'), 'an eager add needs no impl dylib');
 });
