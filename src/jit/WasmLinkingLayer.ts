@@ -134,14 +134,12 @@ export class WasmLinkingLayer {
   async importAddress(record: WasmModuleRecord, ref: EntityRef, deps: LinkDependencies): Promise<ExecutorAddr> {
     if (ref.kind === 'function') return this.functionAddress(record, ref.index, deps);
     const known = record.address(ref);
-    if (known !== undefined) {
-      // Live modules keep what they imported alive (ModuleMemories); a released one means the
-      // piece would link against an entity that is gone.
-      if (this.addresses.isReleased(known)) throw new Error(`${ref.kind} ${ref.index} of ${record.label} is gone: its dylib was removed`);
-      return known;
-    }
+    // Live modules keep what they imported alive (ModuleMemories): a released address means
+    // the piece would link against an entity that is gone.
+    if (known !== undefined && !this.addresses.isReleased(known)) return known;
     const imp = record.parsed.info.imports.find((i) => i.kind === ref.kind && i.index === ref.index);
     if (!imp) throw new Error(`${ref.kind} ${ref.index} of ${record.label} has no address yet`);
+    if (known !== undefined) throw new UnresolvedImport(imp, 'resolved to an entity of a dylib removed since');
     return this.resolveImport(record, imp, deps);
   }
 

@@ -8,7 +8,7 @@
 // names: binaryen may drop it, and declares what its own output references by itself).
 
 import { ByteWriter } from './bytes.ts';
-import { SectionId, type ElementSegment, type ModuleBinary } from './moduleBinary.ts';
+import { replaceSection, SectionId, type ElementSegment, type ModuleBinary } from './moduleBinary.ts';
 
 function encodeSegment(w: ByteWriter, bytes: Uint8Array, seg: ElementSegment, flags: number, items: boolean): void {
   w.u32(flags);
@@ -33,8 +33,6 @@ function encodeSegment(w: ByteWriter, bytes: Uint8Array, seg: ElementSegment, fl
 export function emptyDeclarativeSegments(binary: ModuleBinary): Uint8Array {
   const declarative = binary.elements.filter((s) => s.mode === 'declarative');
   if (declarative.length === 0) return binary.bytes;
-  const section = binary.sections.find((s) => s.id === SectionId.element);
-  if (!section) throw new Error('element segments without an element section');
   const { bytes } = binary;
   const payload = new ByteWriter();
   payload.u32(binary.elements.length + declarative.length);
@@ -44,9 +42,5 @@ export function emptyDeclarativeSegments(binary: ModuleBinary): Uint8Array {
     else encodeSegment(payload, bytes, seg, seg.flags, true);
   }
   for (const seg of declarative) encodeSegment(payload, bytes, seg, seg.flags, true);
-  return new ByteWriter(bytes.length + 16)
-    .bytes(bytes.subarray(0, section.headerStart))
-    .section(SectionId.element, payload.finish())
-    .bytes(bytes.subarray(section.end))
-    .finish();
+  return replaceSection(binary, SectionId.element, payload.finish());
 }

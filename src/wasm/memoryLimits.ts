@@ -7,7 +7,7 @@
 
 import { ResourceExhausted } from '../core/errors.ts';
 import { ByteWriter } from './bytes.ts';
-import { SectionId, type ModuleBinary } from './moduleBinary.ts';
+import { replaceSection, SectionId, type ModuleBinary } from './moduleBinary.ts';
 import type { MemoryType } from './types.ts';
 
 /** The largest maximum a 32-bit memory can declare, in 64 KiB pages. */
@@ -19,32 +19,37 @@ export function encodeLimits(w: ByteWriter, t: MemoryType): void {
   if (t.maximum !== undefined) w.u32(t.maximum);
 }
 
+/**
+ * `defined` with every maximum lowered to `cap` (an absent one set to it); null when none
+ * changes. Throws `tooBig(i)` for the first that starts above the cap. Shared by memories and
+ * tables (tableLimits.ts).
+ */
+export function capMaxima<T extends { readonly initial: number; readonly maximum?: number | undefined }>(
+  defined: readonly T[],
+  cap: number,
+  tooBig: (i: number) => Error,
+): T[] | null {
+  let changed = false;
+  const capped = defined.map((t, i) => {
+    if (t.initial > cap) throw tooBig(i);
+    if (t.maximum !== undefined && t.maximum <= cap) return t;
+    changed = true;
+    return { ...t, maximum: cap };
+  });
+  return changed ? capped : null;
+}
+
 /** Returns the binary with defined memories clamped to `maxPages` (the same bytes when nothing changes). */
 export function clampMemories(binary: ModuleBinary, maxPages: number): Uint8Array {
   const cap = Math.min(Math.max(0, Math.floor(maxPages)), MAX_PAGES_32);
   const defined = binary.memories.slice(binary.importedMemories);
-  let changed = false;
-  const clamped = defined.map((m, i) => {
-    if (m.initial > cap) {
-      throw new ResourceExhausted(
-        'memoryPages',
-        `Memory ${binary.importedMemories + i} starts with ${m.initial} pages; the limit is ${cap} pages.`,
-      );
-    }
-    if (m.maximum !== undefined && m.maximum <= cap) return m;
-    changed = true;
-    return { ...m, maximum: cap };
+  const clamped = capMaxima(defined, cap, (i) => {
+    const m = defined[i] as MemoryType;
+    return new ResourceExhausted('memoryPages', `Memory ${binary.importedMemories + i} starts with ${m.initial} pages; the limit is ${cap} pages.`);
   });
-  if (!changed) return binary.bytes;
-
-  const section = binary.sections.find((s) => s.id === SectionId.memory);
-  if (!section) throw new Error('defined memories without a memory section');
+  if (clamped === null) return binary.bytes;
   const payload = new ByteWriter();
   payload.u32(clamped.length);
   for (const m of clamped) encodeLimits(payload, m);
-  return new ByteWriter(binary.bytes.length + 16)
-    .bytes(binary.bytes.subarray(0, section.headerStart))
-    .section(SectionId.memory, payload.finish())
-    .bytes(binary.bytes.subarray(section.end))
-    .finish();
+  return replaceSection(binary, SectionId.memory, payload.finish());
 }

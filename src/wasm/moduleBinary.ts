@@ -3,7 +3,7 @@
 // segments and where each function body lives. Function bodies themselves are not decoded here;
 // codeScan.ts reads them one at a time, when they are needed.
 
-import { ByteReader, MalformedBinary } from './bytes.ts';
+import { ByteReader, ByteWriter, MalformedBinary } from './bytes.ts';
 import { scanConstExpr, skipValType } from './codeScan.ts';
 import type { ExternKind, FuncType, GlobalType, MemoryType, TableType, ValType } from './types.ts';
 
@@ -202,6 +202,17 @@ function readNameSection(
   } catch (e) {
     if (!(e instanceof MalformedBinary)) throw e;
   }
+}
+
+/** The module's bytes with section `id` (which must exist) carrying `payload` instead. */
+export function replaceSection(binary: ModuleBinary, id: number, payload: Uint8Array): Uint8Array {
+  const section = binary.sections.find((s) => s.id === id);
+  if (!section) throw new Error(`the module has no section ${id} to replace`);
+  return new ByteWriter(binary.bytes.length + 16)
+    .bytes(binary.bytes.subarray(0, section.headerStart))
+    .section(id, payload)
+    .bytes(binary.bytes.subarray(section.end))
+    .finish();
 }
 
 export function decodeModuleBinary(bytes: Uint8Array): ModuleBinary {

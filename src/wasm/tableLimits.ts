@@ -5,7 +5,8 @@
 
 import { ResourceExhausted } from '../core/errors.ts';
 import { ByteWriter } from './bytes.ts';
-import { SectionId, type ModuleBinary } from './moduleBinary.ts';
+import { capMaxima } from './memoryLimits.ts';
+import { replaceSection, SectionId, type ModuleBinary } from './moduleBinary.ts';
 import type { TableType } from './types.ts';
 
 /** The largest size V8 lets a table have (its --wasm-max-table-size). */
@@ -24,32 +25,18 @@ function encodeTableType(w: ByteWriter, t: TableType): void {
 export function clampTables(binary: ModuleBinary, maxElements: number): Uint8Array {
   const cap = Math.min(Math.max(0, Math.floor(maxElements)), MAX_TABLE_ELEMENTS);
   const defined = binary.tables.slice(binary.importedTables);
-  let changed = false;
-  const clamped = defined.map((t, i) => {
-    if (t.type.initial > cap) {
-      throw new ResourceExhausted('tableElements', `Table ${binary.importedTables + i} starts with ${t.type.initial} elements; the limit is ${cap}.`);
-    }
-    if (t.type.maximum !== undefined && t.type.maximum <= cap) return t;
-    changed = true;
-    return { ...t, type: { ...t.type, maximum: cap } };
-  });
-  if (!changed) return binary.bytes;
-
-  const section = binary.sections.find((s) => s.id === SectionId.table);
-  if (!section) throw new Error('defined tables without a table section');
+  const types = capMaxima(
+    defined.map((t) => t.type),
+    cap,
+    (i) => new ResourceExhausted('tableElements', `Table ${binary.importedTables + i} starts with ${defined[i]?.type.initial} elements; the limit is ${cap}.`),
+  );
+  if (types === null) return binary.bytes;
   const payload = new ByteWriter();
-  payload.u32(clamped.length);
-  for (const t of clamped) {
-    if (t.init === null) encodeTableType(payload, t.type);
-    else {
-      payload.u8(0x40).u8(0x00);
-      encodeTableType(payload, t.type);
-      payload.bytes(binary.bytes.subarray(t.init.start, t.init.end));
-    }
-  }
-  return new ByteWriter(binary.bytes.length + 16)
-    .bytes(binary.bytes.subarray(0, section.headerStart))
-    .section(SectionId.table, payload.finish())
-    .bytes(binary.bytes.subarray(section.end))
-    .finish();
+  payload.u32(defined.length);
+  defined.forEach((t, i) => {
+    if (t.init !== null) payload.u8(0x40).u8(0x00);
+    encodeTableType(payload, types[i] as TableType);
+    if (t.init !== null) payload.bytes(binary.bytes.subarray(t.init.start, t.init.end));
+  });
+  return replaceSection(binary, SectionId.table, payload.finish());
 }
