@@ -57,6 +57,9 @@ export async function startServer(parts: ServerParts): Promise<FastifyInstance> 
   return server;
 }
 
+/** Signals a process must leave to V8 and the OS: they report faults, not requests to stop. */
+export const FATAL_SIGNALS: readonly NodeJS.Signals[] = ['SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGTRAP', 'SIGABRT'];
+
 /** Runs the server until SIGTERM/SIGINT. */
 export async function main(): Promise<void> {
   let config: Config;
@@ -70,7 +73,10 @@ export async function main(): Promise<void> {
   const logger = createLogger(config);
   const service = await createService(config, logger);
   const server = await startServer({ config, service, logger });
-  closeWithGrace({ delay: config.maxCallTimeoutMs + 5000, logger }, async ({ signal, err }) => {
+  // close-with-grace also listens to the fatal signals unless told to skip them, and a JavaScript
+  // listener for SIGSEGV or SIGBUS replaces the handler V8 installs to turn a wasm out-of-bounds
+  // access into a trap: the first such access would then end the process. Those signals stay V8's.
+  closeWithGrace({ delay: config.maxCallTimeoutMs + 5000, logger, skip: FATAL_SIGNALS }, async ({ signal, err }) => {
     if (err) logger.error({ err }, 'shutting down after an unhandled error');
     else logger.info({ signal }, 'shutting down');
     await server.close(); // stops accepting, waits for in-flight requests, then closes the service
