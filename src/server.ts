@@ -76,7 +76,7 @@ export async function main(): Promise<void> {
   // close-with-grace also listens to the fatal signals unless told to skip them, and a JavaScript
   // listener for SIGSEGV or SIGBUS replaces the handler V8 installs to turn a wasm out-of-bounds
   // access into a trap: the first such access would then end the process. Those signals stay V8's.
-  closeWithGrace({ delay: config.maxCallTimeoutMs + 5000, logger, skip: FATAL_SIGNALS }, async ({ signal, err }) => {
+  closeWithGrace({ delay: config.maxCallTimeoutMs + 5000, logger, skip: [...FATAL_SIGNALS] }, async ({ signal, err }) => {
     if (err) logger.error({ err }, 'shutting down after an unhandled error');
     else logger.info({ signal }, 'shutting down');
     await server.close(); // stops accepting, waits for in-flight requests, then closes the service
