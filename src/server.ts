@@ -58,7 +58,7 @@ export async function startServer(parts: ServerParts): Promise<FastifyInstance> 
 }
 
 /** Signals a process must leave to V8 and the OS: they report faults, not requests to stop. */
-export const FATAL_SIGNALS: readonly NodeJS.Signals[] = ['SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGTRAP', 'SIGABRT'];
+export const FATAL_SIGNALS = ['SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGTRAP', 'SIGABRT'] as const;
 
 /** Runs the server until SIGTERM/SIGINT. */
 export async function main(): Promise<void> {
