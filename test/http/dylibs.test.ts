@@ -7,7 +7,7 @@ interface Dylib {
   name: string;
   linkOrder: string[];
   implOf?: string;
-  symbols: { name: string }[];
+  symbols: { name: string; flags: string[] }[];
   modules: { id: string; name?: string; lazy: boolean }[];
 }
 
@@ -110,7 +110,7 @@ t.test('GET /dylibs/:dylib lists what the dylib exports; ?hidden=true lists ever
   const shown = json<Dylib>(await call(app, 'GET', '/dylibs/main'));
   t.same(shown.symbols.map((s) => s.name), ['f'], 'only the export');
   const all = json<Dylib>(await call(app, 'GET', '/dylibs/main?hidden=true'));
-  const hidden = all.symbols.filter((s) => !(s.flags as string[]).includes('Exported'));
+  const hidden = all.symbols.filter((s) => !s.flags.includes('Exported'));
   t.ok(hidden.length > 0, 'the private function\'s stub is listed with ?hidden=true');
   t.ok(all.symbols.some((s) => s.name === 'f'));
   const listed = json<{ dylibs: Dylib[] }>(await call(app, 'GET', '/dylibs')).dylibs.find((d) => d.name === 'main');
