@@ -7,8 +7,7 @@ import { DuplicateDefinition, SymbolsNotFound } from './errors.ts';
 import type { AsynchronousSymbolQuery } from './AsynchronousSymbolQuery.ts';
 import type { FailedToMaterialize } from './errors.ts';
 import type { MaterializationUnit } from './MaterializationUnit.ts';
-import type { ExecutorAddr } from '../executor/protocol.ts';
-import type { SymbolInterface } from './SymbolDefinition.ts';
+import type { ExecutorAddr, SymbolInterface } from './SymbolDefinition.ts';
 import { JITSymbolFlags, SymbolState } from './SymbolFlags.ts';
 import type { ExecutionSession } from './ExecutionSession.ts';
 
