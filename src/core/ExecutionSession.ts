@@ -177,7 +177,7 @@ export class ExecutionSession {
    * not Ready fail (they can never become Ready).
    */
   private dropEntries(entries: readonly SymbolTableEntry[], errorFor: (e: SymbolTableEntry) => unknown): void {
-    const dropped = new Set(entries);
+    let dropped: Set<SymbolTableEntry> | undefined;
     const failedDependants: { e: SymbolTableEntry; error: FailedToMaterialize }[] = [];
     for (const e of entries) {
       if (e.unit) {
@@ -192,7 +192,7 @@ export class ExecutionSession {
       e.clearUnreadyDeps();
       for (const d of e.dependants) {
         d.deleteUnreadyDep(e);
-        if (!dropped.has(d)) failedDependants.push({ e: d, error: new FailedToMaterialize([{ dylib: d.jd.name, name: d.name }], error) });
+        if (!(dropped ??= new Set(entries)).has(d)) failedDependants.push({ e: d, error: new FailedToMaterialize([{ dylib: d.jd.name, name: d.name }], error) });
       }
       e.clearDependants();
     }

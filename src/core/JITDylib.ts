@@ -267,21 +267,33 @@ export class JITDylib {
    * removeResourceTracker, which settles what waited on them. Returns the entries taken out.
    */
   detachTracker(rt: ResourceTracker): SymbolTableEntry[] {
-    const entries = [...rt.entries];
-    for (const e of entries) this.table.delete(e.name);
-    rt.entries.clear();
+    const entries = this.ownedBy(rt);
+    // A tracker owning as many entries as the table has owns them all.
+    if (entries.length === this.table.size) this.table.clear();
+    else for (const e of entries) this.table.delete(e.name);
+    this.resetEntries(rt);
     this.#trackers.delete(rt);
     return entries;
   }
 
   /** @internal Gives every symbol of `src` to `dst`, for the session's transferResourceTracker. */
   transferTracker(dst: ResourceTracker, src: ResourceTracker): void {
-    for (const e of src.entries) {
+    for (const e of this.ownedBy(src)) {
       e.tracker = dst;
-      dst.entries.add(e);
+      dst.entries.push(e);
     }
-    src.entries.clear();
+    this.resetEntries(src);
     this.#trackers.delete(src);
+  }
+
+  /** The entries of `rt` still in the table. */
+  private ownedBy(rt: ResourceTracker): SymbolTableEntry[] {
+    return rt.staleEntries === 0 ? rt.entries : rt.entries.filter((e) => this.table.get(e.name) === e);
+  }
+
+  private resetEntries(rt: ResourceTracker): void {
+    rt.entries = [];
+    rt.staleEntries = 0;
   }
 
   private checkTracker(tracker: ResourceTracker): void {
@@ -291,12 +303,17 @@ export class JITDylib {
 
   private addEntry(e: SymbolTableEntry): void {
     this.table.set(e.name, e);
-    e.tracker.entries.add(e);
+    e.tracker.entries.push(e);
   }
 
   private deleteEntry(e: SymbolTableEntry): void {
     this.table.delete(e.name);
-    e.tracker.entries.delete(e);
+    const rt = e.tracker;
+    // Compact once most of the list is stale, so the work stays proportional to the deletions.
+    if (++rt.staleEntries > 32 && rt.staleEntries * 2 > rt.entries.length) {
+      rt.entries = this.ownedBy(rt);
+      rt.staleEntries = 0;
+    }
   }
 }
 

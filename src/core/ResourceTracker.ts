@@ -64,8 +64,15 @@ export class ResourceTracker {
   /** Unique in the process; only for messages and dumps. */
   readonly id: number;
   #state: TrackerState = { kind: 'live' };
-  /** @internal The symbol table entries this tracker owns, kept by the dylib. */
-  readonly entries = new Set<SymbolTableEntry>();
+  /**
+   * @internal The symbol table entries defined under this tracker, kept by its dylib. Entries
+   * later removed from the table one by one stay here until the dylib compacts the list, which
+   * it skips them in; an array rather than a Set because a Set costs a hash per entry, which
+   * doubled the cost of defining a symbol.
+   */
+  entries: SymbolTableEntry[] = [];
+  /** @internal How many of `entries` have left the table since the list was last compacted. */
+  staleEntries = 0;
 
   /** @internal Use JITDylib.getDefaultResourceTracker or createResourceTracker. */
   constructor(jd: JITDylib) {

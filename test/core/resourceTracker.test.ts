@@ -12,7 +12,7 @@ import type { JITDylib } from '../../src/core/JITDylib.ts';
 import type { MaterializationResponsibility } from '../../src/core/MaterializationResponsibility.ts';
 import { ResourceTrackerDefunct, type ResourceKey, type ResourceManager, type ResourceTracker } from '../../src/core/ResourceTracker.ts';
 import { SymbolState } from '../../src/core/SymbolFlags.ts';
-import { abs, exported, iface, parkedUnit, resolveOne, settle, setup, SimpleMaterializationUnit, track } from './helpers.ts';
+import { abs, exported, iface, parkedUnit, resolveOne, settle, setup, SimpleMaterializationUnit, track, weak } from './helpers.ts';
 
 /** A manager that keeps named resources per key and logs every call into a shared log. */
 class RecordingManager implements ResourceManager {
@@ -420,4 +420,23 @@ t.test('a tracker of another dylib cannot own definitions', async (t) => {
   const other = es.createJITDylib('other');
   t.throws(() => jd.define(absoluteSymbols(new Map([['Foo', abs(1)]])), other.createResourceTracker()), /cannot own definitions in "JD"/);
   t.equal(jd.entry('Foo'), undefined);
+});
+
+t.test('symbols removed one by one or overridden leave their tracker; the rest is removed with it', async (t) => {
+  const { es, jd } = setup();
+  const rt = jd.createResourceTracker();
+  const names = Array.from({ length: 100 }, (_, i) => `s${i}`);
+  jd.define(absoluteSymbols(new Map(names.map((n, i) => [n, abs(i)]))), rt);
+  jd.define(absoluteSymbols(new Map([['W', abs(1, weak)]])), rt);
+  jd.remove(names.slice(0, 80)); // enough to make the tracker compact its list
+  const strong = jd.createResourceTracker();
+  jd.define(absoluteSymbols(new Map([['W', abs(2)], ['s0', abs(3)]])), strong);
+  t.equal(jd.entry('W')?.tracker, strong, 'a strong definition overriding a weak one belongs to its own tracker');
+
+  const other = jd.createResourceTracker();
+  rt.transferTo(other);
+  t.same([...jd.symbols()].filter((e) => e.tracker === other).map((e) => e.name), names.slice(80), 'only the symbols still defined move');
+  await other.remove();
+  t.same([...jd.symbols()].map((e) => e.name).sort(), ['W', 's0']);
+  t.equal((await es.lookupOne(jd.getLinkOrder(), 's0')).address, 3, 'a name redefined under another tracker is untouched');
 });
