@@ -45,7 +45,7 @@ export class MaterializationResponsibility {
     this.#tracker = tracker;
   }
 
-  /** The tracker this responsibility's symbols belong to (after any transfer of its own). */
+  /** The tracker this responsibility's symbols belong to now (following any transfers). */
   get tracker(): ResourceTracker {
     return this.#tracker.current;
   }
