@@ -19,7 +19,9 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { ExternKind, FuncType, GlobalType, MemoryType, TableType, WasmValue } from '../wasm/types.ts';
 
-export type ExecutorAddr = number;
+import type { ExecutorAddr } from '../core/SymbolDefinition.ts';
+
+export type { ExecutorAddr };
 export const DATA_HANDLE_BASE = 0x4000_0000;
 
 /** Binds one import of a module being linked to the object at `addr`. */
