@@ -102,7 +102,7 @@ t.test('a call-through handler does not use up the call time limit', async (t) =
 
 t.test('running out of worker memory is ResourceExhausted, and the session survives', async (t) => {
   // Output lines are kept without a cap here, so a print loop exhausts a small heap.
-  const ex = await Executor.start({ memoryLimitMb: 64, maxOutputLines: Number.MAX_SAFE_INTEGER });
+  const ex = await Executor.start({ heapLimitMb: 64, maxOutputLines: Number.MAX_SAFE_INTEGER });
   t.teardown(() => ex.close());
   await link(ex, COUNTER, { bump: 20, spin: 21 });
   await link(
