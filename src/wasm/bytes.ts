@@ -139,6 +139,21 @@ export class ByteWriter {
     return this;
   }
 
+  /** Signed LEB128 of a 32-bit integer (i32.const immediates). */
+  s32(value: number): this {
+    this.#reserve(5);
+    let v = value | 0;
+    for (;;) {
+      const b = v & 0x7f;
+      v >>= 7;
+      if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) {
+        this.#buf[this.#len++] = b;
+        return this;
+      }
+      this.#buf[this.#len++] = b | 0x80;
+    }
+  }
+
   bytes(data: Uint8Array): this {
     this.#reserve(data.length);
     this.#buf.set(data, this.#len);
@@ -159,6 +174,17 @@ export class ByteWriter {
   finish(): Uint8Array {
     return this.#buf.slice(0, this.#len);
   }
+}
+
+/** How many bytes the unsigned LEB128 encoding of `value` takes. */
+export function u32Size(value: number): number {
+  let v = value >>> 0;
+  let n = 1;
+  while (v >= 0x80) {
+    v >>>= 7;
+    n++;
+  }
+  return n;
 }
 
 export function encodeU32(value: number): Uint8Array {
