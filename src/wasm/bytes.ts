@@ -161,7 +161,40 @@ export class ByteWriter {
     return this;
   }
 
+  /**
+   * `data[start, end)`: the same as bytes(data.subarray(start, end)), without making a view for
+   * a short range (pieces are written from many short runs of the original's bytes).
+   */
+  range(data: Uint8Array, start: number, end: number): this {
+    const n = end - start;
+    if (n > 32) return this.bytes(data.subarray(start, end));
+    this.#reserve(n);
+    const buf = this.#buf;
+    let at = this.#len;
+    for (let i = start; i < end; i++) buf[at++] = data[i]!;
+    this.#len = at;
+    return this;
+  }
+
   name(s: string): this {
+    // Most names are short ASCII: written directly, without an encoder's intermediate array.
+    const n = s.length;
+    if (n < 0x80) {
+      this.#reserve(n + 1);
+      const buf = this.#buf;
+      const start = this.#len;
+      buf[start] = n;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[start + 1 + i] = c;
+      }
+      if (i === n) {
+        this.#len = start + 1 + n;
+        return this;
+      }
+    }
     const data = utf8Encoder.encode(s);
     return this.u32(data.length).bytes(data);
   }

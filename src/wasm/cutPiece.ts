@@ -94,8 +94,9 @@ interface BodyPlan {
   readonly exprStart: number;
   readonly end: number;
   readonly refs: CodeReferences;
-  /** The piece's index for each of refs.functionSites. */
+  /** The piece's index for each of refs.functionSites, from targets[firstTarget] on (one array for all bodies). */
   readonly targets: Int32Array;
+  readonly firstTarget: number;
   readonly prologue: Uint8Array | null;
   /** The body's size in the piece (locals and expression, as its size LEB counts it). */
   readonly size: number;
@@ -177,24 +178,25 @@ export function cutPiece(binary: ModuleBinary, references: (index: number) => Co
   for (const index of listed) if (counterIds.has(index)) counterGlobal.set(index, binary.globals.length + counterGlobal.size);
 
   const growCallSize = grows ? 1 + u32Size(growHook) : 0;
+  const targets = new Int32Array(scans.reduce((n, refs) => n + refs.functionSites.length, 0));
+  let nextTarget = 0;
   const plans: BodyPlan[] = listed.map((index, k) => {
     const refs = scans[k]!;
     const entry = binary.code[index - binary.importedFunctions]!;
     const exprStart = skipLocals(bytes, entry.start, entry.end);
     const sites = refs.functionSites;
-    const targets = new Int32Array(sites.length);
+    const firstTarget = nextTarget;
     let size = entry.end - entry.start + refs.memoryGrowSites.length * growCallSize;
-    for (let i = 0; i < sites.length; i++) {
-      const site = sites[i]!;
+    for (const site of sites) {
       const t = target(site);
-      targets[i] = t;
+      targets[nextTarget++] = t;
       size += u32Size(t) - site.length;
     }
     const global = counterGlobal.get(index);
     const prologue =
       global === undefined ? null : counterPrologue(global, counters!.threshold, counterIds.get(index)!, reoptimizeHook);
     if (prologue) size += prologue.length;
-    return { start: entry.start, exprStart, end: entry.end, refs, targets, prologue, size };
+    return { start: entry.start, exprStart, end: entry.end, refs, targets, firstTarget, prologue, size };
   });
 
   const codeSize = plans.reduce((n, p) => n + u32Size(p.size) + p.size, u32Size(plans.length));
@@ -281,7 +283,7 @@ export function cutPiece(binary: ModuleBinary, references: (index: number) => Co
 /** Writes one body: size, locals as they are, the prologue, then the expression with its sites rewritten. */
 function writeBody(out: ByteWriter, bytes: Uint8Array, plan: BodyPlan, growHook: number): void {
   const before = out.length;
-  out.u32(plan.size).bytes(bytes.subarray(plan.start, plan.exprStart));
+  out.u32(plan.size).range(bytes, plan.start, plan.exprStart);
   if (plan.prologue) out.bytes(plan.prologue);
   const sites = plan.refs.functionSites;
   const grows = plan.refs.memoryGrowSites;
@@ -293,17 +295,17 @@ function writeBody(out: ByteWriter, bytes: Uint8Array, plan: BodyPlan, growHook:
     const site = sites[i];
     const grow = grows[j];
     if (site !== undefined && (grow === undefined || site.offset < grow)) {
-      out.bytes(bytes.subarray(pos, site.offset)).u32(plan.targets[i]!);
+      out.range(bytes, pos, site.offset).u32(plan.targets[plan.firstTarget + i]!);
       pos = site.offset + site.length;
       i++;
     } else {
       // The hook sits before the opcode: it takes the delta memory.grow would, and hands it on.
-      out.bytes(bytes.subarray(pos, grow)).u8(CALL).u32(growHook);
+      out.range(bytes, pos, grow!).u8(CALL).u32(growHook);
       pos = grow!;
       j++;
     }
   }
-  out.bytes(bytes.subarray(pos, plan.end));
+  out.range(bytes, pos, plan.end);
   const written = out.length - before - u32Size(plan.size);
   if (written !== plan.size) throw new Error(`cutPiece: wrote ${written} bytes of a body planned as ${plan.size}`);
 }
