@@ -88,6 +88,30 @@ function isRefFunc(bytes: Uint8Array, site: FunctionIndexSite): boolean {
   throw new MalformedBinary(`a function index at byte ${site.offset} follows neither call, return_call nor ref.func`);
 }
 
+interface Positions {
+  has(index: number): boolean;
+  get(index: number): number | undefined;
+  set(index: number, position: number): void;
+}
+
+/**
+ * A map from function index to position in the piece: a Map for a few functions, an array over
+ * the module's function index space for a piece holding a good part of the module (as cheap to
+ * fill as the piece is to write, and much cheaper to query than a Map of thousands).
+ */
+function positions(count: number, totalFunctions: number): Positions {
+  if (count * 8 < totalFunctions) return new Map<number, number>();
+  const at = new Int32Array(totalFunctions).fill(-1);
+  return {
+    has: (index) => at[index]! >= 0,
+    get: (index) => {
+      const p = at[index]!;
+      return p >= 0 ? p : undefined;
+    },
+    set: (index, position) => void (at[index] = position),
+  };
+}
+
 /** One listed function, planned: where its bytes are and what its function index sites become. */
 interface BodyPlan {
   readonly start: number;
@@ -111,15 +135,18 @@ export function cutPiece(binary: ModuleBinary, references: (index: number) => Co
   const { bytes } = binary;
   const ctx = cutContext(binary);
 
-  const listed = [...new Set(options.functions)];
-  if (listed.length === 0) throw new RangeError('cutPiece: no functions listed');
-  const position = new Map<number, number>();
-  listed.forEach((index, k) => {
+  // Each listed function's place among the piece's bodies (a function listed twice is held once).
+  const position = positions(options.functions.length, binary.funcTypes.length);
+  const listed: number[] = [];
+  for (const index of options.functions) {
     if (!Number.isInteger(index) || index < binary.importedFunctions || index >= binary.funcTypes.length) {
       throw new RangeError(`cutPiece: ${index} is not a function the module defines`);
     }
-    position.set(index, k);
-  });
+    if (position.has(index)) continue;
+    position.set(index, listed.length);
+    listed.push(index);
+  }
+  if (listed.length === 0) throw new RangeError('cutPiece: no functions listed');
   const exported = options.exports === undefined ? listed : [...new Set(options.exports)];
   for (const index of exported) {
     if (!position.has(index)) throw new RangeError(`cutPiece: exported function ${index} is not listed`);
@@ -146,6 +173,7 @@ export function cutPiece(binary: ModuleBinary, references: (index: number) => Co
   let grows = false;
   for (const refs of scans) {
     for (const site of refs.functionSites) {
+      if (site.index >= binary.funcTypes.length) throw new MalformedBinary(`function index ${site.index} at byte ${site.offset} is out of range`);
       if (isRefFunc(bytes, site)) taken.add(site.index);
       else if (!position.has(site.index)) callees.add(site.index);
     }
