@@ -17,6 +17,10 @@
 // - Counted functions start with an entry counter that calls the reoptimize hook once, on the
 //   entry that reaches the threshold (what binaryen.ts addEntryCounter does for extracted code).
 //
+// A cut piece is ready for the session as it is: it must not go through prepareForSession
+// (sessionPiece.ts), which would hook every memory.grow a second time (and refuses pieces that
+// import more than one memory).
+//
 // Pieces have no start, no data and no data count: functions using segment instructions stay in
 // the globals module. Whatever the scan of a body cannot read fails there (MalformedBinary), so
 // a piece is never written around bytes this layer did not understand.
@@ -24,7 +28,7 @@
 import { ByteWriter, MalformedBinary, u32Size } from './bytes.ts';
 import { skipLocals, type CodeReferences, type FunctionIndexSite } from './codeScan.ts';
 import type { CompiledPiece, HostImport, PieceExport, PieceImport } from './compiledPiece.ts';
-import { cutContext } from './cutContext.ts';
+import { cutContext, type CutContext } from './cutContext.ts';
 import { displayName } from './displayName.ts';
 import type { EntryCounters } from './extractFunctions.ts';
 import { entityName } from './linkNames.ts';
@@ -112,6 +116,50 @@ function positions(count: number, totalFunctions: number): Positions {
   };
 }
 
+/**
+ * The piece's function index space: its imports (callees it does not hold, then the functions
+ * its bodies take a ref.func of, then the hooks), then its bodies in the order listed.
+ */
+interface FunctionSpace {
+  readonly callees: readonly number[];
+  readonly taken: readonly number[];
+  readonly callImport: ReadonlyMap<number, number>;
+  readonly refImport: ReadonlyMap<number, number>;
+  /** Index of the memory.grow hook, or -1 when no body grows a memory. */
+  readonly growHook: number;
+  /** Index of the reoptimize hook, or -1 when nothing is counted. */
+  readonly reoptimizeHook: number;
+  /** Function imports in all: the first body's index. */
+  readonly imported: number;
+}
+
+function planFunctionSpace(binary: ModuleBinary, scans: readonly CodeReferences[], position: Positions, counting: boolean): FunctionSpace {
+  const { bytes } = binary;
+  const callees = new Set<number>();
+  const taken = new Set<number>();
+  let grows = false;
+  for (const refs of scans) {
+    for (const site of refs.functionSites) {
+      if (site.index >= binary.funcTypes.length) throw new MalformedBinary(`function index ${site.index} at byte ${site.offset} is out of range`);
+      if (isRefFunc(bytes, site)) taken.add(site.index);
+      else if (!position.has(site.index)) callees.add(site.index);
+    }
+    if (refs.memoryGrowSites.length > 0) grows = true;
+  }
+  const space = {
+    callees: [...callees].sort(byIndex),
+    taken: [...taken].sort(byIndex),
+    callImport: new Map<number, number>(),
+    refImport: new Map<number, number>(),
+  };
+  let next = 0;
+  for (const f of space.callees) space.callImport.set(f, next++);
+  for (const f of space.taken) space.refImport.set(f, next++);
+  const growHook = grows ? next++ : -1;
+  const reoptimizeHook = counting ? next++ : -1;
+  return { ...space, growHook, reoptimizeHook, imported: next };
+}
+
 /** One listed function, planned: where its bytes are and what its function index sites become. */
 interface BodyPlan {
   readonly start: number;
@@ -167,104 +215,52 @@ export function cutPiece(binary: ModuleBinary, references: (index: number) => Co
     return refs;
   });
 
-  // The piece's function imports: callees it does not hold, then ref.func targets, then hooks.
-  const callees = new Set<number>();
-  const taken = new Set<number>();
-  let grows = false;
-  for (const refs of scans) {
-    for (const site of refs.functionSites) {
-      if (site.index >= binary.funcTypes.length) throw new MalformedBinary(`function index ${site.index} at byte ${site.offset} is out of range`);
-      if (isRefFunc(bytes, site)) taken.add(site.index);
-      else if (!position.has(site.index)) callees.add(site.index);
-    }
-    if (refs.memoryGrowSites.length > 0) grows = true;
-  }
-  const calleeList = [...callees].sort(byIndex);
-  const takenList = [...taken].sort(byIndex);
-  const callImport = new Map<number, number>();
-  const refImport = new Map<number, number>();
-  let nextFunction = 0;
-  for (const f of calleeList) callImport.set(f, nextFunction++);
-  for (const f of takenList) refImport.set(f, nextFunction++);
-  const growHook = grows ? nextFunction++ : -1;
-  const reoptimizeHook = counterIds.size > 0 ? nextFunction++ : -1;
-  const importedFunctions = nextFunction;
-
-  // Host types go after the module's own, so no type index in a copied body moves.
-  let nextType = ctx.typeCount;
-  const growType = grows ? nextType++ : -1;
-  const reoptimizeType = reoptimizeHook >= 0 ? nextType++ : -1;
-
+  const space = planFunctionSpace(binary, scans, position, counterIds.size > 0);
   const target = (site: FunctionIndexSite): number => {
-    if (isRefFunc(bytes, site)) return refImport.get(site.index)!;
+    if (isRefFunc(bytes, site)) return space.refImport.get(site.index)!;
     const k = position.get(site.index);
-    return k !== undefined ? importedFunctions + k : callImport.get(site.index)!;
+    return k !== undefined ? space.imported + k : space.callImport.get(site.index)!;
   };
 
   // Counters are globals after the imported ones, in listed order.
   const counterGlobal = new Map<number, number>();
   for (const index of listed) if (counterIds.has(index)) counterGlobal.set(index, binary.globals.length + counterGlobal.size);
 
-  const growCallSize = grows ? 1 + u32Size(growHook) : 0;
+  const growCallSize = space.growHook >= 0 ? 1 + u32Size(space.growHook) : 0;
   const targets = new Int32Array(scans.reduce((n, refs) => n + refs.functionSites.length, 0));
   let nextTarget = 0;
   const plans: BodyPlan[] = listed.map((index, k) => {
     const refs = scans[k]!;
     const entry = binary.code[index - binary.importedFunctions]!;
     const exprStart = skipLocals(bytes, entry.start, entry.end);
-    const sites = refs.functionSites;
     const firstTarget = nextTarget;
     let size = entry.end - entry.start + refs.memoryGrowSites.length * growCallSize;
-    for (const site of sites) {
+    for (const site of refs.functionSites) {
       const t = target(site);
       targets[nextTarget++] = t;
       size += u32Size(t) - site.length;
     }
     const global = counterGlobal.get(index);
     const prologue =
-      global === undefined ? null : counterPrologue(global, counters!.threshold, counterIds.get(index)!, reoptimizeHook);
+      global === undefined ? null : counterPrologue(global, counters!.threshold, counterIds.get(index)!, space.reoptimizeHook);
     if (prologue) size += prologue.length;
     return { start: entry.start, exprStart, end: entry.end, refs, targets, firstTarget, prologue, size };
   });
 
   const codeSize = plans.reduce((n, p) => n + u32Size(p.size) + p.size, u32Size(plans.length));
-  const out = new ByteWriter(codeSize + ctx.typeEntries.length + ctx.entityImportEntries.length + 64 * (listed.length + nextFunction) + 256);
+  const out = new ByteWriter(codeSize + ctx.typeEntries.length + ctx.entityImportEntries.length + 64 * (listed.length + space.imported) + 256);
   out.bytes(bytes.subarray(0, 8)); // magic and version
 
-  // Types: the module's, verbatim, then the hooks'.
-  const extraTypes = [...(grows ? [GROW_HOOK_TYPE] : []), ...(reoptimizeHook >= 0 ? [REOPTIMIZE_HOOK_TYPE] : [])];
-  const typeCount = ctx.typeCount + extraTypes.length;
+  // Types: the module's, verbatim, then the hooks' (so no type index in a copied body moves).
+  const hookTypes = [...(space.growHook >= 0 ? [GROW_HOOK_TYPE] : []), ...(space.reoptimizeHook >= 0 ? [REOPTIMIZE_HOOK_TYPE] : [])];
+  const typeCount = ctx.typeCount + hookTypes.length;
   if (typeCount > 0) {
-    const extraSize = extraTypes.reduce((n, t) => n + t.length, 0);
-    out.u8(SectionId.type).u32(u32Size(typeCount) + ctx.typeEntries.length + extraSize).u32(typeCount).bytes(ctx.typeEntries);
-    for (const t of extraTypes) out.bytes(t);
+    const hookTypesSize = hookTypes.reduce((n, t) => n + t.length, 0);
+    out.u8(SectionId.type).u32(u32Size(typeCount) + ctx.typeEntries.length + hookTypesSize).u32(typeCount).bytes(ctx.typeEntries);
+    for (const t of hookTypes) out.bytes(t);
   }
 
-  const imports: PieceImport[] = [...ctx.entityImports];
-  const hostImports: HostImport[] = [];
-  {
-    const w = new ByteWriter(ctx.entityImportEntries.length + 24 * nextFunction + 16);
-    w.u32(ctx.entityImports.length + importedFunctions).bytes(ctx.entityImportEntries);
-    for (const f of calleeList) {
-      const name = String(f);
-      w.name(ctx.functionModule).name(name).u8(FUNCTION_KIND).u32(binary.funcTypes[f]!);
-      imports.push({ module: ctx.functionModule, name, ref: { kind: 'function', index: f } });
-    }
-    for (const f of takenList) {
-      const name = `${REF_IMPORT_PREFIX}${f}`;
-      w.name(ctx.functionModule).name(name).u8(FUNCTION_KIND).u32(binary.funcTypes[f]!);
-      imports.push({ module: ctx.functionModule, name, ref: { kind: 'function', index: f }, identity: true });
-    }
-    if (grows) {
-      w.name(ctx.hostModule).name(MEMORY_GROW_HOOK_NAME).u8(FUNCTION_KIND).u32(growType);
-      hostImports.push({ module: ctx.hostModule, name: MEMORY_GROW_HOOK_NAME, host: 'memoryGrow' });
-    }
-    if (reoptimizeHook >= 0) {
-      w.name(ctx.hostModule).name(REOPTIMIZE_HOOK_NAME).u8(FUNCTION_KIND).u32(reoptimizeType);
-      hostImports.push({ module: ctx.hostModule, name: REOPTIMIZE_HOOK_NAME, host: 'reoptimize' });
-    }
-    if (imports.length + hostImports.length > 0) out.section(SectionId.import, w.finish());
-  }
+  const { imports, hostImports } = writeImports(out, binary, ctx, space);
 
   {
     const w = new ByteWriter(5 * listed.length + 5);
@@ -287,25 +283,60 @@ export function cutPiece(binary: ModuleBinary, references: (index: number) => Co
     for (const index of exported) {
       const ref = { kind: 'function' as const, index };
       const name = entityName(ref);
-      w.name(name).u8(FUNCTION_KIND).u32(importedFunctions + position.get(index)!);
+      w.name(name).u8(FUNCTION_KIND).u32(space.imported + position.get(index)!);
       exports.push({ name, ref });
     }
     out.section(SectionId.export, w.finish());
   }
 
   // wasm accepts ref.func only of functions declared outside function bodies: declare them.
-  if (takenList.length > 0) {
-    const w = new ByteWriter(5 * takenList.length + 8);
-    w.u32(1).u32(DECLARATIVE_FUNCREF_SEGMENT).u8(FUNCREF_ELEMENT_KIND).u32(takenList.length);
-    for (const f of takenList) w.u32(refImport.get(f)!);
+  if (space.taken.length > 0) {
+    const w = new ByteWriter(5 * space.taken.length + 8);
+    w.u32(1).u32(DECLARATIVE_FUNCREF_SEGMENT).u8(FUNCREF_ELEMENT_KIND).u32(space.taken.length);
+    for (const f of space.taken) w.u32(space.refImport.get(f)!);
     out.section(SectionId.element, w.finish());
   }
 
   out.u8(SectionId.code).u32(codeSize).u32(plans.length);
-  for (const plan of plans) writeBody(out, bytes, plan, growHook);
+  for (const plan of plans) writeBody(out, bytes, plan, space.growHook);
 
-  out.bytes(nameSection(binary, listed, importedFunctions, options.moduleName));
+  out.bytes(nameSection(binary, listed, space.imported, options.moduleName));
   return { bytes: out.finish(), imports, hostImports, exports };
+}
+
+/** The import section, in the order of the piece's index spaces, and its description. */
+function writeImports(
+  out: ByteWriter,
+  binary: ModuleBinary,
+  ctx: CutContext,
+  space: FunctionSpace,
+): { imports: PieceImport[]; hostImports: HostImport[] } {
+  const imports: PieceImport[] = [...ctx.entityImports];
+  const hostImports: HostImport[] = [];
+  const w = new ByteWriter(ctx.entityImportEntries.length + 24 * space.imported + 16);
+  w.u32(ctx.entityImports.length + space.imported).bytes(ctx.entityImportEntries);
+  for (const f of space.callees) {
+    const name = String(f);
+    w.name(ctx.functionModule).name(name).u8(FUNCTION_KIND).u32(binary.funcTypes[f]!);
+    imports.push({ module: ctx.functionModule, name, ref: { kind: 'function', index: f } });
+  }
+  for (const f of space.taken) {
+    const name = `${REF_IMPORT_PREFIX}${f}`;
+    w.name(ctx.functionModule).name(name).u8(FUNCTION_KIND).u32(binary.funcTypes[f]!);
+    imports.push({ module: ctx.functionModule, name, ref: { kind: 'function', index: f }, identity: true });
+  }
+  // The hooks' types follow the module's own types.
+  let hookType = ctx.typeCount;
+  if (space.growHook >= 0) {
+    w.name(ctx.hostModule).name(MEMORY_GROW_HOOK_NAME).u8(FUNCTION_KIND).u32(hookType++);
+    hostImports.push({ module: ctx.hostModule, name: MEMORY_GROW_HOOK_NAME, host: 'memoryGrow' });
+  }
+  if (space.reoptimizeHook >= 0) {
+    w.name(ctx.hostModule).name(REOPTIMIZE_HOOK_NAME).u8(FUNCTION_KIND).u32(hookType++);
+    hostImports.push({ module: ctx.hostModule, name: REOPTIMIZE_HOOK_NAME, host: 'reoptimize' });
+  }
+  if (imports.length + hostImports.length > 0) out.section(SectionId.import, w.finish());
+  return { imports, hostImports };
 }
 
 /** Writes one body: size, locals as they are, the prologue, then the expression with its sites rewritten. */

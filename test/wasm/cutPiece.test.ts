@@ -37,6 +37,7 @@ const WAT = `(module
   (memory $mem (export "memory") 1 8)
   (table $fns (export "fns") 4 funcref)
   (global $calls (export "calls") (mut i32) (i32.const 0))
+  (global $v (mut v128) (v128.const i32x4 1 2 3 4))
   (elem (table $fns) (i32.const 0) func $double $square $fact)
 
   (func $double (export "double") (type $unary) local.get 0 i32.const 2 i32.mul)
@@ -74,6 +75,9 @@ const WAT = `(module
     local.get 1 local.get 1 i8x16.shuffle 3 2 1 0 7 6 5 4 11 10 9 8 15 14 13 12
     i32x4.extract_lane 3
     local.get 1 i32x4.extract_lane 2 i32.add)
+  (func $vbump (export "vbump") (param i32) (result i32)
+    global.get $v local.get 0 i32x4.splat i32x4.add global.set $v
+    global.get $v i32x4.extract_lane 2)
   (func $boom (export "boom") (param i32) (result i32) local.get 0 if unreachable end local.get 0)
   ${manyLocalsFunc(300)}
 )`;
@@ -117,6 +121,8 @@ const SCRIPT: [string, unknown[]][] = [
   ['store', [48, 0x01020304]],
   ['store', [52, -7]],
   ['simd', [48]],
+  ['vbump', [5]],
+  ['vbump', [-2]],
   ['many', [7]],
   ['many', [-3]],
   ['install', [3]],
