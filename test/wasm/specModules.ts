@@ -15,7 +15,7 @@ export interface SpecModule {
   readonly bytes: Uint8Array;
 }
 
-const CACHE_ROOT = join(tmpdir(), 'wasm-orc-jit-wast2json');
+const CACHE_ROOT = join(tmpdir(), 'wasm-orc-jit-cut-spec-modules');
 const MODULE_COMMANDS: ReadonlySet<string> = new Set(['module', 'assert_unlinkable', 'assert_uninstantiable', 'assert_trap']);
 
 let wabtVersion: string | undefined;
