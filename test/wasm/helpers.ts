@@ -1,21 +1,24 @@
 // Test helpers for the wasm layer: instantiate a module directly, or split it (globals module +
-// one piece per function) and link the pieces by hand the way the JIT does: every function is
-// reached through a stub that call_indirects through its slot in a funcref table, and a slot
-// is filled with the body once that body is compiled.
+// one piece per function, from binaryen's extractFunctions or the baseline cutPiece) and link the
+// pieces by hand the way the JIT does: every function is reached through a stub that
+// call_indirects through its slot in a funcref table, a slot is filled with the body once that
+// body is compiled, and a piece's `identity` imports (its ref.func targets) are bound to stubs.
 
 import { ByteWriter } from '../../src/wasm/bytes.ts';
 import {
   buildGlobalsModule,
+  cutPiece,
   entityName,
   extractFunctions,
   type CompiledPiece,
+  type EntryCounters,
   type EntityRef,
   type FuncType,
   type ParsedModule,
   type ValType,
 } from '../../src/wasm/index.ts';
 
-type Imports = Record<string, Record<string, WebAssembly.ExportValue>>;
+export type Imports = Record<string, Record<string, WebAssembly.ExportValue>>;
 
 export function instantiateDirect(bytes: Uint8Array, imports: Imports = {}): WebAssembly.Instance {
   return new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), imports);
@@ -77,12 +80,84 @@ export interface SplitInstance {
   readonly exports: Record<string, WebAssembly.ExportValue>;
   /** What the functions of the globals module import, by name, for inspection. */
   readonly globalsInstance: WebAssembly.Instance;
+  /** Each function's stub: its canonical reference, the one element segments put in tables. */
+  readonly stub: (index: number) => WebAssembly.ExportValue;
+}
+
+/** The executor's own functions, as pieces import them (HostImports). */
+export interface HostHooks {
+  /** Sees memory.grow's delta, returns the delta to grow by (or -1); default: the delta. */
+  readonly memoryGrow?: (delta: number) => number;
+  readonly reoptimize?: (id: number) => void;
 }
 
 export interface SplitOptions {
   readonly optimizeLevel?: number;
   /** Partitions of defined functions to extract together; default: one piece per function. */
   readonly groups?: readonly (readonly number[])[];
+  /** One piece holding every defined function outside the globals module (when `groups` is absent). */
+  readonly onePiece?: boolean;
+  /** 'baseline': pieces cut from the bytes by cutPiece; default 'optimizing': extractFunctions (binaryen). */
+  readonly tier?: 'baseline' | 'optimizing';
+  readonly entryCounters?: EntryCounters;
+  readonly hooks?: HostHooks;
+}
+
+/** Stubs the way IndirectStubsManager makes them: one per function, call_indirect through its slot. */
+export interface Stubs {
+  readonly slots: WebAssembly.Table;
+  stub(index: number): WebAssembly.ExportValue;
+  /** Points function `index`'s slot at `body`. */
+  fill(index: number, body: WebAssembly.ExportValue): void;
+}
+
+export function createStubs(count: number, typeOf: (index: number) => FuncType): Stubs {
+  const slots = new WebAssembly.Table({ element: 'anyfunc', initial: count });
+  const stubModules = new Map<string, WebAssembly.Module>();
+  const stubs = new Map<number, WebAssembly.ExportValue>();
+  return {
+    slots,
+    stub(index) {
+      const existing = stubs.get(index);
+      if (existing) return existing;
+      const type = typeOf(index);
+      const key = JSON.stringify(type);
+      let mod = stubModules.get(key);
+      if (!mod) stubModules.set(key, (mod = new WebAssembly.Module(stubModuleBytes(type) as Uint8Array<ArrayBuffer>)));
+      const inst = new WebAssembly.Instance(mod, { s: { t: slots, slot: new WebAssembly.Global({ value: 'i32' }, index) } });
+      const s = inst.exports['stub']!;
+      stubs.set(index, s);
+      return s;
+    },
+    fill(index, body) {
+      slots.set(index, body as WebAssembly.ExportValue & ((...a: unknown[]) => unknown));
+    },
+  };
+}
+
+/** Where a linker finds what a piece imports. */
+export interface PieceBindings {
+  /** Memories, tables and globals (the globals module's exports). */
+  readonly entity: (ref: EntityRef) => WebAssembly.ExportValue;
+  /** What a call to function `index` binds to: its compiled body once there is one, else its stub. */
+  readonly callee: (index: number) => WebAssembly.ExportValue;
+  /** Function `index`'s canonical reference (for `identity` imports). */
+  readonly canonical: (index: number) => WebAssembly.ExportValue;
+  readonly hooks?: HostHooks | undefined;
+}
+
+/** The import object for `piece`, bound the way the JIT binds it. */
+export function pieceImports(piece: CompiledPiece, b: PieceBindings): Imports {
+  const obj: Imports = {};
+  for (const imp of piece.imports) {
+    const value = imp.ref.kind !== 'function' ? b.entity(imp.ref) : imp.identity ? b.canonical(imp.ref.index) : b.callee(imp.ref.index);
+    (obj[imp.module] ??= {})[imp.name] = value;
+  }
+  for (const h of piece.hostImports) {
+    const hook = h.host === 'memoryGrow' ? (b.hooks?.memoryGrow ?? ((delta: number) => delta)) : (b.hooks?.reoptimize ?? (() => {}));
+    (obj[h.module] ??= {})[h.name] = hook;
+  }
+  return obj;
 }
 
 export function instantiateSplit(m: ParsedModule, host: Imports = {}, opts: SplitOptions = {}): SplitInstance {
@@ -95,23 +170,22 @@ export function instantiateSplit(m: ParsedModule, host: Imports = {}, opts: Spli
     return (imp ? host[imp.module]?.[imp.name] : undefined) as WebAssembly.ExportValue;
   };
 
-  const slots = new WebAssembly.Table({ element: 'anyfunc', initial: info.functions.length });
-  const stubModules = new Map<string, WebAssembly.Module>();
-  const stubs = new Map<number, WebAssembly.ExportValue>();
-  const stub = (index: number): WebAssembly.ExportValue => {
-    const existing = stubs.get(index);
-    if (existing) return existing;
-    const type = info.functions[index]!.type;
-    const key = JSON.stringify(type);
-    let mod = stubModules.get(key);
-    if (!mod) stubModules.set(key, (mod = new WebAssembly.Module(stubModuleBytes(type) as Uint8Array<ArrayBuffer>)));
-    const inst = new WebAssembly.Instance(mod, { s: { t: slots, slot: new WebAssembly.Global({ value: 'i32' }, index) } });
-    const s = inst.exports['stub']!;
-    stubs.set(index, s);
-    return s;
-  };
+  const stubs = createStubs(info.functions.length, (index) => info.functions[index]!.type);
   const bodies = new Map<number, WebAssembly.ExportValue>();
-  const functionValue = (index: number) => (index < importedFunctions ? originalImport({ kind: 'function', index }) : bodies.get(index) ?? stub(index));
+  const functionValue = (index: number) =>
+    index < importedFunctions ? originalImport({ kind: 'function', index }) : (bodies.get(index) ?? stubs.stub(index));
+  const canonical = (index: number) => (index < importedFunctions ? originalImport({ kind: 'function', index }) : stubs.stub(index));
+  // Each piece counts the entries of the counted functions it holds.
+  const countersFor = (group: readonly number[]): { entryCounters?: EntryCounters } => {
+    const c = opts.entryCounters;
+    if (!c) return {};
+    const ids = new Map([...c.ids].filter(([index]) => group.includes(index)));
+    return ids.size > 0 ? { entryCounters: { threshold: c.threshold, ids } } : {};
+  };
+  const compile = (group: readonly number[]): CompiledPiece =>
+    opts.tier === 'baseline'
+      ? cutPiece(m.layout.binary, (i) => m.references(i), { functions: group, ...countersFor(group) })
+      : extractFunctions(m, group, { optimizeLevel, ...countersFor(group) });
 
   const bind = (piece: CompiledPiece, value: (ref: EntityRef, module: string, name: string) => WebAssembly.ExportValue): Imports => {
     const obj: Imports = {};
@@ -123,19 +197,16 @@ export function instantiateSplit(m: ParsedModule, host: Imports = {}, opts: Spli
   const globals = buildGlobalsModule(m, { keepFunctions: kept, optimizeLevel });
   const isOriginalImport = (module: string, name: string) => info.imports.some((i) => i.module === module && i.name === name);
   const defined = info.functions.filter((f) => !f.imported && !kept.includes(f.index)).map((f) => f.index);
-  const groups = opts.groups ?? defined.map((i) => [i]);
+  const groups = opts.groups ?? (opts.onePiece ? (defined.length > 0 ? [defined] : []) : defined.map((i) => [i]));
   const pieces: CompiledPiece[] = [];
   const fillSlots = () => {
-    for (const [index, body] of bodies) slots.set(index, body as WebAssembly.ExportValue & ((...a: unknown[]) => unknown));
+    for (const [index, body] of bodies) stubs.fill(index, body);
   };
-  const compilePieces = (globalsExports: WebAssembly.Exports | undefined) => {
+  const compilePieces = (entity: (ref: EntityRef) => WebAssembly.ExportValue) => {
     for (const group of groups) {
-      const piece = extractFunctions(m, group, { optimizeLevel });
+      const piece = compile(group);
       pieces.push(piece);
-      const inst = instantiateDirect(
-        piece.bytes,
-        bind(piece, (ref) => (ref.kind === 'function' ? functionValue(ref.index) : globalsExports?.[entityName(ref)]!)),
-      );
+      const inst = instantiateDirect(piece.bytes, pieceImports(piece, { entity, callee: functionValue, canonical, hooks: opts.hooks }));
       for (const exp of piece.exports) bodies.set(exp.ref.index, inst.exports[exp.name]!);
     }
   };
@@ -149,11 +220,25 @@ export function instantiateSplit(m: ParsedModule, host: Imports = {}, opts: Spli
   } catch (e) {
     // Element segments written before a trap stay in (imported) tables and hold stubs. A lazy JIT
     // can still compile the bodies that need nothing from the failed globals module: do that.
+    // What it can still bind: the original module's imports, and its defined memories (the
+    // executor creates those before any instantiation); never a table or global the failed
+    // globals module defined.
     if (e instanceof WebAssembly.RuntimeError) {
+      const memories = new Map<number, WebAssembly.Memory>();
+      const entity = (ref: EntityRef): WebAssembly.ExportValue => {
+        if (info.imports.some((i) => i.kind === ref.kind && i.index === ref.index)) return originalImport(ref);
+        if (ref.kind !== 'memory') return undefined!;
+        let mem = memories.get(ref.index);
+        if (!mem) {
+          const t = m.layout.binary.memories[ref.index]!;
+          memories.set(ref.index, (mem = new WebAssembly.Memory({ initial: t.initial, ...(t.maximum !== undefined ? { maximum: t.maximum } : {}), ...(t.shared ? { shared: true } : {}) })));
+        }
+        return mem;
+      };
       for (const group of groups) {
         try {
-          const piece = extractFunctions(m, group, { optimizeLevel });
-          const inst = instantiateDirect(piece.bytes, bind(piece, (ref) => (ref.kind === 'function' ? functionValue(ref.index) : undefined!)));
+          const piece = compile(group);
+          const inst = instantiateDirect(piece.bytes, pieceImports(piece, { entity, callee: functionValue, canonical, hooks: opts.hooks }));
           for (const exp of piece.exports) bodies.set(exp.ref.index, inst.exports[exp.name]!);
         } catch {
           // needs the globals module
@@ -164,7 +249,7 @@ export function instantiateSplit(m: ParsedModule, host: Imports = {}, opts: Spli
     throw e;
   }
   for (const index of kept) bodies.set(index, globalsInstance.exports[entityName({ kind: 'function', index })]!);
-  compilePieces(globalsInstance.exports);
+  compilePieces((ref) => globalsInstance.exports[entityName(ref)]!);
   fillSlots();
 
   if (globals.start) (functionValue(globals.start.index) as () => void)();
@@ -178,7 +263,7 @@ export function instantiateSplit(m: ParsedModule, host: Imports = {}, opts: Spli
     if (e.kind !== 'function') exports[e.name] = globalsInstance.exports[entityName({ kind: e.kind, index: e.index })]!;
     else exports[e.name] = e.index < importedFunctions ? reexported(e.index) : functionValue(e.index);
   }
-  return { globals, pieces, exports, globalsInstance };
+  return { globals, pieces, exports, globalsInstance, stub: stubs.stub };
 }
 
 /**

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseModule, type ParsedModule } from '../../src/wasm/index.ts';
-import { instantiateDirect, instantiateSplit } from './helpers.ts';
+import { instantiateDirect, instantiateSplit, type SplitOptions } from './helpers.ts';
 
 type Exports = Record<string, WebAssembly.ExportValue>;
 type Imports = Record<string, Record<string, WebAssembly.ExportValue>>;
@@ -121,7 +121,7 @@ function runAction(side: Side, action: Action): string {
 }
 
 /** Runs one wast2json output; `dir` holds the .json and its .wasm files. */
-export function runSpecScript(dir: string, jsonFile: string, report: SpecReport, opts: { optimizeLevel: number }): void {
+export function runSpecScript(dir: string, jsonFile: string, report: SpecReport, opts: SplitOptions): void {
   const script = JSON.parse(readFileSync(join(dir, jsonFile), 'utf8')) as { commands: Command[] };
   const direct: Side = { current: undefined, named: new Map(), registered: {} };
   const split: Side = { current: undefined, named: new Map(), registered: {} };
