@@ -167,8 +167,10 @@ const IMPL = Symbol('CompileOnDemandLayer.impl');
 
 /** What the layer defined for one module, so the caller can look it up or undo it. */
 export interface LazyModuleDefinition {
+  /** Every symbol defined in the target dylib. */
+  readonly targetSymbols: readonly string[];
   /** Symbols to look up at add: they materialize the globals module (and run the start function). */
-  readonly globalsSymbols: readonly string[];
+  readonly materializeNow: readonly string[];
 }
 
 export class CompileOnDemandLayer {
@@ -276,6 +278,6 @@ export class CompileOnDemandLayer {
       const entry = target.entry(name);
       if (entry) setSymbolTarget(entry, t);
     }
-    return { globalsSymbols: [...globals.keys()] };
+    return { targetSymbols: [...globals.keys(), ...reexports.keys(), ...aliases.keys()], materializeNow: [...globals.keys()] };
   }
 }

@@ -8,6 +8,7 @@
 import { InvalidModule } from '../core/errors.ts';
 import { MalformedBinary } from './bytes.ts';
 import { scanBody, skipLocals, type CodeReferences } from './codeScan.ts';
+import { displayName } from './displayName.ts';
 import { clampMemories } from './memoryLimits.ts';
 import { decodeModuleBinary, type ModuleBinary } from './moduleBinary.ts';
 import { buildModuleInfo, type ModuleInfo } from './moduleInfo.ts';
@@ -89,17 +90,6 @@ export class WasmModule {
     for (let i = this.binary.importedFunctions; i < this.binary.funcTypes.length; i++) if (this.usesSegments(i)) out.push(i);
     return out;
   }
-}
-
-/**
- * The name a trap stack shows for function `index` (API v2): the name section's name, else its
- * first export name, else `func[<index>]`.
- */
-export function displayName(binary: ModuleBinary, index: number): string {
-  const named = binary.functionNames.get(index);
-  if (named !== undefined) return named;
-  const exported = binary.exports.find((e) => e.kind === 'function' && e.index === index);
-  return exported ? exported.name : `func[${index}]`;
 }
 
 function decode(bytes: Uint8Array): ModuleBinary {

@@ -30,7 +30,6 @@ import { skipLocals, type CodeReferences, type FunctionIndexSite } from './codeS
 import type { CompiledPiece, HostImport, PieceExport, PieceImport } from './compiledPiece.ts';
 import { cutContext, type CutContext } from './cutContext.ts';
 import { displayName } from './displayName.ts';
-import type { EntryCounters } from './extractFunctions.ts';
 import { entityName } from './linkNames.ts';
 import { SectionId, type ModuleBinary } from './moduleBinary.ts';
 import { MEMORY_GROW_HOOK_NAME } from './sessionPiece.ts';
@@ -51,6 +50,15 @@ export interface CutOptions {
   readonly entryCounters?: EntryCounters;
   /** Module name written to the piece's name section (default: none). */
   readonly moduleName?: string;
+}
+
+/**
+ * Each function in `ids` counts its entries and, on the entry that makes `threshold`, calls
+ * the executor's reoptimize hook with its id.
+ */
+export interface EntryCounters {
+  readonly threshold: number;
+  readonly ids: ReadonlyMap<number, number>;
 }
 
 /** Import names of the executor's hooks (HostImports), as the binaryen tier uses them. */

@@ -11,7 +11,7 @@
 import { ByteWriter } from './bytes.ts';
 import { scanConstExpr, type FunctionIndexSite } from './codeScan.ts';
 import type { CompiledPiece, PieceExport, PieceImport } from './compiledPiece.ts';
-import { displayName } from './WasmModule.ts';
+import { displayName } from './displayName.ts';
 import { chooseFunctionModule, entityName } from './linkNames.ts';
 import { encodeLimits } from './memoryLimits.ts';
 import { SectionId, type ConstExpr, type ModuleBinary } from './moduleBinary.ts';
