@@ -9,6 +9,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { Agent, type IncomingHttpHeaders, request as httpRequest } from 'node:http';
 import { delimiter, join, resolve } from 'node:path';
+import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 
 export const PROJECT_ROOT = resolve(import.meta.dirname, '..', '..');
@@ -22,7 +23,11 @@ export interface ProcessExit {
 }
 
 export interface StartOptions {
-  /** Settings for the server's environment, on top of the defaults (PORT=0, HOST=127.0.0.1, DATABASE_URL=memory:, LOG_LEVEL=info). */
+  /**
+   * Settings for the server's environment, on top of the defaults (PORT=0, HOST=127.0.0.1,
+   * DATABASE_URL=memory:, LOG_LEVEL=info). With a LOG_LEVEL above info the server does not say
+   * where it listens, so it gets a free port and the start waits for /health instead.
+   */
   readonly env?: Readonly<Record<string, string>>;
   /** `node`: process.execPath running src/server.ts (default); `npm`: `npm start`, with node_modules/.bin first on PATH as npm test has it. */
   readonly via?: 'node' | 'npm';
@@ -89,6 +94,31 @@ function baseEnv(): Record<string, string> {
 }
 
 const LISTENING = /^Server listening at (http:\/\/[^\s]+)$/;
+/** The levels at which fastify's "Server listening at" line is written. */
+const LOGS_LISTENING = new Set(['info', 'debug', 'trace']);
+
+/** A port nothing listens on right now (the OS's pick), for a server that will not log its own. */
+function freePort(): Promise<number> {
+  return new Promise((resolvePromise, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === 'object' && address ? resolvePromise(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+function answersHealth(base: string): Promise<boolean> {
+  return new Promise((resolvePromise) => {
+    const req = httpRequest(`${base}/health`, { agent: false }, (res) => {
+      res.resume();
+      resolvePromise(res.statusCode === 200);
+    });
+    req.on('error', () => resolvePromise(false));
+    req.end();
+  });
+}
 
 export class ServerProcess {
   readonly url: string;
@@ -289,6 +319,9 @@ export async function startServerProcess(t: TeardownHost | undefined, options: S
     DATABASE_URL: 'memory:',
     ...options.env,
   };
+  // Below info, the server does not log that it listens: give it a free port and ask /health.
+  const quietPort = LOGS_LISTENING.has(env['LOG_LEVEL'] ?? '') ? undefined : env['PORT'] === '0' ? await freePort() : Number(env['PORT']);
+  if (quietPort !== undefined) env['PORT'] = String(quietPort);
   if (via === 'npm') env['PATH'] = [join(PROJECT_ROOT, 'node_modules', '.bin'), env['PATH'] ?? ''].join(delimiter);
   const { command, args } = commandFor(via);
   const child = spawn(command, args, { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -299,7 +332,8 @@ export async function startServerProcess(t: TeardownHost | undefined, options: S
   const stderr: string[] = [];
   const logWaiters = new Set<() => void>();
   const exited = new Promise<ProcessExit>((resolvePromise) => {
-    child.once('exit', (code, signal) => {
+    // 'close', not 'exit': by then stdout is drained, so the logs hold every line the process wrote.
+    child.once('close', (code, signal) => {
       live.delete(child);
       resolvePromise({ code, signal });
     });
@@ -329,16 +363,9 @@ export async function startServerProcess(t: TeardownHost | undefined, options: S
   const timeoutMs = options.startTimeoutMs ?? 60_000;
   let timer: NodeJS.Timeout | undefined;
   let onLine: (() => void) | undefined;
+  let polling = true;
   try {
     const url = await new Promise<string>((resolvePromise, reject) => {
-      onLine = () => {
-        for (const l of logs) {
-          const m = typeof l.msg === 'string' ? LISTENING.exec(l.msg) : null;
-          if (m?.[1]) resolvePromise(m[1]);
-        }
-      };
-      logWaiters.add(onLine);
-      onLine();
       void exited.then((exit) =>
         reject(new ServerStartError(`${command} ${args.join(' ')} exited (${exit.code ?? exit.signal}) before listening:\n${describe()}`)),
       );
@@ -346,6 +373,24 @@ export async function startServerProcess(t: TeardownHost | undefined, options: S
         () => reject(new ServerStartError(`${command} ${args.join(' ')} did not listen within ${timeoutMs} ms:\n${describe()}`)),
         timeoutMs,
       );
+      if (quietPort === undefined) {
+        onLine = () => {
+          for (const l of logs) {
+            const m = typeof l.msg === 'string' ? LISTENING.exec(l.msg) : null;
+            if (m?.[1]) resolvePromise(m[1]);
+          }
+        };
+        logWaiters.add(onLine);
+        onLine();
+      } else {
+        const base = `http://${env['HOST']}:${quietPort}`;
+        void (async () => {
+          while (polling) {
+            if (await answersHealth(base)) return resolvePromise(base);
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        })();
+      }
     });
     const server = new ServerProcess({ child, via, url, logs, otherOutput, stderr, logWaiters, exited });
     t?.teardown(() => server.stop());
@@ -354,6 +399,7 @@ export async function startServerProcess(t: TeardownHost | undefined, options: S
     killGroup(child, 'SIGKILL');
     throw err;
   } finally {
+    polling = false;
     clearTimeout(timer);
     if (onLine) logWaiters.delete(onLine);
   }
