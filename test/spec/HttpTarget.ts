@@ -66,10 +66,15 @@ function typed(v: WasmValue): { type: ValType; value: string | null } {
 
 const PAGE_BYTES = 65536;
 
-async function zeroSpectestMemory(server: ServerProcess): Promise<void> {
+/** How many pages spectest's memory has now (1 in a fresh session; a script may grow it to 2). */
+export async function spectestMemoryPages(server: ServerProcess): Promise<number> {
   const read = await server.get<{ pages: number }>('/dylibs/spectest/memories/memory?offset=0&length=1');
   if (read.status !== 200) throw errorOf("reading spectest's memory", read);
-  const zeros = Buffer.alloc(read.json.pages * PAGE_BYTES).toString('base64');
+  return read.json.pages;
+}
+
+async function zeroSpectestMemory(server: ServerProcess): Promise<void> {
+  const zeros = Buffer.alloc((await spectestMemoryPages(server)) * PAGE_BYTES).toString('base64');
   const write = await server.request('PUT', '/dylibs/spectest/memories/memory', { json: { offset: 0, base64: zeros } });
   if (write.status !== 200) throw errorOf("zeroing spectest's memory", write);
 }
@@ -88,8 +93,8 @@ export class HttpTarget implements SpecTarget<HttpModule> {
   /**
    * Targets on one server, each script's dylibs named apart from every other's. Every script
    * expects a fresh spectest, but the server has one for its whole life: its memory is zeroed
-   * before each script, so data one script stored there is not read by the next. (Its size
-   * cannot shrink, and its table cannot be cleared through the API.)
+   * before each script, so data one script stored there is not read by the next. Its size
+   * cannot shrink (see spectestMemoryPages), and its table cannot be cleared through the API.
    */
   static factory(server: ServerProcess): TargetFactory {
     let n = 0;
