@@ -58,7 +58,7 @@ export class ServerStartError extends Error {
   override readonly name = 'ServerStartError';
 }
 
-/** What a server that is about to be or has been killed leaves: its exit, so later tests are not confused by it. */
+/** Servers whose process (group) has not closed yet: what the exit hook kills. */
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
@@ -73,7 +73,8 @@ function installExitHook(): void {
 }
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  // Not `child.exitCode`: `npm start` can exit before the node process it started.
+  if (child.pid === undefined || !live.has(child)) return;
   try {
     // Each server runs in a process group of its own, so `npm start`'s shell and node go too.
     process.kill(-child.pid, signal);
@@ -291,10 +292,7 @@ export class ServerProcess {
     });
     await Promise.race([this.exited, killed]);
     clearTimeout(timer);
-    const exit = await this.exited;
-    // The npm wrapper can exit before its child; nothing of the group may outlive the test.
-    killGroup(this.#child, 'SIGKILL');
-    return exit;
+    return this.exited;
   }
 }
 
