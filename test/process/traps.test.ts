@@ -44,10 +44,12 @@ const SPECTEST_MEM_WAT = `(module
   (import "spectest" "memory" (memory 1 2))
   (func (export "spectest_load_oob") (result i64) (i64.load (i32.const 65530))))`;
 
-// With a name section (wat2wasm --debug-names): the stack uses those names.
+// With a name section (wat2wasm --debug-names): the stack uses those names, and the export name
+// for the function the section leaves unnamed.
 const NAMED_WAT = `(module
   (func $inner (param i32) (result i32) (i32.div_u (i32.const 1) (local.get 0)))
-  (func $outer (export "named_div") (param i32) (result i32) (call $inner (local.get 0))))`;
+  (func $outer (export "named_div") (param i32) (result i32) (call $inner (local.get 0)))
+  (func (export "unnamed_entry") (param i32) (result i32) (call $outer (local.get 0))))`;
 
 const OTHER_WAT = `(module (func (export "square") (param i32) (result i32) (i32.mul (local.get 0) (local.get 0))))`;
 
@@ -76,7 +78,11 @@ const CASES: readonly TrapCase[] = [
   { dylib: 'traps', symbol: 'signature_mismatch', args: [], stack: ['signature_mismatch'] },
   { dylib: 'traps', symbol: 'null_element', args: [], stack: ['null_element'] },
   { dylib: 'named', symbol: 'named_div', args: [0], stack: ['inner', 'outer'] },
+  { dylib: 'named', symbol: 'unnamed_entry', args: [0], stack: ['inner', 'outer', 'unnamed_entry'] },
   { dylib: 'named_eager', symbol: 'named_div', args: [0], stack: ['inner', 'outer'] },
+  { dylib: 'named_eager', symbol: 'unnamed_entry', args: [0], stack: ['inner', 'outer', 'unnamed_entry'] },
+  { dylib: 'traps_eager', symbol: 'div_by_zero', args: [], stack: ['func[1]', 'div_by_zero'] },
+  { dylib: 'traps_eager', symbol: 'load_oob', args: [], stack: ['load_oob'] },
 ];
 
 type DirectOutcome = { readonly kind: 'trap'; readonly message: string } | { readonly kind: 'overflow' } | { readonly kind: 'returned' };
@@ -124,8 +130,9 @@ t.before(async () => {
     ['memuser', MEMUSER_WAT, '', false],
     ['spectestmem', SPECTEST_MEM_WAT, '', false],
     ['named', NAMED_WAT, '', true],
-    // optimize=0: binaryen's inliner would fold $inner into $outer, and this case is about naming.
+    // optimize=0: binaryen's inliner would fold $inner into $outer, and these cases are about naming.
     ['named_eager', NAMED_WAT, '?lazy=false&optimize=0', true],
+    ['traps_eager', TRAPS_WAT, '?lazy=false&optimize=0', false],
     ['loop', LOOP_WAT, '', false],
   ];
   for (const [dylib, wat, query, debugNames] of modules) {
