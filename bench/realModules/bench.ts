@@ -1,0 +1,171 @@
+// Section 7 of bench/run.ts: real modules from npm packages, each run side by side through the
+// service and directly in V8, trials alternating which goes first. Each trial starts a fresh
+// server (so nothing compiled in one trial helps the next, as V8 in its fresh child compiles
+// cold every time) and wakes it with a tiny module of its own; a service run is timed from
+// its first request (create dylib) to its last answer. A direct run is timed inside a fresh
+// `node` child from the first compile to the last result. Both must report the same result,
+// and each is checked against an oracle outside the module.
+//
+// BENCH_QUICK=1: one trial, smaller workloads. BENCH_REAL_MODULES=png,sha256 runs only those.
+
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { DirectReport } from './direct.ts';
+import { REAL_MODULES } from './modules.ts';
+import { ServiceTarget, type ServiceStats, startServer, warmUp } from './service.ts';
+import type { RealModule, WorkloadOutcome } from './target.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..', '..');
+
+/** Goal for every module: the service at most this many times V8's time. */
+const GOAL_RATIO = 10;
+
+export interface BenchRow {
+  id: string;
+  what: string;
+  a: string;
+  b: string;
+  value: number;
+  unit: string;
+  goal: string;
+  pass: boolean | null;
+  note?: string;
+}
+
+export interface BenchSink {
+  row(r: BenchRow): void;
+  problem(message: string): void;
+  readonly raw: Record<string, unknown>;
+}
+
+export class ResultMismatchError extends Error {
+  override name = 'ResultMismatchError';
+}
+
+interface ServiceSample extends WorkloadOutcome {
+  ms: number;
+  /** Of which creating the dylibs and adding the modules. */
+  setupMs: number;
+  stats: ServiceStats;
+}
+
+/** One timed service run on a running server; its dylibs are removed afterwards (untimed). */
+async function serviceRun(m: RealModule, quick: boolean, port: number): Promise<ServiceSample> {
+  const setup = m.setup();
+  const target = new ServiceTarget(port);
+  try {
+    const t0 = performance.now();
+    await target.setUp(setup);
+    const setupMs = performance.now() - t0;
+    const outcome = await m.run(target, quick);
+    const ms = performance.now() - t0;
+    return { ms, setupMs, stats: { ...target.stats }, ...outcome };
+  } finally {
+    for (const d of [...setup.dylibs].reverse()) await target.deleteDylib(d.name).catch(() => undefined);
+    target.close();
+  }
+}
+
+function directRunInChild(m: RealModule, quick: boolean): DirectReport & { wallMs: number } {
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [path.join(here, 'direct.ts'), m.id, quick ? 'quick' : 'full'], { cwd: root, encoding: 'utf8', timeout: 300_000 });
+  const wallMs = performance.now() - t0;
+  if (r.status !== 0) throw new Error(`direct run of ${m.id} exited ${r.status}: ${r.stderr.slice(-800)}`);
+  const last = r.stdout.trim().split('\n').pop() ?? '';
+  return { ...(JSON.parse(last) as DirectReport), wallMs };
+}
+
+const median = (xs: readonly number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+
+interface Samples {
+  service: ServiceSample[];
+  direct: (DirectReport & { wallMs: number })[];
+}
+
+function report(m: RealModule, quick: boolean, { service, direct }: Samples, sink: BenchSink): void {
+  const want = JSON.stringify(direct[0]?.result);
+  const all = [...direct.map((d, i) => [`direct #${i + 1}`, d] as const), ...service.map((s, i) => [`service #${i + 1}`, s] as const)];
+  for (const [which, s] of all) {
+    if (JSON.stringify(s.result) !== want) throw new ResultMismatchError(`${m.id}: ${which} gave ${JSON.stringify(s.result).slice(0, 400)}, direct #1 gave ${want.slice(0, 400)}`);
+    for (const p of s.problems) sink.problem(`${m.id} ${which}: ${p}`);
+  }
+  const sMs = median(service.map((s) => s.ms));
+  const dMs = median(direct.map((d) => d.ms));
+  const last = service[service.length - 1];
+  sink.raw[m.id] = {
+    quick,
+    service: service.map(({ ms, setupMs, stats }) => ({ ms, setupMs, ...stats })),
+    direct: direct.map(({ ms, linkMs, wallMs }) => ({ ms, linkMs, wallMs })),
+    result: direct[0]?.result ?? null,
+  };
+  const ratio = sMs / dMs;
+  sink.row({
+    id: `real.${m.id}`,
+    what: `${m.title}: ${m.describe(quick)}`,
+    a: `service ${fmt(sMs)} ms`,
+    b: `V8 ${fmt(dMs)} ms`,
+    value: ratio,
+    unit: 'x',
+    goal: `<= ${GOAL_RATIO}`,
+    pass: ratio <= GOAL_RATIO,
+    note: last
+      ? `same result both ways; service: setup ${fmt(median(service.map((s) => s.setupMs)))} ms, ${last.stats.requests} requests, ${last.stats.compiled} bodies compiled, invoke compileMs ${fmt(last.stats.compileMs)} / runMs ${fmt(last.stats.runMs)}; V8: compile+instantiate ${fmt(median(direct.map((d) => d.linkMs)))} ms, child wall ${fmt(median(direct.map((d) => d.wallMs)))} ms`
+      : undefined,
+  });
+}
+
+/**
+ * Trials are the outer loop: each starts a fresh server (nothing compiled in one trial helps
+ * the next) and runs every module once on it, each in its own dylibs, removed after its run.
+ */
+export async function realModulesBench(sink: BenchSink, quick: boolean): Promise<void> {
+  const only = process.env['BENCH_REAL_MODULES']?.split(',').map((s) => s.trim());
+  const modules = REAL_MODULES.filter((m) => !only || only.includes(m.id));
+  for (const m of modules) m.setup(); // fetch and extract (cached after the first run) before anything is timed
+  const samples = new Map<RealModule, Samples>(modules.map((m) => [m, { service: [], direct: [] }]));
+  const failed = new Set<RealModule>();
+  const trials = quick ? 1 : 3;
+  for (let t = 0; t < trials; t++) {
+    const s0 = performance.now();
+    const server = await startServer({ CALL_TIMEOUT_MS: '120000', MAX_CALL_TIMEOUT_MS: '120000' });
+    try {
+      const warm = new ServiceTarget(server.port);
+      await warmUp(warm);
+      warm.close();
+      console.log(`  trial ${t + 1}/${trials}: server up and warm in ${fmt(performance.now() - s0)} ms`);
+      for (const m of modules) {
+        if (failed.has(m)) continue;
+        const mine = samples.get(m) as Samples;
+        try {
+          for (const side of t % 2 === 0 ? (['direct', 'service'] as const) : (['service', 'direct'] as const)) {
+            if (side === 'direct') mine.direct.push(directRunInChild(m, quick));
+            else mine.service.push(await serviceRun(m, quick, server.port));
+          }
+          console.log(`    ${m.id}: service ${fmt(mine.service.at(-1)?.ms ?? NaN)} ms, V8 ${fmt(mine.direct.at(-1)?.ms ?? NaN)} ms`);
+        } catch (err) {
+          failed.add(m);
+          sink.problem(`real module ${m.id}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+          console.log(`    FAILED ${m.id}: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
+    } finally {
+      await server.stop();
+    }
+  }
+  for (const m of modules) {
+    if (failed.has(m)) continue;
+    try {
+      report(m, quick, samples.get(m) as Samples, sink);
+    } catch (err) {
+      sink.problem(err instanceof Error ? err.message : String(err));
+      console.log(`  FAILED ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+}
