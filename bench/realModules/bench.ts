@@ -1,8 +1,8 @@
 // Section 7 of bench/run.ts: real modules from npm packages, each run side by side through the
-// service and directly in V8, trials alternating which goes first. Each trial starts a fresh
-// server (so nothing compiled in one trial helps the next, as V8 in its fresh child compiles
-// cold every time) and wakes it with a tiny module of its own; a service run is timed from
-// its first request (create dylib) to its last answer. A direct run is timed inside a fresh
+// service and directly in V8, trials alternating which goes first. Each service run gets a
+// freshly started server (so nothing compiled before helps it, as V8 in its fresh child
+// compiles cold every time), woken by a warm-up module of its own (warmup.ts), and is timed
+// from its first request (create dylib) to its last answer. A direct run is timed inside a fresh
 // `node` child from the first compile to the last result. Both must report the same result,
 // and each is checked against an oracle outside the module.
 //
@@ -13,8 +13,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DirectReport } from './direct.ts';
 import { REAL_MODULES } from './modules.ts';
-import { ServiceTarget, type ServiceStats, startServer, warmUp } from './service.ts';
+import { ServiceTarget, type ServiceStats, startServer } from './service.ts';
 import type { RealModule, WorkloadOutcome } from './target.ts';
+import { warmUp } from './warmup.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -51,7 +52,7 @@ interface ServiceSample extends WorkloadOutcome {
   stats: ServiceStats;
 }
 
-/** One timed service run on a running server; its dylibs are removed afterwards (untimed). */
+/** One timed service run on a running server. */
 async function serviceRun(m: RealModule, quick: boolean, port: number): Promise<ServiceSample> {
   const setup = m.setup();
   const target = new ServiceTarget(port);
@@ -63,7 +64,6 @@ async function serviceRun(m: RealModule, quick: boolean, port: number): Promise<
     const ms = performance.now() - t0;
     return { ms, setupMs, stats: { ...target.stats }, ...outcome };
   } finally {
-    for (const d of [...setup.dylibs].reverse()) await target.deleteDylib(d.name).catch(() => undefined);
     target.close();
   }
 }
@@ -121,51 +121,41 @@ function report(m: RealModule, quick: boolean, { service, direct }: Samples, sin
   });
 }
 
+/** Starts a server, wakes it, runs `fn` on its port, stops it. */
+async function onFreshServer<T>(fn: (port: number) => Promise<T>): Promise<T> {
+  const server = await startServer({ CALL_TIMEOUT_MS: '120000', MAX_CALL_TIMEOUT_MS: '120000' });
+  try {
+    await warmUp(server.port);
+    return await fn(server.port);
+  } finally {
+    await server.stop();
+  }
+}
+
 /**
- * Trials are the outer loop: each starts a fresh server (nothing compiled in one trial helps
- * the next) and runs every module once on it, each in its own dylibs, removed after its run.
+ * Every service run gets a server of its own, started and woken the same way, so a module's
+ * time does not depend on which modules ran before it (the compile thread's binaryen, itself
+ * wasm, gets faster as V8 tiers it up over the first few hundred compiles).
  */
 export async function realModulesBench(sink: BenchSink, quick: boolean): Promise<void> {
   const only = process.env['BENCH_REAL_MODULES']?.split(',').map((s) => s.trim());
   const modules = REAL_MODULES.filter((m) => !only || only.includes(m.id));
   for (const m of modules) m.setup(); // fetch and extract (cached after the first run) before anything is timed
-  const samples = new Map<RealModule, Samples>(modules.map((m) => [m, { service: [], direct: [] }]));
-  const failed = new Set<RealModule>();
   const trials = quick ? 1 : 3;
-  for (let t = 0; t < trials; t++) {
-    const s0 = performance.now();
-    const server = await startServer({ CALL_TIMEOUT_MS: '120000', MAX_CALL_TIMEOUT_MS: '120000' });
-    try {
-      const warm = new ServiceTarget(server.port);
-      await warmUp(warm);
-      warm.close();
-      console.log(`  trial ${t + 1}/${trials}: server up and warm in ${fmt(performance.now() - s0)} ms`);
-      for (const m of modules) {
-        if (failed.has(m)) continue;
-        const mine = samples.get(m) as Samples;
-        try {
-          for (const side of t % 2 === 0 ? (['direct', 'service'] as const) : (['service', 'direct'] as const)) {
-            if (side === 'direct') mine.direct.push(directRunInChild(m, quick));
-            else mine.service.push(await serviceRun(m, quick, server.port));
-          }
-          console.log(`    ${m.id}: service ${fmt(mine.service.at(-1)?.ms ?? NaN)} ms, V8 ${fmt(mine.direct.at(-1)?.ms ?? NaN)} ms`);
-        } catch (err) {
-          failed.add(m);
-          sink.problem(`real module ${m.id}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-          console.log(`    FAILED ${m.id}: ${err instanceof Error ? err.message : String(err)}`);
-        }
-      }
-    } finally {
-      await server.stop();
-    }
-  }
   for (const m of modules) {
-    if (failed.has(m)) continue;
+    const samples: Samples = { service: [], direct: [] };
     try {
-      report(m, quick, samples.get(m) as Samples, sink);
+      for (let t = 0; t < trials; t++) {
+        for (const side of t % 2 === 0 ? (['direct', 'service'] as const) : (['service', 'direct'] as const)) {
+          if (side === 'direct') samples.direct.push(directRunInChild(m, quick));
+          else samples.service.push(await onFreshServer((port) => serviceRun(m, quick, port)));
+        }
+        console.log(`  ${m.id} trial ${t + 1}/${trials}: service ${fmt(samples.service.at(-1)?.ms ?? NaN)} ms, V8 ${fmt(samples.direct.at(-1)?.ms ?? NaN)} ms`);
+      }
+      report(m, quick, samples, sink);
     } catch (err) {
-      sink.problem(err instanceof Error ? err.message : String(err));
-      console.log(`  FAILED ${err instanceof Error ? err.message : String(err)}`);
+      sink.problem(`real module ${m.id}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      console.log(`  FAILED ${m.id}: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
 }

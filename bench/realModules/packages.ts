@@ -2,8 +2,8 @@
 // fetched with `npm pack` into bench/.cache (gitignored: the binaries never enter the
 // repository), checked against the integrity the registry published for that version, and
 // the one .wasm file the benchmark needs is extracted from it with tar. A later run finds the
-// extracted file and asks nothing of the network. The host import modules (WAT, in hosts/)
-// are compiled with wabt's wat2wasm, so the service and the direct run get the same bytes.
+// extracted file and asks nothing of the network. The WAT modules in wat/ (host imports, the
+// server's warm-up) are compiled with wabt's wat2wasm, so both runs get the same bytes.
 
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const CACHE_DIR = path.resolve(here, '..', '.cache');
-const HOSTS_DIR = path.join(here, 'hosts');
+const WAT_DIR = path.join(here, 'wat');
 
 /** One file of one pinned package version. */
 export interface PackageFile {
@@ -77,11 +77,11 @@ function fetchInto(pkg: PackageFile, target: string): void {
   rmSync(scratch, { recursive: true, force: true });
 }
 
-/** Compiles hosts/<name>.wat with wat2wasm (cached by the text's hash) and returns the binary. */
-export function hostModule(name: string): Uint8Array {
-  const source = path.join(HOSTS_DIR, `${name}.wat`);
+/** Compiles wat/<name>.wat with wat2wasm (cached by the text's hash) and returns the binary. */
+export function watModule(name: string): Uint8Array {
+  const source = path.join(WAT_DIR, `${name}.wat`);
   const hash = createHash('sha256').update(readFileSync(source)).digest('hex').slice(0, 16);
-  const out = path.join(CACHE_DIR, 'hosts', `${name}-${hash}.wasm`);
+  const out = path.join(CACHE_DIR, 'wat', `${name}-${hash}.wasm`);
   if (!existsSync(out)) {
     mkdirSync(path.dirname(out), { recursive: true });
     const tmp = `${out}.partial`;

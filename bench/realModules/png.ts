@@ -1,10 +1,10 @@
 // @jsquash/png 3.1.1 (Rust, wasm-bindgen): Squoosh's PNG codec. Workload: encode an RGBA
 // gradient (the package's first encode, as its glue drives it: stack slot for the result,
 // input copied in with __wbindgen_malloc), then decode the PNG back, whose ImageData the host
-// module (hosts/wbg.wat) records as globals.
+// module (wat/wbg.wat) records as globals.
 
 import { createHash } from 'node:crypto';
-import { hostModule, type PackageFile, packageFile } from './packages.ts';
+import { watModule, type PackageFile, packageFile } from './packages.ts';
 import { invokeI32, type Json, type RealModule, readI32, type Setup, type Target } from './target.ts';
 
 const PKG: PackageFile = {
@@ -83,7 +83,7 @@ export const png: RealModule = {
     return {
       dylibs: [{ name: HOST }, { name: DYLIB, linkOrder: [DYLIB, HOST] }],
       modules: [
-        { dylib: HOST, name: 'wbg-host', bytes: hostModule('wbg') },
+        { dylib: HOST, name: 'wbg-host', bytes: watModule('wbg') },
         { dylib: DYLIB, name: 'squoosh_png', bytes: packageFile(PKG) },
       ],
     };

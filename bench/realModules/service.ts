@@ -186,14 +186,3 @@ export class ServiceTarget implements Target {
     return v;
   }
 }
-
-/**
- * Wakes the server's threads (compile thread, executor) with a tiny module of its own, so the
- * timed run measures a running service, not one still starting; nothing of it stays defined.
- */
-export async function warmUp(t: ServiceTarget): Promise<void> {
-  await t.createDylib('warmup');
-  await t.addModule('warmup', 'warmup', '(module (func (export "f") (param i32) (result i32) (i32.mul (local.get 0) (i32.const 3))))');
-  if ((await t.invoke('warmup', 'f', [14])) !== 42) throw new ServiceError('warm-up call did not return 42');
-  await t.deleteDylib('warmup');
-}

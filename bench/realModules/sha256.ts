@@ -6,7 +6,7 @@
 // below the tail it keeps at the end of the page.
 
 import { createHash } from 'node:crypto';
-import { hostModule, type PackageFile, packageFile } from './packages.ts';
+import { watModule, type PackageFile, packageFile } from './packages.ts';
 import { type Json, type RealModule, type Setup, type Target } from './target.ts';
 
 const PKG: PackageFile = {
@@ -57,7 +57,7 @@ export const sha256: RealModule = {
       // The module imports from "env", which resolves through its dylib's link order.
       dylibs: [{ name: HOST }, { name: DYLIB, linkOrder: [DYLIB, HOST] }],
       modules: [
-        { dylib: HOST, name: 'as-env', bytes: hostModule('as-env') },
+        { dylib: HOST, name: 'as-env', bytes: watModule('as-env') },
         { dylib: DYLIB, name: 'as-sha256', bytes: packageFile(PKG) },
       ],
     };

@@ -4,7 +4,7 @@
 // sqlite3_exec of the whole script), run an aggregate query through prepare/step/column_text,
 // and get the error message of a query on a missing table.
 
-import { hostModule, type PackageFile, packageFile } from './packages.ts';
+import { watModule, type PackageFile, packageFile } from './packages.ts';
 import { invokeI32, type Json, type RealModule, readCString, readI32, type Setup, type Target, WorkloadError } from './target.ts';
 
 const PKG: PackageFile = {
@@ -136,7 +136,7 @@ export const sqlite: RealModule = {
       // host resolve when they are first made.
       modules: [
         { dylib: DYLIB, name: 'sql-wasm', bytes: packageFile(PKG) },
-        { dylib: HOST, name: 'sqljs-host', bytes: hostModule('sqljs-a') },
+        { dylib: HOST, name: 'sqljs-host', bytes: watModule('sqljs-a') },
       ],
     };
   },
