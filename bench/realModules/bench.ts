@@ -68,7 +68,7 @@ async function serviceRun(m: RealModule, quick: boolean, port: number): Promise<
   }
 }
 
-function directRunInChild(m: RealModule, quick: boolean): DirectReport & { wallMs: number } {
+export function directRunInChild(m: RealModule, quick: boolean): DirectReport & { wallMs: number } {
   const t0 = performance.now();
   const r = spawnSync(process.execPath, [path.join(here, 'direct.ts'), m.id, quick ? 'quick' : 'full'], { cwd: root, encoding: 'utf8', timeout: 300_000 });
   const wallMs = performance.now() - t0;
