@@ -117,7 +117,7 @@ function report(m: RealModule, quick: boolean, { service, direct }: Samples, sin
     goal: `<= ${GOAL_RATIO}`,
     pass: ratio <= GOAL_RATIO,
     note: mid
-      ? `same result both ways; service (median run): setup ${fmt(mid.setupMs)} ms, ${mid.stats.requests} requests, ${mid.stats.compiled} bodies compiled, invokes' compileMs ${fmt(mid.stats.compileMs)} / runMs ${fmt(mid.stats.runMs)}; V8: compile+instantiate ${fmt(median(direct.map((d) => d.linkMs)))} ms, child wall ${fmt(median(direct.map((d) => d.wallMs)))} ms; runs ${service.map((s) => fmt(s.ms)).join(' / ')} vs ${direct.map((d) => fmt(d.ms)).join(' / ')} ms`
+      ? `same result both ways; service (median run): setup ${fmt(mid.setupMs)} ms, ${mid.stats.requests} requests, ${mid.stats.compiled} bodies compiled (${mid.stats.optimized} optimized tiers), slowest invoke ${mid.stats.slowest ? `${mid.stats.slowest.symbol} ${fmt(mid.stats.slowest.ms)} ms` : '-'}, invokes' compileMs ${fmt(mid.stats.compileMs)} / runMs ${fmt(mid.stats.runMs)}; V8: compile+instantiate ${fmt(median(direct.map((d) => d.linkMs)))} ms, child wall ${fmt(median(direct.map((d) => d.wallMs)))} ms; runs ${service.map((s) => fmt(s.ms)).join(' / ')} vs ${direct.map((d) => fmt(d.ms)).join(' / ')} ms`
       : undefined,
   });
 }

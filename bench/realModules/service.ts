@@ -101,6 +101,10 @@ export interface ServiceStats {
   requests: number;
   /** Function bodies compiled during invokes (optimized tiers counted too). */
   compiled: number;
+  /** Of which optimized tiers (re-optimization of hot code). */
+  optimized: number;
+  /** The invoke that took longest, as the client timed it. */
+  slowest: { symbol: string; ms: number; compiled: number } | null;
   compileMs: number;
   runMs: number;
 }
@@ -110,7 +114,7 @@ const seg = (name: string) => encodeURIComponent(name);
 export class ServiceTarget implements Target {
   readonly #agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   readonly #port: number;
-  readonly stats: ServiceStats = { requests: 0, compiled: 0, compileMs: 0, runMs: 0 };
+  readonly stats: ServiceStats = { requests: 0, compiled: 0, optimized: 0, slowest: null, compileMs: 0, runMs: 0 };
 
   constructor(port: number) {
     this.#port = port;
@@ -162,8 +166,12 @@ export class ServiceTarget implements Target {
   }
 
   async invoke(dylib: string, symbol: string, args: readonly number[] = []): Promise<number | undefined> {
+    const t0 = performance.now();
     const r = JSON.parse(await this.#ok('POST', `/dylibs/${seg(dylib)}/invoke`, JSON.stringify({ symbol, args }))) as InvokeReply;
+    const ms = performance.now() - t0;
+    if (!this.stats.slowest || ms > this.stats.slowest.ms) this.stats.slowest = { symbol: `${dylib}.${symbol}`, ms, compiled: r.compiled.length };
     this.stats.compiled += r.compiled.length;
+    this.stats.optimized += r.compiled.filter((name) => name.endsWith(' (optimized)')).length;
     this.stats.compileMs += r.timing.compileMs;
     this.stats.runMs += r.timing.runMs;
     const v = r.results[0]?.value;
