@@ -3,7 +3,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { DylibParams } from '../schemas/common.ts';
-import { CreateDylibBody, DylibList, DylibView, LinkOrderBody } from '../schemas/dylib.ts';
+import { CreateDylibBody, DylibList, DylibQuery, DylibView, LinkOrderBody } from '../schemas/dylib.ts';
 import { errorResponses } from '../schemas/errors.ts';
 import type { RouteDeps } from './deps.ts';
 
@@ -29,9 +29,14 @@ export const dylibRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { servi
   app.get(
     '/dylibs',
     {
-      schema: { summary: 'List every dylib, implementation dylibs included', tags, response: { 200: DylibList } },
+      schema: {
+        summary: 'List every dylib, implementation dylibs included',
+        tags,
+        querystring: DylibQuery,
+        response: { 200: DylibList, ...errorResponses(400) },
+      },
     },
-    async () => ({ dylibs: service.listDylibs() }),
+    async (request) => ({ dylibs: service.listDylibs({ hidden: request.query.hidden ?? false }) }),
   );
 
   app.get(
@@ -41,10 +46,11 @@ export const dylibRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { servi
         summary: 'Show a dylib',
         tags,
         params: DylibParams,
+        querystring: DylibQuery,
         response: { 200: DylibView, ...errorResponses(400, 404) },
       },
     },
-    async (request) => service.getDylib(request.params.dylib),
+    async (request) => service.getDylib(request.params.dylib, { hidden: request.query.hidden ?? false }),
   );
 
   app.put(

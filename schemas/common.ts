@@ -1,17 +1,31 @@
 // Building blocks every other schema file shares: dylib and symbol names, wasm value types,
-// function signatures and the path parameters that name them. API.md fixes the dylib-name
-// pattern; symbol names are deliberately unconstrained because wasm export names may be
-// empty or contain spaces, slashes or NUL.
+// function signatures and the path parameters that name them. API.md v2 fixes dylib names:
+// any UTF-8 string of 1 to 255 bytes without control characters, because every import module
+// name a toolchain writes (`env`, `./pkg_bg.js`, `not wasm`) must be able to name the dylib its
+// imports resolve in. Symbol names are unconstrained: wasm export names may be empty or contain
+// spaces, slashes or NUL.
 
 import { z } from 'zod';
 
-export const DYLIB_NAME_PATTERN = /^[A-Za-z0-9_$][A-Za-z0-9_.$-]{0,127}$/;
+/** U+0000-U+001F and U+007F: the characters a dylib name may not contain. */
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+const MAX_DYLIB_NAME_BYTES = 255;
+export const IMPL_SUFFIX = '.impl';
 
+/** Any dylib's name, implementation dylibs' included: what paths, link orders and views carry. */
 export const DylibName = z
   .string()
-  .regex(DYLIB_NAME_PATTERN, 'must match ^[A-Za-z0-9_$][A-Za-z0-9_.$-]{0,127}$')
-  .describe('A dylib name: 1 to 128 of A-Z a-z 0-9 _ $ . - (not starting with . or -).');
+  .min(1, 'must not be empty')
+  .refine((s) => Buffer.byteLength(s) <= MAX_DYLIB_NAME_BYTES, `must be at most ${MAX_DYLIB_NAME_BYTES} bytes of UTF-8`)
+  .refine((s) => !CONTROL_CHARACTER.test(s), 'must not contain control characters (U+0000-U+001F, U+007F)')
+  .describe('A dylib name: any UTF-8 string of 1 to 255 bytes without control characters (percent-encoded in paths).');
 export type DylibName = z.infer<typeof DylibName>;
+
+/** The name of a dylib a client creates: implementation dylibs (`<name>.impl`) are the JIT's to create. */
+export const NewDylibName = DylibName.refine(
+  (s) => !s.endsWith(IMPL_SUFFIX),
+  `must not end in "${IMPL_SUFFIX}": implementation dylibs are created by the JIT`,
+).describe('A new dylib\'s name: as any dylib name, but not ending in ".impl".');
 
 export const SymbolName = z
   .string()

@@ -2,7 +2,7 @@
 // every dylib route (and nested in the JSON dump).
 
 import { z } from 'zod';
-import { DylibName } from './common.ts';
+import { DylibName, NewDylibName, QueryBool } from './common.ts';
 import { ModuleView } from './module.ts';
 import { SymbolView } from './symbol.ts';
 
@@ -11,7 +11,7 @@ const LinkOrder = z
   .describe('Dylibs searched, in order, to resolve lookups and imports; first match wins.');
 
 export const CreateDylibBody = z.object({
-  name: DylibName,
+  name: NewDylibName,
   linkOrder: LinkOrder.optional(),
 });
 export type CreateDylibBody = z.infer<typeof CreateDylibBody>;
@@ -24,13 +24,22 @@ export const DylibView = z
     name: DylibName,
     linkOrder: z.array(DylibName),
     implOf: DylibName.optional().describe('For an implementation dylib: the dylib whose bodies it holds.'),
-    symbols: z.array(SymbolView),
+    symbols: z
+      .array(SymbolView)
+      .describe('What the dylib exports (what other dylibs can find through it); every symbol with ?hidden=true.'),
     modules: z.array(ModuleView),
   })
   .describe('A dylib: a named symbol table with a link order.');
 export type DylibView = z.infer<typeof DylibView>;
 
 z.globalRegistry.add(DylibView, { id: 'Dylib' });
+
+export const DylibQuery = z.object({
+  hidden: QueryBool.optional().describe(
+    "Also list symbols without the Exported flag (a module's private functions, the JIT's own symbols); default false.",
+  ),
+});
+export type DylibQuery = z.infer<typeof DylibQuery>;
 
 export const DylibList = z.object({ dylibs: z.array(DylibView) });
 export type DylibList = z.infer<typeof DylibList>;

@@ -53,9 +53,17 @@ export const ModuleView = z.object({
 });
 export type ModuleView = z.infer<typeof ModuleView>;
 
+export const UnresolvedImport = z
+  .object({ module: z.string(), name: z.string() })
+  .describe('A function import that resolves nowhere yet: calls reaching it fail with FailedToMaterialize until it is defined.');
+export type UnresolvedImport = z.infer<typeof UnresolvedImport>;
+
 export const AddModuleResult = z.object({
   module: ModuleView,
   symbols: z.array(SymbolView).describe('The symbols the module defined in the target dylib.'),
+  unresolvedImports: z
+    .array(UnresolvedImport)
+    .describe('Function imports that resolve nowhere at the time of the add (so a typo shows at once).'),
 });
 export type AddModuleResult = z.infer<typeof AddModuleResult>;
 

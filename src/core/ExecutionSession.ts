@@ -3,12 +3,18 @@
 // materializes each exactly once, however many lookups race for it, and it moves symbols
 // through their states, settling lookups as symbols reach the state they require. A failure
 // fails the lookups and the dependants of the failed symbols, and nothing else.
+//
+// It also removes things, the way ORC does since LLVM 12: everything that holds resources for
+// definitions registers as a ResourceManager, and removing a ResourceTracker (or a whole dylib,
+// which removes all its trackers) takes the tracker's symbols out of its dylib and then asks
+// every manager, newest first, to release what it recorded under the tracker's key.
 
 import { AsynchronousSymbolQuery, type LookupResult } from './AsynchronousSymbolQuery.ts';
 import { DylibExists, DylibNotFound, FailedToMaterialize, SymbolsNotFound } from './errors.ts';
 import { JITDylib, type JITDylibSearchOrder, type SymbolTableEntry } from './JITDylib.ts';
 import { MaterializationResponsibility, type SymbolDependenceMap } from './MaterializationResponsibility.ts';
 import type { MaterializationUnit } from './MaterializationUnit.ts';
+import { ResourceTrackerDefunct, type ResourceManager, type ResourceTracker } from './ResourceTracker.ts';
 import { formatAddress, type ExecutorSymbolDef, type SymbolInterface } from './SymbolDefinition.ts';
 import { SymbolState, symbolStateName, type SymbolStateName } from './SymbolFlags.ts';
 
@@ -37,6 +43,8 @@ export type ErrorReporter = (error: unknown) => void;
 export class ExecutionSession {
   private readonly dylibs = new Map<string, JITDylib>();
   private reportErrorFn: ErrorReporter = () => {};
+  /** In registration order; told about removals and transfers in reverse. */
+  private readonly resourceManagers: ResourceManager[] = [];
   /** Count of units handed to materialize(), for tests and metrics. */
   materializations = 0;
 
@@ -70,19 +78,125 @@ export class ExecutionSession {
     return [...this.dylibs.values()];
   }
 
+  /** Registers something that holds resources for definitions, to hear of removals and transfers. */
+  registerResourceManager(rm: ResourceManager): void {
+    this.resourceManagers.push(rm);
+  }
+
+  deregisterResourceManager(rm: ResourceManager): void {
+    const i = this.resourceManagers.lastIndexOf(rm);
+    if (i >= 0) this.resourceManagers.splice(i, 1);
+  }
+
   /**
-   * Removes a dylib: its symbols are gone, lookups waiting on them fail, and it leaves every
-   * other dylib's link order.
+   * Removes a dylib: it leaves the session and every other dylib's link order at once, and every
+   * tracker of it (the created ones, then the default one) is removed as by
+   * removeResourceTracker, except that lookups waiting on its symbols fail with DylibNotFound.
+   * Everything but the managers' release happens before this returns its promise, which
+   * settles once every manager has released every tracker's resources and never rejects. A
+   * dylib that is not (or no longer) in the session is a DylibNotFound, thrown at once.
    */
-  removeJITDylib(jd: JITDylib): void {
+  removeJITDylib(jd: JITDylib): Promise<void> {
     if (this.dylibs.get(jd.name) !== jd) throw new DylibNotFound(jd.name);
     this.dylibs.delete(jd.name);
     for (const other of this.dylibs.values()) other.forgetDylib(jd);
     const gone = new DylibNotFound(jd.name);
-    for (const e of jd.table.values()) {
-      for (const q of [...e.pendingQueries]) q.fail(gone);
+    let done: Promise<void> = Promise.resolve();
+    for (const rt of jd.liveTrackers()) done = this.removeTracker(rt, () => gone, done);
+    return done;
+  }
+
+  /**
+   * Removes a tracker (ORC's ExecutionSession::removeResourceTracker). At once: the tracker
+   * becomes defunct; its symbols leave its dylib; units still holding some of them are told
+   * (MaterializationUnit.doDiscard); lookups waiting for one fail with FailedToMaterialize
+   * naming it, caused by ResourceTrackerDefunct, and so do symbols elsewhere that were emitted
+   * depending on one; a responsibility still materializing some becomes defunct. Then every
+   * registered manager, in reverse order of registration, releases what it recorded under the
+   * tracker, one after the other; what a manager throws is reported (reportError) and the next
+   * one runs all the same. The promise settles when all are done and never rejects.
+   * Removing a tracker twice returns the first removal's promise; removing one that was
+   * transferred does nothing.
+   */
+  removeResourceTracker(rt: ResourceTracker): Promise<void> {
+    const pending = rt.removal;
+    if (pending) return pending;
+    if (rt.isDefunct) return Promise.resolve();
+    return this.removeTracker(rt, (e) => new FailedToMaterialize([{ dylib: e.jd.name, name: e.name }], new ResourceTrackerDefunct(rt)));
+  }
+
+  /**
+   * Moves everything of `src` to `dst`, a tracker of the same dylib (ORC's
+   * ExecutionSession::transferResourceTracker): its symbols now belong to `dst`, responsibilities
+   * working for `src` go on working for `dst`, and every manager, in reverse order of
+   * registration, re-files its records (what one throws is reported). `src` becomes defunct.
+   * Transferring a tracker to itself does nothing.
+   */
+  transferResourceTracker(dst: ResourceTracker, src: ResourceTracker): void {
+    if (dst === src) return;
+    if (dst.jd !== src.jd) throw new Error(`Cannot transfer the ${src} to the ${dst}: trackers of different dylibs.`);
+    if (src.isDefunct) throw new ResourceTrackerDefunct(src);
+    if (dst.isDefunct) throw new ResourceTrackerDefunct(dst);
+    src.jd.transferTracker(dst, src);
+    src.markTransferredTo(dst);
+    for (const rm of [...this.resourceManagers].reverse()) {
+      try {
+        rm.handleTransferResources(src.jd, dst, src);
+      } catch (err) {
+        this.reportError(err);
+      }
     }
-    jd.table.clear();
+  }
+
+  /**
+   * The synchronous part of a removal, then the managers' release once `after` has settled (so
+   * a dylib's trackers are released one after the other). `errorFor` is what a lookup waiting
+   * for a removed symbol fails with.
+   */
+  private removeTracker(rt: ResourceTracker, errorFor: (e: SymbolTableEntry) => unknown, after: Promise<void> = Promise.resolve()): Promise<void> {
+    const managers = [...this.resourceManagers].reverse();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    rt.markRemoved(promise);
+    this.dropEntries(rt.jd.detachTracker(rt), errorFor);
+    void after.then(async () => {
+      for (const rm of managers) {
+        try {
+          await rm.handleRemoveResources(rt.jd, rt);
+        } catch (err) {
+          this.reportError(err);
+        }
+      }
+      resolve();
+    });
+    return promise;
+  }
+
+  /**
+   * Settles what depended on entries just taken out of their table: units holding one are told
+   * to discard it, lookups waiting for one fail, and symbols emitted depending on one that is
+   * not Ready fail (they can never become Ready).
+   */
+  private dropEntries(entries: readonly SymbolTableEntry[], errorFor: (e: SymbolTableEntry) => unknown): void {
+    let dropped: Set<SymbolTableEntry> | undefined;
+    const failedDependants: { e: SymbolTableEntry; error: FailedToMaterialize }[] = [];
+    for (const e of entries) {
+      if (e.unit) {
+        e.unit.doDiscard(e.jd, e.name);
+        e.unit = undefined;
+      }
+      if (e.pendingQueries.size === 0 && e.dependants.size === 0 && e.unreadyDeps.size === 0) continue;
+      const error = errorFor(e);
+      for (const q of [...e.pendingQueries]) q.fail(error);
+      e.clearPendingQueries();
+      for (const d of e.unreadyDeps) d.deleteDependant(e);
+      e.clearUnreadyDeps();
+      for (const d of e.dependants) {
+        d.deleteUnreadyDep(e);
+        if (!(dropped ??= new Set(entries)).has(d)) failedDependants.push({ e: d, error: new FailedToMaterialize([{ dylib: d.jd.name, name: d.name }], error) });
+      }
+      e.clearDependants();
+    }
+    for (const { e, error } of failedDependants) this.failEntries([e], error);
   }
 
   /**
@@ -166,13 +280,16 @@ export class ExecutionSession {
    */
   private materialize(jd: JITDylib, whole: MaterializationUnit, requested: ReadonlySet<string>): void {
     const unit = (requested.size < whole.symbols.size ? whole.splitOff(requested) : undefined) ?? whole;
+    // A unit's symbols all belong to the tracker it was defined (or handed back) under.
+    let tracker: ResourceTracker | undefined;
     for (const name of unit.symbols.keys()) {
       const entry = jd.table.get(name);
       if (!entry || entry.unit !== whole) continue;
       entry.unit = undefined;
       entry.state = SymbolState.Materializing;
+      tracker ??= entry.tracker;
     }
-    const r = new MaterializationResponsibility(this, jd, unit.symbols, requested);
+    const r = new MaterializationResponsibility(this, jd, unit.symbols, requested, tracker ?? jd.getDefaultResourceTracker());
     this.materializations++;
     // Run after the current lookup has registered its queries, as ORC dispatches a task.
     queueMicrotask(() => {
@@ -181,6 +298,11 @@ export class ExecutionSession {
   }
 
   private async runUnit(unit: MaterializationUnit, r: MaterializationResponsibility): Promise<void> {
+    if (r.isDefunct) {
+      // Removed between the lookup and now: its symbols are gone, so the unit never runs.
+      for (const name of [...unit.symbols.keys()]) unit.doDiscard(r.targetJD, name);
+      return;
+    }
     try {
       const pending = unit.materialize(r);
       if (!pending) return; // The unit took the responsibility over and will finish it itself.

@@ -1,15 +1,17 @@
 // A JITDylib is a named symbol table with a link order, like a dynamic library whose
 // definitions can be provided lazily. It records, for every symbol, its flags, state and
-// address, and the unit that will materialize it; `define` adds units all or nothing,
-// following ORC's rules for strong and weak definitions.
+// address, the unit that will materialize it and the ResourceTracker it belongs to; `define`
+// adds units all or nothing, following ORC's rules for strong and weak definitions. Each dylib
+// has a default tracker, which owns what is defined without naming a tracker, and makes as many
+// other trackers as its users want to remove separately (one per module, say).
 
 import { DuplicateDefinition, SymbolsNotFound } from './errors.ts';
 import type { AsynchronousSymbolQuery } from './AsynchronousSymbolQuery.ts';
 import type { FailedToMaterialize } from './errors.ts';
 import type { MaterializationUnit } from './MaterializationUnit.ts';
-import type { ExecutorAddr } from '../executor/protocol.ts';
-import type { SymbolInterface } from './SymbolDefinition.ts';
+import type { ExecutorAddr, SymbolInterface } from './SymbolDefinition.ts';
 import { JITSymbolFlags, SymbolState } from './SymbolFlags.ts';
+import { ResourceTracker, ResourceTrackerDefunct } from './ResourceTracker.ts';
 import type { ExecutionSession } from './ExecutionSession.ts';
 
 export type JITDylibLookupFlags = 'MatchExportedSymbolsOnly' | 'MatchAllSymbols';
@@ -25,6 +27,8 @@ export class SymbolTableEntry {
   readonly jd: JITDylib;
   readonly name: string;
   info: SymbolInterface;
+  /** The tracker this definition belongs to; changed only by a transfer. */
+  tracker: ResourceTracker;
   state: SymbolState = SymbolState.NeverSearched;
   address: ExecutorAddr | undefined;
   /** The unit that will provide this symbol, while it is not yet being materialized. */
@@ -39,11 +43,12 @@ export class SymbolTableEntry {
   #dependants: Set<SymbolTableEntry> | undefined;
   #unreadyDeps: Set<SymbolTableEntry> | undefined;
 
-  constructor(jd: JITDylib, name: string, info: SymbolInterface, unit: MaterializationUnit | undefined) {
+  constructor(jd: JITDylib, name: string, info: SymbolInterface, unit: MaterializationUnit | undefined, tracker: ResourceTracker) {
     this.jd = jd;
     this.name = name;
     this.info = info;
     this.unit = unit;
+    this.tracker = tracker;
   }
 
   get flags(): JITSymbolFlags {
@@ -117,6 +122,9 @@ export class JITDylib {
   private linkOrder: LinkOrderEntry[];
   /** Arbitrary per-dylib state layers attach (e.g. the lazy layer's impl dylib). */
   readonly resources = new Map<symbol, unknown>();
+  #defaultTracker: ResourceTracker | undefined;
+  /** Trackers made by createResourceTracker that are not yet defunct. */
+  readonly #trackers = new Set<ResourceTracker>();
 
   /** @internal Use ExecutionSession.createJITDylib. */
   constructor(session: ExecutionSession, name: string) {
@@ -143,6 +151,31 @@ export class JITDylib {
     this.linkOrder = this.linkOrder.filter((e) => e.jd !== jd);
   }
 
+  /**
+   * The tracker that owns what is defined without naming one. Once it is removed or transferred
+   * the dylib makes a new one, so this never returns a defunct tracker.
+   */
+  getDefaultResourceTracker(): ResourceTracker {
+    if (!this.#defaultTracker || this.#defaultTracker.isDefunct) this.#defaultTracker = new ResourceTracker(this);
+    return this.#defaultTracker;
+  }
+
+  /** A new tracker for this dylib, to define things that are to be removed together. */
+  createResourceTracker(): ResourceTracker {
+    const rt = new ResourceTracker(this);
+    this.#trackers.add(rt);
+    return rt;
+  }
+
+  /**
+   * @internal The trackers of this dylib that are not defunct: the created ones, oldest first,
+   * then the default one if it exists.
+   */
+  liveTrackers(): ResourceTracker[] {
+    const d = this.#defaultTracker;
+    return d && !d.isDefunct ? [...this.#trackers, d] : [...this.#trackers];
+  }
+
   entry(name: string): SymbolTableEntry | undefined {
     return this.table.get(name);
   }
@@ -156,8 +189,11 @@ export class JITDylib {
    * already has a strong one, or a weak one that was already searched for, is a
    * DuplicateDefinition. A weak definition loses to an existing one and is discarded from its
    * unit; a strong one overrides an unsearched weak one, which is discarded from its unit.
+   * The unit's symbols belong to `tracker` (the default tracker when absent), which must be one
+   * of this dylib's and not defunct (ResourceTrackerDefunct).
    */
-  define(unit: MaterializationUnit): void {
+  define(unit: MaterializationUnit, tracker: ResourceTracker = this.getDefaultResourceTracker()): void {
+    this.checkTracker(tracker);
     const duplicates: string[] = [];
     const unitDefsOverridden: string[] = [];
     const existingDefsOverridden: SymbolTableEntry[] = [];
@@ -179,12 +215,9 @@ export class JITDylib {
     for (const name of unitDefsOverridden) unit.doDiscard(this, name);
     for (const e of existingDefsOverridden) {
       e.unit?.doDiscard(this, e.name);
-      this.table.delete(e.name);
+      this.deleteEntry(e);
     }
-    if (unit.symbols.size === 0) return;
-    for (const [name, info] of unit.symbols) {
-      this.table.set(name, new SymbolTableEntry(this, name, info, unit));
-    }
+    for (const [name, info] of unit.symbols) this.addEntry(new SymbolTableEntry(this, name, info, unit, tracker));
   }
 
   /** Checks that `names` could all be defined as strong symbols, without defining anything. */
@@ -194,13 +227,14 @@ export class JITDylib {
   }
 
   /** @internal Adds symbols in state Materializing, for MaterializationResponsibility. */
-  defineMaterializing(symbols: ReadonlyMap<string, SymbolInterface>): void {
+  defineMaterializing(symbols: ReadonlyMap<string, SymbolInterface>, tracker: ResourceTracker): void {
+    this.checkTracker(tracker);
     this.checkCanDefine(symbols.keys());
     for (const [name, info] of symbols) {
-      const e = new SymbolTableEntry(this, name, info, undefined);
+      const e = new SymbolTableEntry(this, name, info, undefined, tracker);
       e.state = SymbolState.Materializing;
       e.searched = true;
-      this.table.set(name, e);
+      this.addEntry(e);
     }
   }
 
@@ -224,7 +258,61 @@ export class JITDylib {
     if (busy.length > 0) throw new SymbolsCouldNotBeRemoved(this.name, busy);
     for (const e of removable) {
       e.unit?.doDiscard(this, e.name);
-      this.table.delete(e.name);
+      this.deleteEntry(e);
+    }
+  }
+
+  /**
+   * @internal Takes every symbol of `rt` out of the table and forgets `rt`, for the session's
+   * removeResourceTracker, which settles what waited on them. Returns the entries taken out.
+   */
+  detachTracker(rt: ResourceTracker): SymbolTableEntry[] {
+    const entries = this.ownedBy(rt);
+    // A tracker owning as many entries as the table has owns them all.
+    if (entries.length === this.table.size) this.table.clear();
+    else for (const e of entries) this.table.delete(e.name);
+    this.resetEntries(rt);
+    this.#trackers.delete(rt);
+    return entries;
+  }
+
+  /** @internal Gives every symbol of `src` to `dst`, for the session's transferResourceTracker. */
+  transferTracker(dst: ResourceTracker, src: ResourceTracker): void {
+    for (const e of this.ownedBy(src)) {
+      e.tracker = dst;
+      dst.entries.push(e);
+    }
+    this.resetEntries(src);
+    this.#trackers.delete(src);
+  }
+
+  /** The entries of `rt` still in the table. */
+  private ownedBy(rt: ResourceTracker): SymbolTableEntry[] {
+    return rt.staleEntries === 0 ? rt.entries : rt.entries.filter((e) => this.table.get(e.name) === e);
+  }
+
+  private resetEntries(rt: ResourceTracker): void {
+    rt.entries = [];
+    rt.staleEntries = 0;
+  }
+
+  private checkTracker(tracker: ResourceTracker): void {
+    if (tracker.jd !== this) throw new Error(`The ${tracker} cannot own definitions in "${this.name}".`);
+    if (tracker.isDefunct) throw new ResourceTrackerDefunct(tracker);
+  }
+
+  private addEntry(e: SymbolTableEntry): void {
+    this.table.set(e.name, e);
+    e.tracker.entries.push(e);
+  }
+
+  private deleteEntry(e: SymbolTableEntry): void {
+    this.table.delete(e.name);
+    const rt = e.tracker;
+    // Compact once most of the list is stale, so the work stays proportional to the deletions.
+    if (++rt.staleEntries > 32 && rt.staleEntries * 2 > rt.entries.length) {
+      rt.entries = this.ownedBy(rt);
+      rt.staleEntries = 0;
     }
   }
 }

@@ -1,7 +1,8 @@
 // A MaterializationUnit can provide definitions for a set of symbols later, on demand: an
 // absolute-symbols table, a set of aliases, a wasm module's globals, its function bodies, a
 // set of lazy reexports. The dylib holds it until one of its symbols is looked up; then it is
-// taken out and materialized exactly once through a MaterializationResponsibility.
+// taken out and materialized exactly once through a MaterializationResponsibility. It is
+// defined under a ResourceTracker, and everything it materializes belongs to that tracker.
 
 import type { JITDylib } from './JITDylib.ts';
 import type { MaterializationResponsibility } from './MaterializationResponsibility.ts';
@@ -37,8 +38,9 @@ export abstract class MaterializationUnit {
   }
 
   /**
-   * Called when a weak definition of `name` in this unit was overridden by a strong one, so
-   * the unit will never be asked for it.
+   * Called when the unit will never be asked for `name`: a strong definition overrode this
+   * unit's weak one, or the symbol was removed (JITDylib.remove, or the removal of its
+   * ResourceTracker) before it was materialized.
    */
   protected discard(_jd: JITDylib, _name: string): void {}
 

@@ -1,23 +1,33 @@
 // What a definition says about a symbol before it is materialized (ORC's
 // MaterializationUnit::Interface entry), and what it resolves to (ORC's ExecutorSymbolDef).
+// The core knows symbols only by name, flags, kind and address: what a symbol's type is, is
+// the business of the layers that define and link it, so it stays opaque here and the core
+// depends on nothing outside src/core.
 
-import type { ExecutorAddr } from '../executor/protocol.ts';
-import type { ExternKind, FuncType, GlobalType, MemoryType, TableType } from '../wasm/types.ts';
 import type { JITSymbolFlags } from './SymbolFlags.ts';
 
-export type SymbolType = FuncType | GlobalType | MemoryType | TableType;
+/**
+ * An address in the executor (ORC's ExecutorAddr): for this project a number the JIT allocates
+ * itself, a slot in the session's funcref table or a handle for a memory, table or global.
+ */
+export type ExecutorAddr = number;
 
 /**
  * What a symbol names: a wasm entity, or (`module`) a hidden symbol that stands for a module's
  * instantiation itself, like ORC's initializer symbols.
  */
-export type SymbolKind = ExternKind | 'module';
+export type SymbolKind = 'function' | 'global' | 'memory' | 'table' | 'module';
 
-/** A symbol as a definition declares it: flags, the kind of wasm entity and its type. */
+/** A symbol as a definition declares it: flags, the kind of entity and its type. */
 export interface SymbolInterface {
   readonly flags: JITSymbolFlags;
   readonly kind: SymbolKind;
-  readonly type?: SymbolType | undefined;
+  /**
+   * The entity's type, opaque to the core: the layer that defines the symbol puts it here (for
+   * wasm, a FuncType, GlobalType, MemoryType or TableType) and the layers that link against it
+   * read it back.
+   */
+  readonly type?: unknown;
 }
 
 export type SymbolInterfaceMap = ReadonlyMap<string, SymbolInterface>;

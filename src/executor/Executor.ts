@@ -222,6 +222,11 @@ export class Executor {
     return this.enqueue({ req: 'readGlobal', addr, type }).then((r) => r.value ?? { type: type.type, bits: null });
   }
 
+  /** The current size of the memory (pages) or table (elements) at `addr`. */
+  dataSize(addr: ExecutorAddr): Promise<number> {
+    return this.enqueue({ req: 'dataSize', addr }).then((r) => r.size ?? 0);
+  }
+
   stats(): ExecutorStats {
     return {
       restarts: this.counters.restarts,

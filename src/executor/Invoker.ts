@@ -102,6 +102,14 @@ export class Invoker {
     return value as WasmValue;
   }
 
+  /** A memory's size in pages, or a table's length in elements. */
+  dataSize(addr: ExecutorAddr): number {
+    const d = this.space.dataAt(addr);
+    if (d instanceof WebAssembly.Memory) return d.buffer.byteLength / PAGE;
+    if (d instanceof WebAssembly.Table) return d.length;
+    throw ExecutorFailure.typeMismatch(`address ${addr} holds no memory or table`);
+  }
+
   private memory(addr: ExecutorAddr): WebAssembly.Memory {
     const m = this.space.dataAt(addr);
     if (!(m instanceof WebAssembly.Memory)) throw ExecutorFailure.typeMismatch(`address ${addr} holds no memory`);

@@ -19,7 +19,9 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { ExternKind, FuncType, GlobalType, MemoryType, TableType, WasmValue } from '../wasm/types.ts';
 
-export type ExecutorAddr = number;
+import type { ExecutorAddr } from '../core/SymbolDefinition.ts';
+
+export type { ExecutorAddr };
 export const DATA_HANDLE_BASE = 0x4000_0000;
 
 /** Binds one import of a module being linked to the object at `addr`. */
@@ -93,7 +95,9 @@ export type ExecRequest =
   /** `length` undefined: to the end of the memory. */
   | { readonly req: 'readMemory'; readonly id: number; readonly addr: ExecutorAddr; readonly offset: number; readonly length: number | undefined }
   | { readonly req: 'writeMemory'; readonly id: number; readonly addr: ExecutorAddr; readonly offset: number; readonly bytes: Uint8Array }
-  | { readonly req: 'readGlobal'; readonly id: number; readonly addr: ExecutorAddr; readonly type: GlobalType };
+  | { readonly req: 'readGlobal'; readonly id: number; readonly addr: ExecutorAddr; readonly type: GlobalType }
+  /** The current size of the memory (pages) or table (elements) at `addr`: what an import's limits are checked against. */
+  | { readonly req: 'dataSize'; readonly id: number; readonly addr: ExecutorAddr };
 
 export type ExecutionFailure =
   | { readonly kind: 'Trap'; readonly message: string; readonly stack: readonly string[] }
@@ -111,7 +115,7 @@ export type ExecutionFailure =
 
 export type ExecResponse =
   | { readonly id: number; readonly ok: true; readonly results?: readonly WasmValue[]; readonly output?: readonly string[];
-      readonly bytes?: Uint8Array; readonly pages?: number; readonly value?: WasmValue; readonly runMs?: number }
+      readonly bytes?: Uint8Array; readonly pages?: number; readonly value?: WasmValue; readonly runMs?: number; readonly size?: number }
   | { readonly id: number; readonly ok: false; readonly error: ExecutionFailure; readonly output?: readonly string[] };
 
 /** What the worker is running at top level; main's watchdog times exactly this. */

@@ -99,6 +99,8 @@ function handle(req: ExecRequest): ExecResponse {
       return { id: req.id, ok: true };
     case 'readGlobal':
       return { id: req.id, ok: true, value: invoker.readGlobal(req.addr, req.type) };
+    case 'dataSize':
+      return { id: req.id, ok: true, size: invoker.dataSize(req.addr) };
   }
 }
 

@@ -24,6 +24,7 @@ import { LazyCallThroughManager } from './LazyCallThroughManager.ts';
 import { ReOptimizeLayer, type Tier } from './ReOptimizeLayer.ts';
 import { lazyReexports } from './LazyReexports.ts';
 import { ModuleMemories } from './ModuleMemories.ts';
+import { publicOrder } from './publicOrder.ts';
 import { WasmLinkingLayer } from './WasmLinkingLayer.ts';
 import { WasmModuleRecord, type ModuleOptions } from './WasmModuleRecord.ts';
 import { WholeModuleMaterializationUnit } from './WholeModuleMaterializationUnit.ts';
@@ -73,6 +74,8 @@ export interface AddedModule {
   readonly symbols: readonly SymbolTableEntry[];
   /** Function imports that resolved nowhere when linked (at add, or for an eager module at its first lookup); each call tries again. */
   readonly lateImports: readonly ImportInfo[];
+  /** Function imports that resolve nowhere at the end of the add, lazy or eager (API v2 `unresolvedImports`). */
+  readonly unresolvedImports: readonly ImportInfo[];
 }
 
 export interface SymbolTarget {
@@ -335,6 +338,9 @@ export class LazyJIT {
     }
     const record = new WasmModuleRecord(id, options, this.compiler, parsed, jd, implJD, kept);
     try {
+      await this.linker.checkDataImports(record).catch((err: unknown) => {
+        throw new FailedToMaterialize([{ dylib: jd.name, name: initSymbolName(id) }], err);
+      });
       await this.memories.create(record);
     } catch (err) {
       parsed.dispose();
@@ -364,7 +370,8 @@ export class LazyJIT {
     const symbols = defined.target
       .map((n) => jd.entry(n))
       .filter((e): e is SymbolTableEntry => e !== undefined && e.info.flags.isExported);
-    return { id, name: options.name, lazy: options.lazy, symbols, lateImports: record.lateImports };
+    const unresolvedImports = record.parsed.info.imports.filter((imp) => imp.kind === 'function' && !this.linker.findImport(record, imp));
+    return { id, name: options.name, lazy: options.lazy, symbols, lateImports: record.lateImports, unresolvedImports };
   }
 
   private defineLazy(record: WasmModuleRecord) {
@@ -488,7 +495,7 @@ export class LazyJIT {
   /** Looks names up through the dylib's link order; all or nothing. Compiles no lazy body. */
   lookup(dylibName: string, names: readonly string[]): Promise<LookupResult> {
     const jd = this.getDylib(dylibName);
-    return this.session.lookup(jd.getLinkOrder(), names);
+    return this.session.lookup(publicOrder(jd), names);
   }
 
   /**
@@ -508,7 +515,7 @@ export class LazyJIT {
     this.lookingUp.add(ctx);
     let def;
     try {
-      def = await this.session.lookupOne(jd.getLinkOrder(), symbol);
+      def = await this.session.lookupOne(publicOrder(jd), symbol);
     } catch (err) {
       throw limitHit(err);
     } finally {
@@ -554,7 +561,7 @@ export class LazyJIT {
 
   /** Finds a memory, global or table symbol and checks its kind. */
   async lookupData(dylibName: string, symbol: string, kind: 'memory' | 'global' | 'table') {
-    const def = await this.session.lookupOne(this.getDylib(dylibName).getLinkOrder(), symbol);
+    const def = await this.session.lookupOne(publicOrder(this.getDylib(dylibName)), symbol);
     if (def.entry.info.kind !== kind) throw new TypeMismatch(`"${symbol}" is a ${def.entry.info.kind}, not a ${kind}.`);
     return def;
   }

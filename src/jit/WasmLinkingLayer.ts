@@ -4,14 +4,15 @@
 // has the executor instantiate it.
 
 import type { ExecutionSession } from '../core/ExecutionSession.ts';
-import type { JITDylib, JITDylibSearchOrder } from '../core/JITDylib.ts';
+import type { JITDylib, JITDylibSearchOrder, SymbolTableEntry } from '../core/JITDylib.ts';
 import { SymbolState } from '../core/SymbolFlags.ts';
 import type { Executor } from '../executor/Executor.ts';
 import type { ExecutorAddr, ExportPlacement, ImportBinding } from '../executor/protocol.ts';
 import type { EntityRef, ImportInfo } from '../wasm/index.ts';
 import type { CompiledObject } from './WasmCompiler.ts';
-import { funcTypeKey, type FuncType } from '../wasm/types.ts';
+import { funcTypeKey, type FuncType, type GlobalType, type Limits, type MemoryType, type TableType } from '../wasm/types.ts';
 import type { AddressSpace } from './AddressSpace.ts';
+import { publicOrder } from './publicOrder.ts';
 import type { WasmModuleRecord } from './WasmModuleRecord.ts';
 
 /** An import that resolves nowhere, or to the wrong kind of entity. */
@@ -71,17 +72,7 @@ export class WasmLinkingLayer {
    * dylib's link order, any other module name as a symbol of the dylib of that name.
    */
   async resolveImport(record: WasmModuleRecord, imp: ImportInfo, deps: LinkDependencies, allowLate = true): Promise<ExecutorAddr> {
-    let order: JITDylibSearchOrder | undefined;
-    let missing: string;
-    if (imp.module === 'env') {
-      order = record.targetJD.getLinkOrder();
-      missing = `the link order of "${record.targetJD.name}" has no symbol "${imp.name}"`;
-    } else {
-      const jd = this.session.getJITDylibByName(imp.module);
-      order = jd ? [{ jd, flags: 'MatchExportedSymbolsOnly' }] : undefined;
-      missing = jd ? `dylib "${imp.module}" has no symbol "${imp.name}"` : `there is no dylib named "${imp.module}"`;
-    }
-    const entry = order && this.session.search(order, imp.name);
+    const { order, entry, missing } = this.searchImport(record, imp);
     if (!order || !entry) {
       if (allowLate && imp.kind === 'function') {
         const addr = this.bindLate(record, imp);
@@ -100,6 +91,64 @@ export class WasmLinkingLayer {
     addDep(deps, def.entry.jd, def.entry.name);
     record.setAddress({ kind: imp.kind, index: imp.index }, def.address);
     return def.address;
+  }
+
+  /**
+   * Checks, at add, that every memory, table and global the module imports resolves and fits
+   * the import's type as instantiation would check it: limits against the provided memory's
+   * or table's current size and declared maximum, a global's type and mutability. Lazy and
+   * eager adds alike, so an unlinkable module is refused when it is added (imports.wast), not
+   * at some later first lookup. Throws UnresolvedImport.
+   */
+  async checkDataImports(record: WasmModuleRecord): Promise<void> {
+    for (const imp of record.parsed.info.imports) {
+      if (imp.kind === 'function') continue;
+      const { order, entry, missing } = this.searchImport(record, imp);
+      if (!order || !entry) throw new UnresolvedImport(imp, `resolves nowhere: ${missing}`);
+      const where = `${entry.jd.name}:${JSON.stringify(entry.name)}`;
+      if (entry.info.kind !== imp.kind) throw new UnresolvedImport(imp, `resolves to ${where}, which is a ${entry.info.kind}`);
+      if (imp.kind === 'global') {
+        const want = imp.type as GlobalType;
+        const have = entry.info.type as GlobalType;
+        if (want.type !== have.type || want.mutable !== have.mutable) {
+          throw new UnresolvedImport(imp, `incompatible import type: ${where} is a ${describeGlobal(have)} global, the import wants ${describeGlobal(want)}`);
+        }
+        continue;
+      }
+      const want = imp.type as MemoryType | TableType;
+      const have = entry.info.type as MemoryType | TableType;
+      if (imp.kind === 'table' && (want as TableType).elementType !== (have as TableType).elementType) {
+        throw new UnresolvedImport(imp, `incompatible import type: ${where} holds ${(have as TableType).elementType}, the import wants ${(want as TableType).elementType}`);
+      }
+      const def = await this.session.lookupOne(order, imp.name);
+      const size = await this.executor.dataSize(def.address);
+      const why = limitsMismatch({ ...have, initial: size }, want, imp.kind === 'memory' ? 'pages' : 'elements');
+      if (why) throw new UnresolvedImport(imp, `incompatible import type: ${where} ${why}`);
+    }
+  }
+
+  /** The symbol one of the module's imports resolves to now, if any; materializes nothing. */
+  findImport(record: WasmModuleRecord, imp: ImportInfo): SymbolTableEntry | undefined {
+    return this.searchImport(record, imp).entry;
+  }
+
+  /**
+   * Where an import is looked for: module name `env` through the importing dylib's link order
+   * (exported symbols only), any other module name as an exported symbol of the dylib of that name.
+   */
+  private searchImport(record: WasmModuleRecord, imp: ImportInfo) {
+    let order: JITDylibSearchOrder | undefined;
+    let missing: string;
+    if (imp.module === 'env') {
+      order = publicOrder(record.targetJD);
+      missing = `the link order of "${record.targetJD.name}" has no symbol "${imp.name}"`;
+    } else {
+      const jd = this.session.getJITDylibByName(imp.module);
+      order = jd ? [{ jd, flags: 'MatchExportedSymbolsOnly' as const }] : undefined;
+      missing = jd ? `dylib "${imp.module}" has no symbol "${imp.name}"` : `there is no dylib named "${imp.module}"`;
+    }
+    const entry = order && this.session.search(order, imp.name);
+    return { order, entry, missing };
   }
 
   /**
@@ -174,6 +223,20 @@ export class WasmLinkingLayer {
     const instantiated = this.executor.apply({ op: 'instantiate', label, module: piece.module, imports, exports: placements });
     return { exports, instantiated, deps };
   }
+}
+
+/** Why limits `have` (current size, declared maximum) do not satisfy an import declaring `want`; undefined if they do. */
+function limitsMismatch(have: Limits, want: Limits, unit: string): string | undefined {
+  if (Boolean(have.shared) !== Boolean(want.shared)) return `is ${have.shared ? '' : 'not '}shared, the import ${want.shared ? 'is' : 'is not'}`;
+  if (have.initial < want.initial) return `has ${have.initial} ${unit}, fewer than the import's minimum ${want.initial}`;
+  if (want.maximum === undefined) return undefined;
+  if (have.maximum === undefined) return `has no maximum, the import declares maximum ${want.maximum}`;
+  if (have.maximum > want.maximum) return `has maximum ${have.maximum}, larger than the import's maximum ${want.maximum}`;
+  return undefined;
+}
+
+function describeGlobal(t: GlobalType): string {
+  return `${t.mutable ? 'mutable' : 'immutable'} ${t.type}`;
 }
 
 function addDep(deps: LinkDependencies, jd: JITDylib, name: string): void {

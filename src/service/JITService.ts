@@ -6,10 +6,10 @@
 import type { DylibView } from '../../schemas/dylib.ts';
 import type { SessionDump } from '../../schemas/dump.ts';
 import type { InvokeResult } from '../../schemas/invoke.ts';
-import type { ModuleView } from '../../schemas/module.ts';
+import type { AddModuleResult, ModuleView } from '../../schemas/module.ts';
 import type { SymbolState, SymbolView } from '../../schemas/symbol.ts';
 
-export type { DylibView, InvokeResult, ModuleView, SessionDump, SymbolView };
+export type { AddModuleResult, DylibView, InvokeResult, ModuleView, SessionDump, SymbolView };
 
 /** Counters (monotonic since start) and gauges (current) that GET /metrics exposes. */
 export interface ServiceMetrics {
@@ -41,11 +41,11 @@ export interface ServiceMetrics {
 
 export interface JITService {
   createDylib(name: string, linkOrder?: readonly string[]): DylibView;          // DylibExists, DylibNotFound (link order names)
-  listDylibs(): DylibView[];
-  getDylib(name: string): DylibView;                                             // DylibNotFound
+  listDylibs(opts?: { hidden: boolean }): DylibView[];                          // hidden: symbols without Exported too
+  getDylib(name: string, opts?: { hidden: boolean }): DylibView;                 // DylibNotFound
   setLinkOrder(name: string, linkOrder: readonly string[]): DylibView;
   removeDylib(name: string): Promise<void>;
-  addModule(dylib: string, source: { wat: string } | { wasm: Uint8Array }, opts: { lazy: boolean; optimize: number; name?: string | undefined }): Promise<{ module: ModuleView; symbols: SymbolView[] }>;
+  addModule(dylib: string, source: { wat: string } | { wasm: Uint8Array }, opts: { lazy: boolean; optimize: number; name?: string | undefined }): Promise<AddModuleResult>;
   addReexports(dylib: string, from: string, symbols: readonly string[] | Readonly<Record<string, string>>, opts: { lazy: boolean }): Promise<{ symbols: SymbolView[] }>;
   getSymbol(dylib: string, name: string): Promise<SymbolView>;                   // looked up through the link order (resolves it: address set; compiles no lazy body)
   lookup(dylib: string, names: readonly string[]): Promise<SymbolView[]>;        // all or nothing

@@ -5,7 +5,7 @@
 import type { DylibView } from '../../schemas/dylib.ts';
 import type { SessionDump } from '../../schemas/dump.ts';
 import type { InvokeResult } from '../../schemas/invoke.ts';
-import type { ModuleView } from '../../schemas/module.ts';
+import type { AddModuleResult, ModuleView } from '../../schemas/module.ts';
 import type { SymbolFlag, SymbolKind, SymbolState as SymbolStateName, SymbolView } from '../../schemas/symbol.ts';
 import { FailedToMaterialize, JITError } from '../core/errors.ts';
 import type { JITDylib, SymbolTableEntry } from '../core/JITDylib.ts';
@@ -31,12 +31,12 @@ export class JITServiceImpl implements JITService {
     return this.dylibView(this.jit.createDylib(name, linkOrder));
   }
 
-  listDylibs(): DylibView[] {
-    return this.jit.session.getJITDylibs().map((jd) => this.dylibView(jd));
+  listDylibs(opts: { hidden: boolean } = { hidden: false }): DylibView[] {
+    return this.jit.session.getJITDylibs().map((jd) => this.dylibView(jd, opts.hidden));
   }
 
-  getDylib(name: string): DylibView {
-    return this.dylibView(this.jit.getDylib(name));
+  getDylib(name: string, opts: { hidden: boolean } = { hidden: false }): DylibView {
+    return this.dylibView(this.jit.getDylib(name), opts.hidden);
   }
 
   setLinkOrder(name: string, linkOrder: readonly string[]): DylibView {
@@ -51,10 +51,11 @@ export class JITServiceImpl implements JITService {
     dylib: string,
     source: { wat: string } | { wasm: Uint8Array },
     opts: { lazy: boolean; optimize: number; name?: string | undefined },
-  ): Promise<{ module: ModuleView; symbols: SymbolView[] }> {
+  ): Promise<AddModuleResult> {
     const added = await this.track(this.jit.addModule(dylib, source, opts));
     const module: ModuleView = { id: added.id, lazy: added.lazy, ...(added.name === undefined ? {} : { name: added.name }) };
-    return { module, symbols: added.symbols.map((e) => this.symbolView(e)) };
+    const unresolvedImports = added.unresolvedImports.map((imp) => ({ module: imp.module, name: imp.name }));
+    return { module, symbols: added.symbols.map((e) => this.symbolView(e)), unresolvedImports };
   }
 
   async addReexports(
@@ -113,7 +114,8 @@ export class JITServiceImpl implements JITService {
   }
 
   dump(): SessionDump {
-    return { dylibs: this.listDylibs() };
+    // The dump shows everything, private symbols too (they lack the Exported flag).
+    return { dylibs: this.listDylibs({ hidden: true }) };
   }
 
   dumpText(): string {
@@ -151,13 +153,16 @@ export class JITServiceImpl implements JITService {
 
   // ---- views ----
 
-  private dylibView(jd: JITDylib): DylibView {
+  /** `hidden`: also the symbols other dylibs cannot see (no Exported flag). */
+  private dylibView(jd: JITDylib, hidden = false): DylibView {
     const implOf = this.jit.implOf(jd);
     return {
       name: jd.name,
       linkOrder: jd.getLinkOrder().map((e) => e.jd.name),
       ...(implOf ? { implOf: implOf.name } : {}),
-      symbols: [...jd.symbols()].filter((e) => e.info.kind !== 'module').map((e) => this.symbolView(e)),
+      symbols: [...jd.symbols()]
+        .filter((e) => e.info.kind !== 'module' && (hidden || e.info.flags.isExported))
+        .map((e) => this.symbolView(e)),
       modules: this.jit.modulesOf(jd).map((r) => ({ id: r.id, lazy: r.options.lazy, ...(r.options.name ? { name: r.options.name } : {}) })),
     };
   }

@@ -3,7 +3,7 @@
 
 import t from 'tap';
 import { absoluteSymbols } from '../../src/core/AbsoluteSymbols.ts';
-import { DuplicateDefinition, SymbolsNotFound } from '../../src/core/errors.ts';
+import { DuplicateDefinition, DylibNotFound, SymbolsNotFound } from '../../src/core/errors.ts';
 import { SymbolsCouldNotBeRemoved } from '../../src/core/JITDylib.ts';
 import { buildSimpleReexportsAliasMap, reexports, symbolAliases } from '../../src/core/ReExports.ts';
 import { SymbolState } from '../../src/core/SymbolFlags.ts';
@@ -151,8 +151,10 @@ t.test('removing a dylib drops it from other link orders and fails lookups waiti
   jd.setLinkOrder([{ jd: lib, flags: 'MatchExportedSymbolsOnly' }]);
   const pending = es.lookup(jd.getLinkOrder(), ['f']).catch((e: unknown) => e);
   await settle();
-  es.removeJITDylib(lib);
-  t.match(String(await pending), /lib/);
+  await es.removeJITDylib(lib);
+  const err = await pending;
+  t.ok(err instanceof DylibNotFound, 'the waiting lookup fails with DylibNotFound');
+  t.match(String(err), /lib/);
   t.same(jd.getLinkOrder().map((e) => e.jd.name), ['JD']);
   t.equal(es.getJITDylibByName('lib'), undefined);
 });

@@ -7,7 +7,7 @@ interface Dylib {
   name: string;
   linkOrder: string[];
   implOf?: string;
-  symbols: { name: string }[];
+  symbols: { name: string; flags: string[] }[];
   modules: { id: string; name?: string; lazy: boolean }[];
 }
 
@@ -36,13 +36,15 @@ t.test('POST /dylibs errors', async (t) => {
   t.match(missing.message, /nowhere/);
   t.equal((await call(app, 'GET', '/dylibs/app')).statusCode, 404, 'nothing was created');
 
-  for (const name of ['', '.hidden', '-x', 'a/b', 'a b', 'x'.repeat(129), 7]) {
+  // API v2: 1 to 255 bytes of UTF-8, no control characters, not ending in ".impl".
+  for (const name of ['', 'tab\there', 'nul\u0000', 'del\u007f', 'x'.repeat(256), 'é'.repeat(128), 'lib.impl', 7]) {
     const bad = apiError(t, await call(app, 'POST', '/dylibs', { name }), 400, 'BadRequest');
     t.same(bad.paths, ['body/name'], `name ${JSON.stringify(name)} is rejected at body/name`);
   }
-  t.equal((await call(app, 'POST', '/dylibs', { name: 'x'.repeat(128) })).statusCode, 201, '128 characters is fine');
+  t.equal((await call(app, 'POST', '/dylibs', { name: 'x'.repeat(255) })).statusCode, 201, '255 bytes is fine');
+  t.equal((await call(app, 'POST', '/dylibs', { name: 'é'.repeat(127) + 'x' })).statusCode, 201, '255 bytes of UTF-8 is fine');
 
-  const badOrder = apiError(t, await call(app, 'POST', '/dylibs', { name: 'ok', linkOrder: ['fine', 'not fine'] }), 400, 'BadRequest');
+  const badOrder = apiError(t, await call(app, 'POST', '/dylibs', { name: 'ok', linkOrder: ['fine', 'not\nfine'] }), 400, 'BadRequest');
   t.same(badOrder.paths, ['body/linkOrder/1']);
   apiError(t, await call(app, 'POST', '/dylibs'), 400, 'BadRequest');
   apiError(t, await call(app, 'POST', '/dylibs', '{"name":', { 'content-type': 'application/json' }), 400, 'BadRequest');
@@ -73,7 +75,59 @@ t.test('GET /dylibs/:dylib shows symbols and modules', async (t) => {
   t.same(d.symbols.map((s) => s.name).sort(), ['f', 'g']);
   t.same(d.modules, [{ id: added.module.id, name: 'first', lazy: true }]);
   apiError(t, await call(app, 'GET', '/dylibs/ghost'), 404, 'DylibNotFound');
-  apiError(t, await call(app, 'GET', '/dylibs/-bad'), 400, 'BadRequest');
+  apiError(t, await call(app, 'GET', '/dylibs/tab%09bad'), 400, 'BadRequest');
+});
+
+t.test('dylib names are any UTF-8 name a toolchain writes as an import module, percent-encoded in paths', async (t) => {
+  const { app } = await build(t);
+  const names = ['./lz4_wasm_bg.js', 'not wasm', '__wbindgen_placeholder__', 'wasi_snapshot_preview1', 'модуль', '.hidden', '-x', 'a/b?c#d%e'];
+  for (const name of names) {
+    const res = await call(app, 'POST', '/dylibs', { name });
+    t.equal(res.statusCode, 201, `create ${JSON.stringify(name)}`);
+    t.equal(json<Dylib>(res).name, name);
+    const shown = await call(app, 'GET', `/dylibs/${encodeURIComponent(name)}`);
+    t.equal(shown.statusCode, 200, `GET ${JSON.stringify(name)}`);
+    t.equal(json<Dylib>(shown).name, name);
+  }
+  // A module importing from such a dylib links against it.
+  await addWat(app, './lz4_wasm_bg.js', '(module (func (export "__wbg_log") (param i32) (result i32) (i32.add (local.get 0) (i32.const 1))))');
+  await createDylib(app, 'main');
+  const added = await addWat(
+    app,
+    'main',
+    '(module (import "./lz4_wasm_bg.js" "__wbg_log" (func $log (param i32) (result i32))) (func (export "f") (result i32) (call $log (i32.const 41))))',
+  );
+  t.same(added.unresolvedImports, [], 'the import resolves');
+  const r = await call(app, 'POST', '/dylibs/main/invoke', { symbol: 'f', args: [] });
+  t.equal(json<{ results: { value: number }[] }>(r).results[0]?.value, 42);
+  t.equal((await call(app, 'DELETE', `/dylibs/${encodeURIComponent('not wasm')}`)).statusCode, 204);
+});
+
+t.test('GET /dylibs/:dylib lists what the dylib exports; ?hidden=true lists every symbol', async (t) => {
+  const { app } = await build(t);
+  await createDylib(app, 'main');
+  await addWat(app, 'main', '(module (func $private (result i32) (i32.const 7)) (func (export "f") (result i32) (call $private)))');
+  const shown = json<Dylib>(await call(app, 'GET', '/dylibs/main'));
+  t.same(shown.symbols.map((s) => s.name), ['f'], 'only the export');
+  const all = json<Dylib>(await call(app, 'GET', '/dylibs/main?hidden=true'));
+  const hidden = all.symbols.filter((s) => !s.flags.includes('Exported'));
+  t.ok(hidden.length > 0, 'the private function\'s stub is listed with ?hidden=true');
+  t.ok(all.symbols.some((s) => s.name === 'f'));
+  const listed = json<{ dylibs: Dylib[] }>(await call(app, 'GET', '/dylibs')).dylibs.find((d) => d.name === 'main');
+  t.same(listed?.symbols.map((s) => s.name), ['f'], 'GET /dylibs shows exports only too');
+  apiError(t, await call(app, 'GET', '/dylibs/main?hidden=maybe'), 400, 'BadRequest');
+
+  // Private stays private: no lookup, symbol view, invoke or import reaches it.
+  for (const { name } of hidden) {
+    const path = `/dylibs/main/symbols/${encodeURIComponent(name)}`;
+    apiError(t, await call(app, 'GET', path), 404, 'SymbolsNotFound');
+    apiError(t, await call(app, 'POST', `${path}/invoke`, { args: [] }), 404, 'SymbolsNotFound');
+    apiError(t, await call(app, 'POST', '/dylibs/main/invoke', { symbol: name, args: [] }), 404, 'SymbolsNotFound');
+    apiError(t, await call(app, 'POST', '/dylibs/main/lookup', { symbols: [name] }), 404, 'SymbolsNotFound');
+    const importer = await addWat(app, 'main', `(module (import "env" ${JSON.stringify(name)} (func (result i32))))`);
+    t.same(importer.unresolvedImports, [{ module: 'env', name }], 'an import of a private symbol resolves nowhere');
+  }
+  t.equal(json<{ results: { value: number }[] }>(await call(app, 'POST', '/dylibs/main/invoke', { symbol: 'f', args: [] })).results[0]?.value, 7);
 });
 
 t.test('PUT /dylibs/:dylib/link-order replaces the link order', async (t) => {

@@ -76,7 +76,11 @@ export async function createDylib(app: FastifyInstance, name: string, linkOrder?
 export async function addWat(app: FastifyInstance, dylib: string, wat: string, opts: Record<string, unknown> = {}) {
   const res = await call(app, 'POST', `/dylibs/${encodeURIComponent(dylib)}/modules`, { wat, ...opts });
   if (res.statusCode !== 201) throw new Error(`adding a module to ${dylib}: ${res.statusCode} ${res.body}`);
-  return json<{ module: { id: string; name?: string; lazy: boolean }; symbols: Record<string, unknown>[] }>(res);
+  return json<{
+    module: { id: string; name?: string; lazy: boolean };
+    symbols: Record<string, unknown>[];
+    unresolvedImports: { module: string; name: string }[];
+  }>(res);
 }
 
 export async function invoke(app: FastifyInstance, dylib: string, symbol: string, args: unknown[] = [], extra: Record<string, unknown> = {}) {

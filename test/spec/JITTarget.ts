@@ -57,7 +57,11 @@ export class JITTarget implements SpecTarget<JITModule> {
     });
     const exports = added.symbols.map((s) => s.name);
     // An eager module compiles on first lookup; the script expects it instantiated now.
-    if (!this.options.lazy) await this.jit.lookup(dylib, [...exports, initSymbolName(added.id)]);
+    // (The initializer is the JIT's own symbol, not exported: looked up in the dylib itself.)
+    if (!this.options.lazy) {
+      const jd = this.jit.getDylib(dylib);
+      await this.jit.session.lookup([{ jd, flags: 'MatchAllSymbols' }], [...exports, initSymbolName(added.id)]);
+    }
     // The script expects every import resolved at instantiation; the JIT resolves a function
     // import that is missing then on its first call instead.
     if (added.lateImports.length > 0) {
