@@ -21,12 +21,15 @@ function withRound(bytes: Uint8Array, round: number): Uint8Array {
   return new Uint8Array([...bytes, 0, body.length, ...body]);
 }
 
+/** The host's dylib is named the way newer wasm-bindgen names its import module (a path). */
+const HOST = './warmup_bg.js';
+
 function setup(round: number): Setup {
   return {
-    dylibs: [{ name: 'warmhost' }, { name: 'warm', linkOrder: ['warm', 'warmhost'] }],
+    dylibs: [{ name: HOST }, { name: 'warm', linkOrder: ['warm', HOST] }],
     modules: [
       { dylib: 'warm', name: 'warmup', bytes: withRound(watModule('warmup'), round) },
-      { dylib: 'warmhost', name: 'warmup-host', bytes: withRound(watModule('warmup-host'), round) },
+      { dylib: HOST, name: 'warmup-host', bytes: withRound(watModule('warmup-host'), round) },
     ],
   };
 }
@@ -55,7 +58,7 @@ export async function warmUp(port: number, rounds = WARM_UP_ROUNDS): Promise<voi
       const got = JSON.stringify(await workload(t));
       if (got !== want) throw new ServiceError(`warm-up round ${round} gave ${got}, directly ${want}`);
       await t.deleteDylib('warm');
-      await t.deleteDylib('warmhost');
+      await t.deleteDylib(HOST);
     }
   } finally {
     t.close();

@@ -45,7 +45,7 @@ t.test('the extracted files live in the gitignored cache', async (t) => {
 
 t.test('a memory import that resolves nowhere is refused by the direct linker', async (t) => {
   t.throws(
-    () => new DirectTarget({ dylibs: [{ name: 'warmhost' }], modules: [{ dylib: 'warmhost', name: 'host', bytes: watModule('warmup-host') }] }),
+    () => new DirectTarget({ dylibs: [{ name: 'host' }], modules: [{ dylib: 'host', name: 'host', bytes: watModule('warmup-host') }] }),
     LinkError,
   );
 });

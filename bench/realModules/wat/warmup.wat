@@ -2,11 +2,12 @@
 ;; measures a running service rather than one whose own code paths are still cold: a binary
 ;; added lazily with a memory, a global, a table with an element segment, a data segment, a
 ;; start function and a function import from a module added after it (as SQLite's host
-;; module is); calls that compile bodies, one loop that makes a callee hot enough to be
-;; re-optimized, memory.grow, memory written and read, a global read. It shares no code with
-;; the benchmarked modules, so nothing it compiles can serve them.
+;; module is), in a dylib named as newer wasm-bindgen names its import module (a path, so
+;; percent-encoded in URLs); calls that compile bodies, one loop that makes a callee hot
+;; enough to be re-optimized, memory.grow, memory written and read, a global read. It shares
+;; no code with the benchmarked modules, so nothing it compiles can serve them.
 (module
-  (import "warmhost" "poke" (func $poke (param i32 i32) (result i32)))
+  (import "./warmup_bg.js" "poke" (func $poke (param i32 i32) (result i32)))
   (type $unary (func (param i32) (result i32)))
   (memory (export "mem") 2)
   (global $counter (export "counter") (mut i32) (i32.const 0))
