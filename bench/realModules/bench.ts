@@ -122,12 +122,15 @@ function report(m: RealModule, quick: boolean, { service, direct }: Samples, sin
   });
 }
 
-/** Starts a server, wakes it, runs `fn` on its port, stops it. */
+/** Starts a server, wakes it, runs `fn` on its port, stops it; a failure quotes the errors it logged. */
 async function onFreshServer<T>(fn: (port: number) => Promise<T>): Promise<T> {
-  const server = await startServer({ CALL_TIMEOUT_MS: '120000', MAX_CALL_TIMEOUT_MS: '120000' });
+  const server = await startServer();
   try {
     await warmUp(server.port);
     return await fn(server.port);
+  } catch (err) {
+    if (err instanceof Error && server.loggedErrors.length) err.message += `\nserver log: ${server.loggedErrors.join('\n')}`;
+    throw err;
   } finally {
     await server.stop();
   }

@@ -116,9 +116,9 @@ async function run(t: Target, quick: boolean) {
   const stderrBytes = await t.readGlobal(HOST, 'written');
 
   const [count, sum, max, total] = expectedAggregate(rows);
-  const got = aggregate;
-  if (got.length !== 4 || Number(got[0]) !== count || Number(got[1]) !== sum || got[2] !== max || Number(got[3]) !== total) {
-    problems.push(`aggregate ${JSON.stringify(got)}, expected ${JSON.stringify([count, sum, max, total])}`);
+  const [gotCount, gotSum, gotMax, gotTotal] = aggregate;
+  if (aggregate.length !== 4 || Number(gotCount) !== count || Number(gotSum) !== sum || gotMax !== max || Number(gotTotal) !== total) {
+    problems.push(`aggregate ${JSON.stringify(aggregate)}, expected ${JSON.stringify([count, sum, max, total])}`);
   }
   if (errorRc !== SQLITE_ERROR || message !== 'no such table: no_such_table') problems.push(`missing table gave ${errorRc} "${message}"`);
   const result: Json = { rows, aggregate, error: { rc: errorRc, message }, stderrBytes };
