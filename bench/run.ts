@@ -12,6 +12,7 @@ import autocannon, { type Result as CannonResult } from 'autocannon';
 import { LazyJIT } from '../src/jit/LazyJIT.ts';
 import { addModule, chainLL, chainModule, chainResult, loopModule } from './wasmgen.ts';
 import { expectOk, median, now, percentile, QUICK, request } from './lib.ts';
+import { realModulesBench } from './realModules/bench.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -424,6 +425,9 @@ try {
 }
 await section('4. HTTP vs bare fastify', () => httpBench());
 await section('6. memory', () => memoryBench());
+await section('7. real modules from npm packages, service vs V8', () =>
+  realModulesBench({ row, problem: (m) => problems.push(m), raw: (raw.realModules = {}) as Record<string, unknown> }, QUICK),
+);
 
 const totalS = (now() - started) / 1000;
 console.log(`\n${'id'.padEnd(18)} ${'value'.padStart(9)}  ${'goal'.padEnd(22)} verdict  A vs B`);
