@@ -99,7 +99,7 @@ export class LazyJIT {
   private readonly stubs: IndirectStubsManager;
   private readonly lctm: LazyCallThroughManager;
   private readonly modules = new ModuleRegistry();
-  private readonly optimizer = new OptimizingCompiler();
+  private readonly optimizer = OptimizingCompiler.shared();
   private readonly linker: WasmLinkingLayer;
   private readonly reoptimizer: ReOptimizeLayer;
   private readonly cod: CompileOnDemandLayer;
@@ -162,7 +162,7 @@ export class LazyJIT {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.executor.close(), this.optimizer.close()]);
+    await this.executor.close();
   }
 
   /** Settles once every re-optimization asked for so far is done (re-optimization runs beside the program). */

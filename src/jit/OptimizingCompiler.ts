@@ -1,8 +1,8 @@
 // The JIT's binaryen thread: WAT parsing and the optimized tier (ORC's compile threads, for the
 // one compiler that is expensive). Every job is bytes in, bytes out, so a worker-pool library
 // runs it: piscina starts the thread on the first job (an idle server never loads binaryen, which
-// holds ~70 MB) and stops it after a while without work. One thread: binaryen's jobs are large
-// and the machine's other core runs the executor.
+// holds ~70 MB) and stops it after a while without work. One thread for the whole process, shared
+// by every session: binaryen's jobs are large and the machine's other core runs the executors.
 
 import { Piscina } from 'piscina';
 import { InvalidModule } from '../core/errors.ts';
@@ -14,6 +14,12 @@ const IDLE_MS = 30_000;
 
 export class OptimizingCompiler {
   #pool: Piscina | undefined;
+
+  /** The process's optimizer. */
+  static shared(): OptimizingCompiler {
+    shared ??= new OptimizingCompiler();
+    return shared;
+  }
 
   private get pool(): Piscina {
     this.#pool ??= new Piscina({
@@ -46,6 +52,8 @@ export class OptimizingCompiler {
     await pool?.destroy();
   }
 }
+
+let shared: OptimizingCompiler | undefined;
 
 function unwrap(r: JobResult): Uint8Array {
   if (r.ok) return r.bytes;
