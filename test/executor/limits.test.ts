@@ -172,7 +172,7 @@ async function linkGrower(ex: Executor, memory: number, addrs: { grow: number; s
   await ex.apply({
     op: 'instantiate',
     label: 'grower',
-    module: new WebAssembly.Module(bytes as BufferSource),
+    bytes,
     imports: [
       { module: 'env', name: 'mem', kind: 'memory', addr: memory },
       { module: 'jit', name: 'memory.grow', kind: 'function', addr: MEMORY_GROW_HOOK_ADDR },
