@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { InvalidModule } from '../../src/core/errors.ts';
 import { ByteWriter } from '../../src/wasm/bytes.ts';
 import {
   buildGlobalsModule,
@@ -310,4 +311,37 @@ export function manyFunctionsWat(count: number): string {
   }
   parts.push(')');
   return parts.join('\n');
+}
+
+/** Runs fn, which must throw InvalidModule with non-empty string diagnostics; returns them joined. */
+export async function invalidDiagnostics(fn: () => unknown): Promise<string> {
+  try {
+    await fn();
+  } catch (e) {
+    if (!(e instanceof InvalidModule)) throw e;
+    if (e.diagnostics.length === 0 || !e.diagnostics.every((d) => typeof d === 'string' && d.length > 0)) {
+      throw new Error(`InvalidModule without usable diagnostics: ${JSON.stringify(e.diagnostics)}`);
+    }
+    return e.diagnostics.join('\n');
+  }
+  throw new Error('accepted');
+}
+
+/** Runs fn with stdout/stderr writes recorded, to check nothing leaks onto the console. */
+export async function silently<T>(fn: () => T | Promise<T>): Promise<{ value: T; printed: string }> {
+  const out = process.stdout.write;
+  const err = process.stderr.write;
+  let printed = '';
+  const rec = ((chunk: unknown) => {
+    printed += String(chunk);
+    return true;
+  }) as typeof process.stdout.write;
+  process.stdout.write = rec;
+  process.stderr.write = rec;
+  try {
+    return { value: await fn(), printed };
+  } finally {
+    process.stdout.write = out;
+    process.stderr.write = err;
+  }
 }
