@@ -14,6 +14,7 @@ import { ByteWriter } from '../../src/wasm/bytes.ts';
 import {
   buildGlobalsModule,
   cutPiece,
+  describeOptimizedPiece,
   entityName,
   WasmModule,
   type CompiledPiece,
@@ -23,7 +24,7 @@ import {
   type ValType,
 } from '../../src/wasm/index.ts';
 import { decodeModuleBinary } from '../../src/wasm/moduleBinary.ts';
-import { watToBinary } from '../../src/wasm/optimizing.ts';
+import { optimizeBinary, watToBinary } from '../../src/wasm/optimizing.ts';
 
 export type Imports = Record<string, Record<string, WebAssembly.ExportValue>>;
 
@@ -128,6 +129,14 @@ export interface SplitOptions {
   /** One piece holding every defined function outside the globals module (when `groups` is absent). */
   readonly onePiece?: boolean;
   readonly entryCounters?: EntryCounters;
+  /**
+   * Each piece then goes through binaryen as the optimized tier's do (optimizeBinary at this
+   * level, unused imports dropped, read back by describeOptimizedPiece). A piece binaryen cannot
+   * optimize stays as cut, as the JIT keeps the baseline then.
+   */
+  readonly optimizeLevel?: number;
+  /** Told of every piece optimized (null) or left as cut (binaryen's error). */
+  readonly optimized?: (error: unknown) => void;
   readonly hooks?: HostHooks;
 }
 
@@ -209,8 +218,18 @@ export function instantiateSplit(m: WasmModule, host: Imports = {}, opts: SplitO
     const ids = new Map([...c.ids].filter(([index]) => group.includes(index)));
     return ids.size > 0 ? { entryCounters: { threshold: c.threshold, ids } } : {};
   };
-  const compile = (group: readonly number[]): CompiledPiece =>
-    cutPiece(m.binary, (i) => m.references(i), { functions: group, ...countersFor(group) });
+  const compile = (group: readonly number[]): CompiledPiece => {
+    const cut = cutPiece(m.binary, (i) => m.references(i), { functions: group, ...countersFor(group) });
+    if (opts.optimizeLevel === undefined) return cut;
+    try {
+      const piece = describeOptimizedPiece(cut, optimizeBinary(cut.bytes, { level: opts.optimizeLevel, keepImports: false }));
+      opts.optimized?.(null);
+      return piece;
+    } catch (e) {
+      opts.optimized?.(e);
+      return cut;
+    }
+  };
 
   const bind = (piece: CompiledPiece, value: (ref: EntityRef, module: string, name: string) => WebAssembly.ExportValue): Imports => {
     const obj: Imports = {};
