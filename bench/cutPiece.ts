@@ -2,17 +2,19 @@
 // 1. Cutting one small leaf out of a 20,000-function module against one out of a 20-function
 //    module (the same body): the cost must follow the function, not the module.
 // 2. Cutting every function of the 20,000-function module into one piece (scanning the bodies,
-//    as ParsedModule.references does once per function, and cutting from those scans), and V8
+//    as WasmModule.references does once per function, and cutting from those scans), and V8
 //    compiling that piece, next to V8 compiling the original.
-// 3. cutPiece against binaryen's extractFunctions (optimize 0 and 2) for the same function,
-//    alone and up to a callable export (WebAssembly.Module + Instance).
+// 3. The baseline tier against the optimized tier for the same function: cutPiece alone, and
+//    cutPiece followed by binaryen's optimizeBinary at level 2 (what the optimized tier runs, in
+//    its own thread), alone and up to a callable export (WebAssembly.Module + Instance).
 // Each comparison alternates its contenders within every round so both see the same machine
 // load, and reports the fastest round (the least disturbed by other processes); ratios matter
 // more than absolute times. ROUNDS (default 9) rounds of ITER (default 300) calls each.
 
 import { scanBody, skipLocals, type CodeReferences } from '../src/wasm/codeScan.ts';
-import { cutPiece, extractFunctions, parseModule, type CompiledPiece, type ParsedModule } from '../src/wasm/index.ts';
+import { cutPiece, loadModule, type WasmModule } from '../src/wasm/index.ts';
 import type { ModuleBinary } from '../src/wasm/moduleBinary.ts';
+import { optimizeBinary } from '../src/wasm/optimizing.ts';
 import { now } from './lib.ts';
 import { chainModule } from './wasmgen.ts';
 
@@ -29,8 +31,8 @@ function freshScans(binary: ModuleBinary): (index: number) => CodeReferences {
   };
 }
 
-function instantiate(piece: CompiledPiece): WebAssembly.Instance {
-  return new WebAssembly.Instance(new WebAssembly.Module(piece.bytes as Uint8Array<ArrayBuffer>), {});
+function instantiate(bytes: Uint8Array): WebAssembly.Instance {
+  return new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), {});
 }
 
 /** The fastest round's mean time per call of each contender, in microseconds. */
@@ -51,11 +53,11 @@ const us = (x: number | undefined) => `${(x ?? NaN).toFixed(1)} µs`;
 const ms = (x: number | undefined) => `${((x ?? NaN) / 1000).toFixed(2)} ms`;
 const ratio = (a: number | undefined, b: number | undefined) => `${((a ?? NaN) / (b ?? NaN)).toFixed(2)}x`;
 
-const big = parseModule({ wasm: chainModule(BIG, 5, 1, true) });
-const small = parseModule({ wasm: chainModule(SMALL, 5, 1, true) });
+const big = await loadModule(chainModule(BIG, 5, 1, true));
+const small = await loadModule(chainModule(SMALL, 5, 1, true));
 // The same leaf body in both modules (only its constant differs).
-const leaf = (m: ParsedModule) => m.info.functions.length - 3;
-const binaries = { big: big.layout.binary, small: small.layout.binary };
+const leaf = (m: WasmModule) => m.info.functions.length - 3;
+const binaries = { big: big.binary, small: small.binary };
 const fresh = { big: freshScans(binaries.big), small: freshScans(binaries.small) };
 const cached = { big: (i: number) => big.references(i), small: (i: number) => small.references(i) };
 
@@ -67,8 +69,8 @@ const one = timeEach({
   small: () => void cutPiece(binaries.small, cached.small, { functions: [leaf(small)] }),
   'big, scan': () => void cutPiece(binaries.big, fresh.big, { functions: [leaf(big)] }),
   'small, scan': () => void cutPiece(binaries.small, fresh.small, { functions: [leaf(small)] }),
-  'big → instance': () => void instantiate(cutPiece(binaries.big, cached.big, { functions: [leaf(big)] })),
-  'small → instance': () => void instantiate(cutPiece(binaries.small, cached.small, { functions: [leaf(small)] })),
+  'big → instance': () => void instantiate(cutPiece(binaries.big, cached.big, { functions: [leaf(big)] }).bytes),
+  'small → instance': () => void instantiate(cutPiece(binaries.small, cached.small, { functions: [leaf(small)] }).bytes),
 });
 console.log(`   cut (scan cached): ${us(one['big'])} vs ${us(one['small'])}: ${ratio(one['big'], one['small'])}`);
 console.log(`   scan + cut:        ${us(one['big, scan'])} vs ${us(one['small, scan'])}: ${ratio(one['big, scan'], one['small, scan'])}`);
@@ -93,24 +95,21 @@ console.log(`   ${big.bytes.length} bytes in, ${wholePiece.bytes.length} out`);
 console.log(`   scanning every body: ${ms(whole['scan every body'])}; cutting from the scans: ${ms(whole['cut'])} (${((whole['cut'] ?? 0) / BIG).toFixed(2)} µs per function)`);
 console.log(`   V8 compiles the piece in ${ms(whole['V8 compiles the piece'])}, the original in ${ms(whole['V8 compiles the original'])}`);
 
-console.log('3. cutPiece vs extractFunctions (binaryen), the same leaf of the 20-function module');
+console.log('3. baseline (cutPiece) vs optimized tier (cutPiece + optimizeBinary at level 2), the same leaf of the 20-function module');
 const f = leaf(small);
+const cutLeaf = () => cutPiece(binaries.small, fresh.small, { functions: [f] });
+const optimizeLeaf = () => optimizeBinary(cutLeaf().bytes, { level: 2, keepImports: false });
 const versus = timeEach(
   {
-    'scan + cut': () => void cutPiece(binaries.small, fresh.small, { functions: [f] }),
-    'extract O0': () => void extractFunctions(small, [f], { optimizeLevel: 0 }),
-    'extract O2': () => void extractFunctions(small, [f], { optimizeLevel: 2 }),
-    'scan + cut → instance': () => void instantiate(cutPiece(binaries.small, fresh.small, { functions: [f] })),
-    'extract O0 → instance': () => void instantiate(extractFunctions(small, [f], { optimizeLevel: 0 })),
-    'extract O2 → instance': () => void instantiate(extractFunctions(small, [f], { optimizeLevel: 2 })),
+    'scan + cut': () => void cutLeaf(),
+    'scan + cut → instance': () => void instantiate(cutLeaf().bytes),
+    'scan + cut + O2': () => void optimizeLeaf(),
+    'scan + cut + O2 → instance': () => void instantiate(optimizeLeaf()),
   },
   Math.max(10, ITER / 10),
 );
-for (const [k, v] of Object.entries(versus)) console.log(`   ${k.padEnd(24)} ${us(v)}`);
+for (const [k, v] of Object.entries(versus)) console.log(`   ${k.padEnd(28)} ${us(v)}`);
 console.log(
-  `   extract O0 / cut: ${ratio(versus['extract O0'], versus['scan + cut'])}, extract O2 / cut: ${ratio(versus['extract O2'], versus['scan + cut'])}; ` +
-    `up to an instance: ${ratio(versus['extract O0 → instance'], versus['scan + cut → instance'])} (O0), ${ratio(versus['extract O2 → instance'], versus['scan + cut → instance'])} (O2)`,
+  `   optimized / baseline: ${ratio(versus['scan + cut + O2'], versus['scan + cut'])}; ` +
+    `up to an instance: ${ratio(versus['scan + cut + O2 → instance'], versus['scan + cut → instance'])}`,
 );
-
-big.dispose();
-small.dispose();

@@ -5,10 +5,6 @@
 // entry counters, many locals, LEB widths that change, SIMD. Also what a piece looks like, the
 // names it shows in stack traces, and what cutPiece refuses.
 
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { MalformedBinary } from '../../src/wasm/bytes.ts';
 import { scanBody, skipLocals, type CodeReferences } from '../../src/wasm/codeScan.ts';
@@ -18,13 +14,22 @@ import {
   displayName,
   entityName,
   MEMORY_GROW_HOOK_TYPE,
-  parseModule,
   type CompiledPiece,
   type EntityRef,
-  type ParsedModule,
+  type WasmModule,
 } from '../../src/wasm/index.ts';
 import { decodeModuleBinary, type ModuleBinary } from '../../src/wasm/moduleBinary.ts';
-import { createStubs, instantiateDirect, instantiateSplit, manyFunctionsWat, pieceImports, type HostHooks, type SplitOptions } from './helpers.ts';
+import {
+  createStubs,
+  instantiateDirect,
+  instantiateSplit,
+  manyFunctionsWat,
+  moduleFromWat,
+  pieceImports,
+  wat2wasm,
+  type HostHooks,
+  type SplitOptions,
+} from './helpers.ts';
 
 type Exports = Record<string, WebAssembly.ExportValue>;
 type Fn = (...args: unknown[]) => unknown;
@@ -151,18 +156,7 @@ function memoryBytes(exports: Exports): number[] {
   return [...new Uint8Array((exports['memory'] as WebAssembly.Memory).buffer, 0, 128)];
 }
 
-function wat2wasm(text: string, flags: readonly string[] = []): Uint8Array {
-  const dir = mkdtempSync(join(tmpdir(), 'cut-test-'));
-  try {
-    writeFileSync(join(dir, 'm.wat'), text);
-    execFileSync('wat2wasm', [...flags, join(dir, 'm.wat'), '-o', join(dir, 'm.wasm')], { stdio: 'pipe' });
-    return new Uint8Array(readFileSync(join(dir, 'm.wasm')));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** The scan of every body, as ParsedModule.references gives it, for binaries binaryen cannot read. */
+/** The scan of every body, as WasmModule.references gives it, straight from a decoded binary. */
 function scanner(binary: ModuleBinary): (index: number) => CodeReferences {
   return (index) => {
     const entry = binary.code[index - binary.importedFunctions];
@@ -171,11 +165,7 @@ function scanner(binary: ModuleBinary): (index: number) => CodeReferences {
   };
 }
 
-let parsed: ParsedModule;
-t.before(() => {
-  parsed = parseModule({ wat: WAT });
-});
-t.teardown(() => parsed.dispose());
+const parsed = moduleFromWat(WAT);
 
 const idx = (name: string): number => {
   const f = parsed.info.functions.find((x) => x.name === name);
@@ -184,7 +174,7 @@ const idx = (name: string): number => {
 };
 const defined = (): number[] => parsed.info.functions.filter((f) => !f.imported && !f.usesSegments).map((f) => f.index);
 const cut = (functions: readonly number[], more: Partial<Parameters<typeof cutPiece>[2]> = {}): CompiledPiece =>
-  cutPiece(parsed.layout.binary, (i) => parsed.references(i), { functions, ...more });
+  cutPiece(parsed.binary, (i) => parsed.references(i), { functions, ...more });
 
 function compare(tt: Test, label: string, opts: SplitOptions): void {
   const directLog: unknown[] = [];
@@ -200,11 +190,10 @@ function compare(tt: Test, label: string, opts: SplitOptions): void {
 }
 
 t.test('baseline pieces behave like the module instantiated directly', async (tt) => {
-  compare(tt, 'one piece per function', { tier: 'baseline' });
-  compare(tt, 'one piece', { tier: 'baseline', onePiece: true });
+  compare(tt, 'one piece per function', {});
+  compare(tt, 'one piece', { onePiece: true });
   const all = defined();
   compare(tt, 'odd and even apart, fact with its callers', {
-    tier: 'baseline',
     groups: [all.filter((i) => i !== idx('odd') && i !== idx('even')), [idx('odd')], [idx('even')]],
   });
   // The results this module is meant to give, so agreement is not agreement on nonsense.
@@ -217,7 +206,7 @@ t.test('baseline pieces behave like the module instantiated directly', async (tt
 
 t.test('the pieces of one function call across pieces through stubs and into the host', async (tt) => {
   const log: unknown[] = [];
-  const split = instantiateSplit(parsed, host(log), { tier: 'baseline' });
+  const split = instantiateSplit(parsed, host(log), {});
   const piece = (name: string) => split.pieces.find((p) => p.exports.some((e) => e.ref.index === idx(name)))!;
   const calls = (p: CompiledPiece) => p.imports.filter((i) => i.ref.kind === 'function' && !i.identity).map((i) => i.ref.index);
   tt.same(calls(piece('fact')), [], 'self-recursion is a direct call');
@@ -239,7 +228,7 @@ t.test('ref.func gives the function’s canonical reference, the one in the tabl
     ['per function', undefined],
     ['same piece', [together, defined().filter((i) => !together.includes(i))]],
   ] as const) {
-    const split = instantiateSplit(parsed, host([]), { tier: 'baseline', ...(groups ? { groups } : {}) });
+    const split = instantiateSplit(parsed, host([]), { ...(groups ? { groups } : {}) });
     const table = fns(split.exports);
     tt.equal((split.exports['refSquare'] as Fn)(), table.get(1), `${label}: ref.func $square is the table's element`);
     (split.exports['install'] as Fn)(3);
@@ -257,7 +246,7 @@ t.test('ref.func gives the function’s canonical reference, the one in the tabl
 t.test('memory.grow asks the hook first, with the delta; -1 from the hook fails the grow', async (tt) => {
   const deltas: number[] = [];
   const passing: HostHooks = { memoryGrow: (d) => (deltas.push(d), d) };
-  const split = instantiateSplit(parsed, host([]), { tier: 'baseline', hooks: passing });
+  const split = instantiateSplit(parsed, host([]), { hooks: passing });
   const grow = split.exports['grow'] as Fn;
   const pages = split.exports['pages'] as Fn;
   tt.equal(grow(2), 1, 'grew from one page');
@@ -266,10 +255,10 @@ t.test('memory.grow asks the hook first, with the delta; -1 from the hook fails 
   tt.same(deltas, [2, 10], 'the hook saw each delta');
 
   const refused: number[] = [];
-  const refusing = instantiateSplit(parsed, host([]), { tier: 'baseline', hooks: { memoryGrow: (d) => (refused.push(d), -1) } });
+  const refusing = instantiateSplit(parsed, host([]), { hooks: { memoryGrow: (d) => (refused.push(d), -1) } });
   tt.equal((refusing.exports['grow'] as Fn)(1), -1, 'the hook refused: memory.grow fails');
   tt.equal((refusing.exports['pages'] as Fn)(), 1, 'and the memory did not grow');
-  tt.equal((refusing.exports['grow'] as Fn)(0), -1, 'even a grow by 0, as the binaryen tier does');
+  tt.equal((refusing.exports['grow'] as Fn)(0), -1, 'even a grow by 0: the hook decides before memory.grow runs');
   tt.same(refused, [1, 0]);
 
   const piece = cut([idx('grow')]);
@@ -280,7 +269,7 @@ t.test('memory.grow asks the hook first, with the delta; -1 from the hook fails 
   tt.same(cut([idx('pages')]).hostImports, [], 'no hook without a memory.grow');
 });
 
-t.test('entry counters call the reoptimize hook once, on the threshold-th entry, as the binaryen tier does', async (tt) => {
+t.test('entry counters call the reoptimize hook once, on the threshold-th entry, and change no result', async (tt) => {
   const threshold = 3;
   const ids = new Map([
     [idx('fact'), 42],
@@ -300,23 +289,23 @@ t.test('entry counters call the reoptimize hook once, on the threshold-th entry,
     ['many', [4]],
     ['fact', [20]],
   ];
-  const logs: Record<string, unknown[][]> = {};
-  for (const tier of ['baseline', 'optimizing'] as const) {
-    const log: unknown[] = [];
-    let split: ReturnType<typeof instantiateSplit> | undefined;
-    // The hook also records what the counted function's body has done so far: nothing yet.
-    const reoptimize = (id: number) => void log.push([id, (split!.exports['calls'] as WebAssembly.Global).value]);
-    split = instantiateSplit(parsed, host([]), { tier, optimizeLevel: 0, entryCounters: { threshold, ids }, hooks: { reoptimize } });
-    logs[tier] = steps.map(([name, args]) => {
-      (split.exports[name] as Fn)(...args);
-      return [...log];
-    });
-  }
-  tt.same(logs['baseline'], logs['optimizing'], 'the same calls at the same steps as extractFunctions');
-  tt.same(logs['baseline']!.at(-1), [[42, 2], [7, 7], [9, 7]], 'each hook once, before the body of the entry that reached the threshold');
+  const log: unknown[] = [];
+  let split: ReturnType<typeof instantiateSplit> | undefined;
+  // The hook also records what the counted function's body has done so far: nothing yet.
+  const reoptimize = (id: number) => void log.push([id, (split!.exports['calls'] as WebAssembly.Global).value]);
+  split = instantiateSplit(parsed, host([]), { entryCounters: { threshold, ids }, hooks: { reoptimize } });
+  const direct = instantiateDirect(parsed.bytes, host([])).exports as Exports;
+  const logs = steps.map(([name, args]) => {
+    tt.same(outcome(() => (split.exports[name] as Fn)(...args)), outcome(() => (direct[name] as Fn)(...args)), `${name}(${args.join(', ')})`);
+    return [...log];
+  });
+  // fact's body bumps $calls: 2 entries by fact(2), so the 3rd entry's hook sees 2; fact(1) and
+  // fact(4) make it 7, which the later hooks see.
+  const [fact, double, many] = [[42, 2], [7, 7], [9, 7]];
   tt.same(
-    logs['baseline']!.map((l) => l.length),
-    [0, 1, 1, 1, 1, 2, 2, 2, 3, 3, 3],
+    logs,
+    [[], [fact], [fact], [fact], [fact], [fact, double], [fact, double], [fact, double], [fact, double, many], [fact, double, many], [fact, double, many]],
+    'each hook once, before the body of the entry that reached the threshold',
   );
 
   const piece = cut([idx('fact'), idx('double')], { entryCounters: { threshold, ids: new Map([[idx('fact'), 42]]) } });
@@ -327,7 +316,7 @@ t.test('entry counters call the reoptimize hook once, on the threshold-th entry,
 });
 
 t.test('a piece: the types verbatim, every memory, table and global imported in order, then functions', async (tt) => {
-  const binary = parsed.layout.binary;
+  const binary = parsed.binary;
   const piece = cut([idx('refSquare'), idx('grow'), idx('fact')], { exports: [idx('fact')], entryCounters: { threshold: 5, ids: new Map([[idx('fact'), 1]]) } });
   const decoded = decodeModuleBinary(piece.bytes);
   tt.same(decoded.types.slice(0, binary.types.length), binary.types, 'the original types first, as they were');
@@ -374,16 +363,12 @@ t.test('a piece: the types verbatim, every memory, table and global imported in 
 });
 
 t.test('a function cut from a 2,000-function module is the same piece as from a 20-function one', async (tt) => {
-  const small = parseModule({ wat: manyFunctionsWat(20) });
-  const big = parseModule({ wat: manyFunctionsWat(2000) });
-  t.teardown(() => {
-    small.dispose();
-    big.dispose();
-  });
+  const small = moduleFromWat(manyFunctionsWat(20));
+  const big = moduleFromWat(manyFunctionsWat(2000));
   for (const name of ['f7', 'f13']) {
-    const index = (m: ParsedModule) => m.info.functions.find((f) => f.name === name)!.index;
-    const a = cutPiece(small.layout.binary, (i) => small.references(i), { functions: [index(small)] });
-    const b = cutPiece(big.layout.binary, (i) => big.references(i), { functions: [index(big)] });
+    const index = (m: WasmModule) => m.info.functions.find((f) => f.name === name)!.index;
+    const a = cutPiece(small.binary, (i) => small.references(i), { functions: [index(small)] });
+    const b = cutPiece(big.binary, (i) => big.references(i), { functions: [index(big)] });
     tt.same(b.bytes, a.bytes, name);
   }
 });
@@ -397,16 +382,15 @@ t.test('function indices whose LEB gets longer or shorter in the piece', async (
   parts.push(` (func $hub (export "hub") (param i32) (result i32) local.get 0 if (result i32) i32.const 0 call $hub else i32.const 0 end ${callees} i32.add)`);
   for (let k = 1; k < 199; k++) parts.push(` (func $f${k} (result i32) i32.const ${k})`);
   parts.push(' (func $last (export "last") (result i32) call $f150 i32.const 1 i32.add))');
-  const m = parseModule({ wat: parts.join('\n') });
-  t.teardown(() => m.dispose());
+  const m = moduleFromWat(parts.join('\n'));
   const direct = instantiateDirect(m.bytes).exports as Exports;
   for (const opts of [{}, { onePiece: true }]) {
-    const split = instantiateSplit(m, {}, { tier: 'baseline', ...opts });
+    const split = instantiateSplit(m, {}, { ...opts });
     tt.equal((split.exports['hub'] as Fn)(1), (direct['hub'] as Fn)(1));
     tt.equal((split.exports['last'] as Fn)(), (direct['last'] as Fn)());
   }
   tt.equal((direct['hub'] as Fn)(1), 2 * ((150 * 151) / 2), 'hub(1) sums the callees twice');
-  const hubPiece = cutPiece(m.layout.binary, (i) => m.references(i), { functions: [0] });
+  const hubPiece = cutPiece(m.binary, (i) => m.references(i), { functions: [0] });
   tt.equal(decodeModuleBinary(hubPiece.bytes).importedFunctions, 150);
 });
 
@@ -479,7 +463,7 @@ t.test('two memories: every memory imported in index order, memory.grow hooked o
 });
 
 t.test('stack traces show the display name, and the module name when given', async (tt) => {
-  const g = buildGlobalsModule(parsed, { keepFunctions: [], optimizeLevel: 0 });
+  const g = buildGlobalsModule(parsed, { keepFunctions: [] });
   const stubs = createStubs(parsed.info.functions.length, (i) => parsed.info.functions[i]!.type);
   const gi = instantiateDirect(g.bytes, {
     ...host([]),
@@ -518,12 +502,11 @@ t.test('displayName: the name section’s name, else the first export name, else
 });
 
 t.test('cutPiece refuses what it cannot cut', async (tt) => {
-  const withSegments = parseModule({
-    wat: `(module (memory 1) (data $d "hi") (func $init (export "init") i32.const 0 i32.const 0 i32.const 2 memory.init $d) (func $ok (export "ok")))`,
-  });
-  t.teardown(() => withSegments.dispose());
+  const withSegments = moduleFromWat(
+    `(module (memory 1) (data $d "hi") (func $init (export "init") i32.const 0 i32.const 0 i32.const 2 memory.init $d) (func $ok (export "ok")))`,
+  );
   const init = withSegments.info.functions.find((f) => f.name === 'init')!.index;
-  tt.throws(() => cutPiece(withSegments.layout.binary, (i) => withSegments.references(i), { functions: [init] }), { name: 'RangeError', message: /segment/ });
+  tt.throws(() => cutPiece(withSegments.binary, (i) => withSegments.references(i), { functions: [init] }), { name: 'RangeError', message: /segment/ });
 
   const viaHost = idx('viaHost');
   tt.throws(() => cut([]), RangeError, 'no functions');
@@ -533,7 +516,7 @@ t.test('cutPiece refuses what it cannot cut', async (tt) => {
   tt.throws(() => cut([viaHost], { exports: [idx('fact')] }), { name: 'RangeError', message: /not listed/ }, 'an export not listed');
   tt.throws(() => cut([viaHost], { entryCounters: { threshold: 2, ids: new Map([[idx('fact'), 1]]) } }), { name: 'RangeError', message: /not listed/ });
   tt.throws(
-    () => cutPiece(parsed.layout.binary, () => parsed.references(idx('many')), { functions: [viaHost] }),
+    () => cutPiece(parsed.binary, () => parsed.references(idx('many')), { functions: [viaHost] }),
     { name: 'RangeError', message: /not of this binary/ },
     'references of another body',
   );

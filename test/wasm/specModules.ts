@@ -1,7 +1,8 @@
-// The binary modules of the spec scripts (shared/wasm-spec), for tests that only need modules,
-// not the scripts' assertions. wast2json runs once per script and wabt version: its output is
-// cached under the system temp directory, keyed by the script's contents, so later runs (and
-// other test processes) read the .wasm files instead of converting 80 scripts again.
+// The spec scripts (shared/wasm-spec) as wast2json converts them: the command list of a script
+// (convertedScript), or just the binary modules of every script (specModules), for tests that do
+// not need the scripts' assertions. wast2json runs once per script and wabt version: its output
+// is cached under the system temp directory, keyed by the script's contents, so later runs (and
+// other test processes) read the .json and .wasm files instead of converting 80 scripts again.
 
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -53,6 +54,11 @@ function converted(path: string): string {
     rmSync(scratch, { recursive: true, force: true });
   }
   return dir;
+}
+
+/** wast2json's output for the script at `path`: the directory of its .wasm files and its .json file's name there. */
+export function convertedScript(path: string): { dir: string; json: string } {
+  return { dir: converted(path), json: `${basename(path, '.wast')}.json` };
 }
 
 interface JsonCommand {
