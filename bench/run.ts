@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon, { type Result as CannonResult } from 'autocannon';
 import { LazyJIT } from '../src/jit/LazyJIT.ts';
+import { defaultJITConfig } from '../src/config.ts';
 import { addModule, chainLL, chainModule, chainResult, loopModule } from './wasmgen.ts';
 import { expectOk, median, now, percentile, QUICK, request } from './lib.ts';
 import { realModulesBench } from './realModules/bench.ts';
@@ -414,7 +415,7 @@ async function memoryBench(): Promise<void> {
 
 const started = now();
 console.log(`wasm-orc-jit bench${QUICK ? ' (BENCH_QUICK)' : ''}: node ${process.version}, ${os.cpus().length} cpus, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`);
-const jit = await LazyJIT.create({ maxCallTimeoutMs: 60_000 });
+const jit = await LazyJIT.create({ ...defaultJITConfig(), callTimeoutMs: 60_000, maxCallTimeoutMs: 60_000 });
 try {
   await section(`1. time to first result (${N_BIG} fns, ${CHAIN} reached)`, () => firstResult(jit));
   await section('1b. lli orc-lazy vs orc', async () => lliBench());

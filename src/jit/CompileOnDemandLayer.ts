@@ -20,20 +20,13 @@ import type { EntityRef, ExportInfo } from '../wasm/index.ts';
 import type { IndirectStubsManager } from './IndirectStubsManager.ts';
 import type { LazyCallThroughManager } from './LazyCallThroughManager.ts';
 import { lazyReexports } from './LazyReexports.ts';
+import { IMPL_SUFFIX, initSymbolName, privateFunctionSymbolName } from './names.ts';
 import { partitionByReach, type PartitionOptions } from './partition.ts';
 import type { PieceLayer, PieceRequest } from './PieceRequest.ts';
 import { type SymbolTarget, setSymbolTarget } from './symbolTargets.ts';
 import type { WasmModuleRecord } from './WasmModuleRecord.ts';
 
-export const IMPL_SUFFIX = '.impl';
-
-export function initSymbolName(moduleId: string): string {
-  return `${moduleId}:init`;
-}
-
-export function privateFunctionSymbolName(moduleId: string, index: number): string {
-  return `${moduleId}:func[${index}]`;
-}
+export { IMPL_SUFFIX, initSymbolName, privateFunctionSymbolName };
 
 /** A symbol of a globals module (or an eager module): the entity it names, none for the init symbol. */
 export interface ModuleSymbol extends SymbolInterface {

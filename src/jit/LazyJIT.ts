@@ -333,7 +333,7 @@ export class LazyJIT {
     await Promise.all(record.trackers().map((t) => t.remove()));
     // An impl dylib this add created and nothing else uses goes too: a refused add defines nothing.
     const impl = record.implJD;
-    if (impl && [...impl.symbols()].length === 0 && impl.liveTrackers().length === 0 && this.modules.modulesOf(record.targetJD).length === 0) {
+    if (impl && impl.table.size === 0 && impl.liveTrackers().length === 0) {
       await this.session.removeJITDylib(impl);
     }
   }

@@ -22,6 +22,7 @@ import type { ExecutorResources } from './ExecutorResources.ts';
 import type { IndirectStubsManager } from './IndirectStubsManager.ts';
 import type { LazyCallThroughManager } from './LazyCallThroughManager.ts';
 import type { CompileObserver, PieceRequest } from './PieceRequest.ts';
+import { privateFunctionSymbolName } from './names.ts';
 import { publicOrder } from './publicOrder.ts';
 import { resourceKey } from './resourceKey.ts';
 import type { WasmModuleRecord } from './WasmModuleRecord.ts';
@@ -343,10 +344,16 @@ function checkKind(imp: ImportInfo, entry: SymbolTableEntry): void {
   }
 }
 
-/** The names an invoke's `compiled` lists for a piece: the bodies it compiled. */
+/**
+ * The names an invoke's `compiled` lists for a piece: the bodies it compiled, named as the lazy
+ * path names their symbols (the first export name, else `<module>:func[<index>]`), whichever
+ * path compiled them.
+ */
 function compiledNames(request: PieceRequest): string[] {
   const { record } = request;
-  const nameOf = (f: number) => record.functionSymbol(f) ?? record.module.info.functions[f]?.name ?? `func[${f}]`;
+  const exported = new Map<number, string>();
+  for (const e of record.module.info.exports) if (e.kind === 'function' && !exported.has(e.index)) exported.set(e.index, e.name);
+  const nameOf = (f: number) => record.functionSymbol(f) ?? exported.get(f) ?? privateFunctionSymbolName(record.id, f);
   switch (request.kind) {
     case 'bodies':
       return request.functions.map(nameOf);

@@ -194,18 +194,21 @@ t.test('partitions follow the call graph, within the budget', async (t) => {
     async (jit) => {
       jit.createDylib('main');
       await jit.addModule('main', { wat: chain });
+      const before = jit.counters.compiles;
       const top = await jit.invoke('main', 'top', args(i32(1)));
       t.same(top.results, [i32(4)]);
-      t.same(top.compiled, ['top'], 'budget 0: the function called, alone');
-      t.same((await jit.invoke('main', 'mid', args(i32(1)))).compiled, ['mid'], 'its callee at its own first call');
+      t.same(top.compiled, ['top', 'mid', 'm1:func[0]'], 'the call still compiles what it reaches...');
+      t.equal(jit.counters.compiles - before, 3, '...but with budget 0 one piece per function (three call-throughs)');
     },
     { partitionBudgetBytes: 0 },
   );
   await withJIT(t, async (jit) => {
     jit.createDylib('main');
     await jit.addModule('main', { wat: chain });
+    const before = jit.counters.compiles;
     const top = await jit.invoke('main', 'top', args(i32(1)));
-    t.same(top.compiled, ['top', 'mid', 'm1:func[0]'], 'the default budget: what top statically reaches, breadth first');
+    t.same(top.compiled, ['top', 'mid', 'm1:func[0]'], 'the default budget: what top statically reaches, breadth first...');
+    t.equal(jit.counters.compiles - before, 1, '...in one piece');
     t.same((await jit.invoke('main', 'unused', args())).compiled, ['unused'], 'nothing top reaches is unused');
     t.equal(jit.getDylib('main.impl').entry('fac')?.state, SymbolState.NeverSearched, 'fac, unreached, is not compiled');
   });
