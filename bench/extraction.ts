@@ -5,6 +5,7 @@
 // 20,000-function lazy and eager adds, as the full suite does before section 2.
 
 import { LazyJIT } from '../src/jit/LazyJIT.ts';
+import { defaultJITConfig } from '../src/config.ts';
 import { median, now } from './lib.ts';
 import { chainModule } from './wasmgen.ts';
 
@@ -12,7 +13,7 @@ const N = Number(process.env['N'] ?? 20000);
 const TRIALS = Number(process.env['TRIALS'] ?? 10);
 const SETTLE_MS = 300;
 
-const jit = await LazyJIT.create({ maxCallTimeoutMs: 60_000 });
+const jit = await LazyJIT.create({ ...defaultJITConfig(), callTimeoutMs: 60_000, maxCallTimeoutMs: 60_000 });
 let nonce = 1000;
 for (const size of [300, 20]) {
   const d = `warmup${size}`;

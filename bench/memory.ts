@@ -10,6 +10,7 @@
 // heap after GC and the executor's replay log size are reported too.
 
 import { LazyJIT } from '../src/jit/LazyJIT.ts';
+import { defaultJITConfig } from '../src/config.ts';
 import { addModule, chainModule } from './wasmgen.ts';
 import { gc, QUICK } from './lib.ts';
 
@@ -26,7 +27,7 @@ const nCycles = QUICK ? 100 : 1000;
 const nSteady = QUICK ? 400 : 9000;
 const checkpoint = QUICK ? 100 : 1000;
 const heapMb = () => process.memoryUsage().heapUsed / 2 ** 20;
-const jit = await LazyJIT.create();
+const jit = await LazyJIT.create(defaultJITConfig());
 try {
   // Compiled functions: a large module added lazily, then `nFuncs` distinct leaves called.
   jit.createDylib('mem');

@@ -10,8 +10,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon, { type Result as CannonResult } from 'autocannon';
 import { LazyJIT } from '../src/jit/LazyJIT.ts';
+import { defaultJITConfig } from '../src/config.ts';
 import { addModule, chainLL, chainModule, chainResult, loopModule } from './wasmgen.ts';
 import { expectOk, median, now, percentile, QUICK, request } from './lib.ts';
+import { realModulesBench } from './realModules/bench.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -413,7 +415,7 @@ async function memoryBench(): Promise<void> {
 
 const started = now();
 console.log(`wasm-orc-jit bench${QUICK ? ' (BENCH_QUICK)' : ''}: node ${process.version}, ${os.cpus().length} cpus, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`);
-const jit = await LazyJIT.create({ maxCallTimeoutMs: 60_000 });
+const jit = await LazyJIT.create({ ...defaultJITConfig(), callTimeoutMs: 60_000, maxCallTimeoutMs: 60_000 });
 try {
   await section(`1. time to first result (${N_BIG} fns, ${CHAIN} reached)`, () => firstResult(jit));
   await section('1b. lli orc-lazy vs orc', async () => lliBench());
@@ -424,6 +426,9 @@ try {
 }
 await section('4. HTTP vs bare fastify', () => httpBench());
 await section('6. memory', () => memoryBench());
+await section('7. real modules from npm packages, service vs V8', () =>
+  realModulesBench({ row, problem: (m) => problems.push(m), raw: (raw.realModules = {}) as Record<string, unknown> }, QUICK),
+);
 
 const totalS = (now() - started) / 1000;
 console.log(`\n${'id'.padEnd(18)} ${'value'.padStart(9)}  ${'goal'.padEnd(22)} verdict  A vs B`);

@@ -21,6 +21,7 @@ export const STATUS_BY_CODE = {
   Unauthorized: 401,
   Forbidden: 403,
   DylibNotFound: 404,
+  ModuleNotFound: 404,
   SymbolsNotFound: 404,
   NotFound: 404,
   DylibExists: 409,

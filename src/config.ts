@@ -43,6 +43,8 @@ const EnvSchema = z
     TABLE_LIMIT_ELEMENTS: int(1, 10_000_000).default(10_000_000),
     REOPTIMIZE_THRESHOLD: int(0).default(1000),
     REOPTIMIZE_MAX_FUNCTIONS: int(1, 10_000).default(32),
+    // How much code a first call compiles beyond the function called (see src/jit/partition.ts).
+    PARTITION_BUDGET_BYTES: int(0).default(256 * 1024),
   })
   .refine((env) => env.CALL_TIMEOUT_MS <= env.MAX_CALL_TIMEOUT_MS, {
     path: ['CALL_TIMEOUT_MS'],
@@ -77,6 +79,29 @@ export interface Config {
   readonly reoptimizeThreshold: number;
   /** Most functions compiled together into one re-optimized function. */
   readonly reoptimizeMaxFunctions: number;
+  /** Bytes of function bodies a first call compiles beyond the functions called (0: just those). */
+  readonly partitionBudgetBytes: number;
+}
+
+/** The settings the JIT itself reads (the rest are the HTTP server's). */
+export type JITConfig = Pick<
+  Config,
+  | 'callTimeoutMs'
+  | 'maxCallTimeoutMs'
+  | 'memoryLimitPages'
+  | 'sessionMemoryLimitPages'
+  | 'sessionCodeLimitBytes'
+  | 'executorHeapLimitMb'
+  | 'maxFunctionsPerModule'
+  | 'tableLimitElements'
+  | 'reoptimizeThreshold'
+  | 'reoptimizeMaxFunctions'
+  | 'partitionBudgetBytes'
+>;
+
+/** The JIT's settings as an empty environment gives them: every default in one place (EnvSchema). */
+export function defaultJITConfig(): JITConfig {
+  return loadConfig({});
 }
 
 export class ConfigError extends Error {
@@ -119,5 +144,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     tableLimitElements: e.TABLE_LIMIT_ELEMENTS,
     reoptimizeThreshold: e.REOPTIMIZE_THRESHOLD,
     reoptimizeMaxFunctions: e.REOPTIMIZE_MAX_FUNCTIONS,
+    partitionBudgetBytes: e.PARTITION_BUDGET_BYTES,
   };
 }

@@ -4,6 +4,7 @@
 
 export type ErrorCode =
   | 'DylibNotFound'
+  | 'ModuleNotFound'
   | 'SymbolsNotFound'
   | 'DylibExists'
   | 'DuplicateDefinition'
@@ -45,6 +46,21 @@ export class DylibNotFound extends JITError {
   }
   override details() {
     return { dylib: this.dylib };
+  }
+}
+
+/** A module id that the dylib does not hold (removing a module). */
+export class ModuleNotFound extends JITError {
+  readonly code = 'ModuleNotFound';
+  readonly dylib: string;
+  readonly module: string;
+  constructor(dylib: string, module: string) {
+    super(`Dylib "${dylib}" has no module "${module}".`);
+    this.dylib = dylib;
+    this.module = module;
+  }
+  override details() {
+    return { dylib: this.dylib, module: this.module };
   }
 }
 

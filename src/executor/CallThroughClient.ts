@@ -56,13 +56,14 @@ export class CallThroughClient {
   }
 
   /**
-   * A hot function's entry counter asks main to re-optimize it: the same blocking request as a
-   * call-through (so the new code is in place when the call goes on), but there is no trampoline
-   * to check afterwards, and a failure to re-optimize is main's to report, not the call's.
+   * A hot function's entry counter tells main, and the call goes on at once in the code it is
+   * running: the optimized tier is built beside the program and swapped in behind the stub by
+   * ordinary link ops. Applying the ops main has posted meanwhile (an optimized piece finished
+   * since the last hook, say) lets a long-running call pick up new code without waiting.
    */
-  reoptimize(hookId: number): void {
+  notifyHot(hookId: number): void {
+    this.deps.post({ ev: 'hot', hookId });
     this.deps.drainOps();
-    this.ask(hookId);
   }
 
   /** Posts the request for `id` and blocks until main answers; applies ops meanwhile. */

@@ -12,7 +12,7 @@
 
 import { AsyncLocalStorage } from 'node:async_hooks';
 
-export type CallThroughHandler = (callThroughId: number, tag: unknown) => Promise<void>;
+export type CallThroughHandler = (callThroughId: number) => Promise<void>;
 
 export type CallThroughOutcome = { readonly ok: true } | { readonly ok: false; readonly errorId: number; readonly message: string };
 
@@ -43,7 +43,7 @@ export class CallThroughServer {
   }
 
   /** Runs the handler; `answer` is called exactly once, with how it went. */
-  serve(callThroughId: number, tag: unknown, answer: (outcome: CallThroughOutcome) => void): void {
+  serve(callThroughId: number, answer: (outcome: CallThroughOutcome) => void): void {
     const handler = this.handler;
     let answered = false;
     const once = (outcome: CallThroughOutcome): void => {
@@ -62,7 +62,7 @@ export class CallThroughServer {
     this.context
       .run(true, async () => {
         if (handler === null) throw new Error(`No call-through handler is set (call-through ${callThroughId}).`);
-        await handler(callThroughId, tag);
+        await handler(callThroughId);
       })
       .then(() => once({ ok: true }), fail);
   }

@@ -6,6 +6,7 @@
 // Main never blocks on the worker: every interaction is a posted message, and the worker blocks
 // only while main runs a call-through handler (see CallThroughClient for why that is safe).
 
+import { AsyncResource } from 'node:async_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ResourceLimits } from 'node:worker_threads';
@@ -27,7 +28,7 @@ export interface ExecutorOptions {
    * Heap limit of the worker (V8 old generation), in MB. Unset: Node's default. It bounds the
    * worker's JavaScript objects, not linear memories (their buffers live outside that heap).
    */
-  readonly memoryLimitMb?: number;
+  readonly heapLimitMb?: number;
   /** Most 64 KiB pages the session's memories (createMemory) may hold together. Unset: no cap. */
   readonly sessionMemoryLimitPages?: number;
   /** Time limit for a start function run by apply(instantiate) outside any invoke. Default 10 s. */
@@ -45,9 +46,8 @@ export interface ExecutorOptions {
 }
 
 export interface InvokeOptions {
+  /** The whole call's time limit, compiles on its way (call-throughs) included. */
   readonly timeoutMs: number;
-  /** Passed to the call-through handler for call-throughs made during this call. */
-  readonly tag?: unknown;
 }
 
 export interface InvokeResult {
@@ -58,17 +58,16 @@ export interface InvokeResult {
   readonly runMs: number;
 }
 
-export interface ApplyOptions {
-  /** Passed to the call-through handler for call-throughs made by this op's start function. */
-  readonly tag?: unknown;
-}
-
 /**
  * Looks the body behind `callThroughId` up (materializing it) and repoints its stub, by calling
  * `apply` (awaiting it is allowed). It must not issue requests (invoke, readMemory, ...): those
- * are refused while a call waits for it.
+ * are refused while a call waits for it. It runs in the async context of the invoke (or apply)
+ * whose code reached the trampoline, so the JIT can tell which call a compile was for.
  */
 export type { CallThroughHandler };
+
+/** A function's entry counter reached its threshold; `hookId` is the id compiled into it. */
+export type HotHandler = (hookId: number) => void;
 
 export interface ExecutorStats {
   readonly restarts: number;
@@ -86,7 +85,8 @@ export interface ExecutorStats {
 interface PendingOp {
   readonly resolve: () => void;
   readonly reject: (err: unknown) => void;
-  readonly tag: unknown;
+  /** The async context of apply()'s caller: where a call-through of this op's start function runs. */
+  readonly scope: AsyncResource;
 }
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
@@ -95,7 +95,8 @@ interface Job {
   id: number;
   readonly request: WithoutId<ExecRequest>;
   readonly timeoutMs: number | undefined;
-  readonly tag: unknown;
+  /** The async context of the caller: where call-throughs made during this request run. */
+  readonly scope: AsyncResource;
   readonly settle: (r: Extract<ExecResponse, { ok: true }>) => void;
   readonly fail: (err: unknown) => void;
 }
@@ -104,7 +105,7 @@ const MAX_CONSECUTIVE_DEATHS = 3;
 
 export class Executor {
   private readonly resourceLimits: ResourceLimits | undefined;
-  private readonly memoryLimitMb: number | undefined;
+  private readonly heapLimitMb: number | undefined;
   private readonly sessionMemoryLimitPages: number | undefined;
   private readonly startTimeoutMs: number;
   private readonly maxOutputLines: number;
@@ -128,13 +129,14 @@ export class Executor {
   private readonly watchdog: Watchdog;
 
   private readonly callThroughs: CallThroughServer;
+  private onHot: HotHandler = () => {};
 
   private counters = { restarts: 0, invokes: 0, replayFailures: 0, callThroughs: 0, lastBootMs: 0 };
 
   private constructor(opts: ExecutorOptions) {
-    this.memoryLimitMb = opts.memoryLimitMb;
+    this.heapLimitMb = opts.heapLimitMb;
     this.sessionMemoryLimitPages = opts.sessionMemoryLimitPages;
-    this.resourceLimits = opts.memoryLimitMb === undefined ? undefined : { maxOldGenerationSizeMb: opts.memoryLimitMb };
+    this.resourceLimits = opts.heapLimitMb === undefined ? undefined : { maxOldGenerationSizeMb: opts.heapLimitMb };
     this.startTimeoutMs = opts.startTimeoutMs ?? 10_000;
     this.maxOutputLines = opts.maxOutputLines ?? 10_000;
     this.compileCacheDir =
@@ -169,6 +171,10 @@ export class Executor {
     this.callThroughs.setHandler(h);
   }
 
+  setHotHandler(h: HotHandler): void {
+    this.onHot = h;
+  }
+
   /**
    * Posts a link op now (so ops apply in call order) and settles once the worker applied it.
    * Rejects with Trap/StackOverflow (start function), ExecutionTimeout (start function ran past
@@ -176,13 +182,13 @@ export class Executor {
    * Lines a start function prints reach the caller only inside a Trap (its `output`), or in the
    * invoke's output when the op was applied during that invoke.
    */
-  apply(input: LinkOpInput, opts: ApplyOptions = {}): Promise<void> {
+  apply(input: LinkOpInput): Promise<void> {
     const unusable = this.unusable();
     if (unusable) return Promise.reject(unusable);
     const op = { ...input, seq: this.nextSeq++ } as LinkOp;
     this.log.add(op);
     const done = new Promise<void>((resolve, reject) => {
-      this.pendingOps.set(op.seq, { resolve, reject, tag: opts.tag });
+      this.pendingOps.set(op.seq, { resolve, reject, scope: new AsyncResource('wasmjit.linkOp') });
     });
     this.conn.postOp(op);
     return done;
@@ -199,7 +205,7 @@ export class Executor {
     }
     if (!(opts.timeoutMs > 0)) return Promise.reject(new RangeError('timeoutMs must be a positive number'));
     this.counters.invokes++;
-    return this.enqueue({ req: 'invoke', addr, type, args }, opts.timeoutMs, opts.tag).then((r) => ({
+    return this.enqueue({ req: 'invoke', addr, type, args }, opts.timeoutMs).then((r) => ({
       results: [...(r.results ?? [])],
       output: [...(r.output ?? [])],
       runMs: r.runMs ?? 0,
@@ -244,13 +250,13 @@ export class Executor {
     if (this.closed) return;
     this.closed = true;
     this.failEverything(new Error('The executor is closed.'));
-    this.watchdog.reset();
+    this.watchdog.disarm();
     await Promise.all([this.conn.dispose(), ...this.terminations]);
   }
 
   // --- requests -------------------------------------------------------------------------------
 
-  private enqueue(request: WithoutId<ExecRequest>, timeoutMs?: number, tag?: unknown): Promise<Extract<ExecResponse, { ok: true }>> {
+  private enqueue(request: WithoutId<ExecRequest>, timeoutMs?: number): Promise<Extract<ExecResponse, { ok: true }>> {
     const unusable = this.unusable();
     if (unusable) return Promise.reject(unusable);
     if (this.callThroughs.insideHandler) {
@@ -259,7 +265,7 @@ export class Executor {
       );
     }
     return new Promise((settle, fail) => {
-      this.queue.push({ id: 0, request, timeoutMs, tag, settle, fail });
+      this.queue.push({ id: 0, request, timeoutMs, scope: new AsyncResource('wasmjit.request'), settle, fail });
       this.pump();
     });
   }
@@ -291,6 +297,8 @@ export class Executor {
         return this.onActivity(ev.activity);
       case 'callThrough':
         return this.onCallThrough(ev.seq, ev.callThroughId);
+      case 'hot':
+        return this.onHot(ev.hookId);
     }
   }
 
@@ -337,16 +345,17 @@ export class Executor {
     this.counters.callThroughs++;
     const conn = this.conn;
     const current = this.current;
-    const tag =
-      current?.kind === 'invoke' ? this.inflight?.tag : current?.kind === 'op' ? this.pendingOps.get(current.seq)?.tag : undefined;
-    // The handler's time is the JIT's (compiling), not the user code's: stop the clock.
-    this.watchdog.pause();
-    this.callThroughs.serve(callThroughId, tag, (outcome) => {
-      // A restart since: that worker and its waiting call are gone.
-      if (conn !== this.conn) return;
-      conn.answer({ seq, ...outcome });
-      this.watchdog.resume();
-    });
+    const scope =
+      current?.kind === 'invoke' ? this.inflight?.scope : current?.kind === 'op' ? this.pendingOps.get(current.seq)?.scope : undefined;
+    // The clock keeps running: a call's time limit covers the compiles it waits for (API v2).
+    const serve = () =>
+      this.callThroughs.serve(callThroughId, (outcome) => {
+        // A restart since: that worker and its waiting call are gone.
+        if (conn !== this.conn) return;
+        conn.answer({ seq, ...outcome });
+      });
+    if (scope) scope.runInAsyncScope(serve);
+    else serve();
   }
 
   private takeCallThroughError(id: number): { found: boolean; error: unknown } {
@@ -360,7 +369,7 @@ export class Executor {
       resourceLimits: this.resourceLimits,
       compileCacheDir: this.compileCacheDir,
       maxOutputLines: this.maxOutputLines,
-      memoryLimitPages: this.sessionMemoryLimitPages,
+      sessionMemoryLimitPages: this.sessionMemoryLimitPages,
       onEvent: (ev) => this.onEvent(ev),
       onDeath: (err) => this.onDeath(err),
     });
@@ -376,7 +385,7 @@ export class Executor {
     if (this.closed) return;
     const outOfMemory = (err as { code?: unknown }).code === 'ERR_WORKER_OUT_OF_MEMORY';
     const error = outOfMemory
-      ? new ResourceExhausted('memory', `The executor ran out of memory (limit ${this.memoryLimitMb ?? 'default'} MB) and was restarted.`)
+      ? new ResourceExhausted('memory', `The executor ran out of memory (limit ${this.heapLimitMb ?? 'default'} MB) and was restarted.`)
       : new Error(`The executor worker died: ${err.message}`);
     if (this.booted !== null) {
       this.booted.reject(error);
@@ -404,7 +413,7 @@ export class Executor {
     const termination = old.dispose().catch(() => undefined);
     this.terminations.add(termination);
     void termination.then(() => this.terminations.delete(termination));
-    this.watchdog.reset();
+    this.watchdog.disarm();
     this.current = null;
     this.callThroughs.clear();
 
@@ -439,6 +448,6 @@ export class Executor {
     for (const j of jobs) j.fail(err);
     for (const p of this.pendingOps.values()) p.reject(err);
     this.pendingOps.clear();
-    this.watchdog.reset();
+    this.watchdog.disarm();
   }
 }

@@ -84,7 +84,14 @@ export class Linker {
       }
       (imports[b.module] ??= {})[b.name] = value;
     }
-    const instance = new WebAssembly.Instance(op.module, imports as WebAssembly.Imports);
+    let module: WebAssembly.Module;
+    try {
+      module = new WebAssembly.Module(op.bytes as Uint8Array<ArrayBuffer>);
+    } catch (err) {
+      // The JIT produced a piece V8 refuses: a bug in the JIT, reported as a failed link.
+      throw ExecutorFailure.link(`${op.label}: the piece does not compile: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const instance = new WebAssembly.Instance(module, imports as WebAssembly.Imports);
 
     // Check every placement before making any, so a bad one places nothing.
     const placed = op.exports.map((p) => {

@@ -15,7 +15,7 @@ export interface ConnectionOptions {
    */
   readonly compileCacheDir: string | undefined;
   readonly maxOutputLines: number;
-  readonly memoryLimitPages: number | undefined;
+  readonly sessionMemoryLimitPages: number | undefined;
   readonly onEvent: (ev: WorkerEvent) => void;
   /** The worker died on its own (not through `dispose`): an error event or a non-zero exit. */
   readonly onDeath: (err: Error) => void;
@@ -43,7 +43,7 @@ export class WorkerConnection {
       answerPort: answerChannel.port2,
       signal: shared,
       maxOutputLines: opts.maxOutputLines,
-      memoryLimitPages: opts.memoryLimitPages,
+      sessionMemoryLimitPages: opts.sessionMemoryLimitPages,
     };
     this.worker = new Worker(new URL('./worker.ts', import.meta.url), {
       workerData: init,

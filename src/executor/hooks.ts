@@ -1,6 +1,7 @@
 // The executor's own functions that compiled code imports (src/wasm's HostFunction): the
 // memory.grow hook of the session's memory budget (memoryBudget.ts) and the reoptimize hook,
-// which a function's entry counter calls once the function gets hot. Like the spectest
+// which a function's entry counter calls once the function gets hot (it tells main and returns
+// at once). Like the spectest
 // functions, each sits at a fixed address that every worker fills at start-up, so the JIT can
 // link against it without asking, and it survives worker restarts.
 

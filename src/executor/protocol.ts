@@ -56,7 +56,12 @@ export type LinkOp =
       readonly seq: number;
       /** For messages and logs only, e.g. "main.impl:f". */
       readonly label: string;
-      readonly module: WebAssembly.Module;
+      /**
+       * The module's binary: the executor compiles it (V8 compiles lazily, function by
+       * function, so this mostly validates). Bytes, not a WebAssembly.Module, so an op can
+       * cross to an executor in another process and be replayed in a fresh one.
+       */
+      readonly bytes: Uint8Array;
       readonly imports: readonly ImportBinding[];
       readonly exports: readonly ExportPlacement[];
     }
@@ -127,7 +132,9 @@ export type WorkerEvent =
   | { readonly ev: 'response'; readonly response: ExecResponse }
   | { readonly ev: 'activity'; readonly activity: Activity }
   /** A trampoline needs callThroughId resolved; the worker is blocked until `seq` is answered. */
-  | { readonly ev: 'callThrough'; readonly seq: number; readonly callThroughId: number };
+  | { readonly ev: 'callThrough'; readonly seq: number; readonly callThroughId: number }
+  /** A function's entry counter reached its threshold (the reoptimize hook); nothing waits for an answer. */
+  | { readonly ev: 'hot'; readonly hookId: number };
 
 export type CallThroughAnswer =
   | { readonly seq: number; readonly ok: true }
@@ -141,7 +148,7 @@ export interface WorkerInit {
   /** Lines of print output kept per call; later lines are counted, not kept. */
   readonly maxOutputLines: number;
   /** Most 64 KiB pages all memories the session creates may hold together; undefined: no cap. */
-  readonly memoryLimitPages: number | undefined;
+  readonly sessionMemoryLimitPages: number | undefined;
 }
 
 export const SIGNAL = 0;

@@ -39,13 +39,13 @@ const callThrough = new CallThroughClient({
   drainOps,
   isResolved: (id) => linker.isResolved(id),
 });
-const memoryBudget = new MemoryBudget(init.memoryLimitPages);
+const memoryBudget = new MemoryBudget(init.sessionMemoryLimitPages);
 const linker = new Linker(space, (id) => callThrough.resolve(id), memoryBudget);
 space.placeFunction(MEMORY_GROW_HOOK_ADDR, memoryBudget.hookFunction());
 
 const spectest = createSpectest((line) => sink?.push(line));
 for (const f of spectest.functions) space.placeFunction(f.addr, f.fn);
-for (const h of createHooks((id) => callThrough.reoptimize(id))) space.placeFunction(h.addr, h.fn);
+for (const h of createHooks((id) => callThrough.notifyHot(id))) space.placeFunction(h.addr, h.fn);
 for (const d of spectest.data) space.placeData(d.addr, d.object);
 
 function applyOp(op: LinkOp): void {

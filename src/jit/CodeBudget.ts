@@ -1,22 +1,20 @@
 // The session's compiled-code budget: the bytes of wasm the session has compiled and linked
-// (globals modules, extracted bodies, whole modules; anything that goes through the linking
-// layer) and still holds. A piece that would take the total past the limit is not linked: the
-// unit materializing it fails with ResourceExhausted, so a lazy body's first call fails (the
-// stub stays, later calls fail the same way, as ORC fails a symbol whose materialization
-// failed) and nothing else changes. A module's code goes back to the budget when its record is
-// disposed (its dylib removed, or its add undone); a piece whose linking or instantiation
-// fails gives its bytes back at once.
+// (globals modules, baseline pieces, optimized pieces, whole modules: anything that goes through
+// the linking layer) and still holds. A piece that would take the total past the limit is not
+// linked: the unit materializing it fails with ResourceExhausted, so a lazy body's first call
+// fails (the stub stays, later calls fail the same way, as ORC keeps a failed symbol failed)
+// and nothing else changes. Bytes are counted under the ResourceKey of the tracker whose
+// definition compiled them and come back when that tracker is removed.
 
 import { FailedToMaterialize, ResourceExhausted } from '../core/errors.ts';
-import type { CompiledObject } from './WasmCompiler.ts';
-import { WasmLinkingLayer, type LinkedPiece } from './WasmLinkingLayer.ts';
-import type { WasmModuleRecord } from './WasmModuleRecord.ts';
+import type { JITDylib } from '../core/JITDylib.ts';
+import type { ResourceKey, ResourceManager } from '../core/ResourceTracker.ts';
 
-export class CodeBudget {
+export class CodeBudget implements ResourceManager {
   /** undefined: no cap. */
   readonly limitBytes: number | undefined;
   #used = 0;
-  private readonly byRecord = new Map<WasmModuleRecord, number>();
+  private readonly byKey = new Map<ResourceKey, number>();
 
   constructor(limitBytes: number | undefined) {
     this.limitBytes = limitBytes;
@@ -26,8 +24,8 @@ export class CodeBudget {
     return this.#used;
   }
 
-  /** Counts `bytes` for `record`, or throws ResourceExhausted (counting nothing) if they do not fit. */
-  charge(record: WasmModuleRecord, bytes: number, what: string): void {
+  /** Counts `bytes` for `key`, or throws ResourceExhausted (counting nothing) if they do not fit. */
+  charge(key: ResourceKey, bytes: number, what: string): void {
     if (this.limitBytes !== undefined && this.#used + bytes > this.limitBytes) {
       throw new ResourceExhausted(
         'sessionCodeBytes',
@@ -35,46 +33,29 @@ export class CodeBudget {
       );
     }
     this.#used += bytes;
-    this.byRecord.set(record, (this.byRecord.get(record) ?? 0) + bytes);
+    this.byKey.set(key, (this.byKey.get(key) ?? 0) + bytes);
   }
 
-  /** Gives back `bytes` charged to `record` (a piece that was not linked after all). */
-  refund(record: WasmModuleRecord, bytes: number): void {
-    const held = this.byRecord.get(record);
-    if (held === undefined) return; // released with its record already
+  /** Gives back `bytes` charged to `key` (a piece that was not linked after all). */
+  refund(key: ResourceKey, bytes: number): void {
+    const held = this.byKey.get(key);
+    if (held === undefined) return;
     const back = Math.min(held, bytes);
     this.#used -= back;
-    if (held === back) this.byRecord.delete(record);
-    else this.byRecord.set(record, held - back);
+    if (held === back) this.byKey.delete(key);
+    else this.byKey.set(key, held - back);
   }
 
-  /** Gives back everything charged to `record`. */
-  release(record: WasmModuleRecord): void {
-    this.#used -= this.byRecord.get(record) ?? 0;
-    this.byRecord.delete(record);
-  }
-}
-
-/** The linking layer, charging every piece it links to the session's code budget first. */
-export class BudgetedLinkingLayer extends WasmLinkingLayer {
-  private readonly budget: CodeBudget;
-
-  constructor(budget: CodeBudget, ...args: ConstructorParameters<typeof WasmLinkingLayer>) {
-    super(...args);
-    this.budget = budget;
+  async handleRemoveResources(_jd: JITDylib, key: ResourceKey): Promise<void> {
+    this.#used -= this.byKey.get(key) ?? 0;
+    this.byKey.delete(key);
   }
 
-  override async link(record: WasmModuleRecord, piece: CompiledObject, label: string): Promise<LinkedPiece> {
-    this.budget.charge(record, piece.size, label);
-    let linked: LinkedPiece;
-    try {
-      linked = await super.link(record, piece, label);
-    } catch (err) {
-      this.budget.refund(record, piece.size);
-      throw err;
-    }
-    linked.instantiated.catch(() => this.budget.refund(record, piece.size));
-    return linked;
+  handleTransferResources(_jd: JITDylib, dstKey: ResourceKey, srcKey: ResourceKey): void {
+    const moved = this.byKey.get(srcKey);
+    if (moved === undefined) return;
+    this.byKey.delete(srcKey);
+    this.byKey.set(dstKey, (this.byKey.get(dstKey) ?? 0) + moved);
   }
 }
 

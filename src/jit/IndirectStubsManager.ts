@@ -1,12 +1,17 @@
-// The IndirectStubsManager owns the stubs of one dylib. A stub is a tiny wasm function that
+// The IndirectStubsManager owns the session's stubs. A stub is a tiny wasm function that
 // `call_indirect`s through its pointer slot in the session table; callers hold the stub's own
-// slot as the function's address, so pointing the slot elsewhere (updatePointer, a
-// `table.set` in the executor) redirects every caller at once.
+// slot as the function's address, so pointing the slot elsewhere (updatePointer, a `table.set`
+// in the executor) redirects every caller at once. Stubs are named per dylib (a lazy reexport's
+// symbol name) and belong to the ResourceKey that created them: removing that tracker forgets
+// them (their addresses go back through ExecutorResources).
 
+import type { JITDylib } from '../core/JITDylib.ts';
+import type { ResourceKey, ResourceManager } from '../core/ResourceTracker.ts';
+import type { ExecutorAddr } from '../core/SymbolDefinition.ts';
 import type { Executor } from '../executor/Executor.ts';
-import type { ExecutorAddr, StubSpec } from '../executor/protocol.ts';
-import type { FuncType } from '../wasm/types.ts';
-import type { AddressSpace } from './AddressSpace.ts';
+import type { StubSpec } from '../executor/protocol.ts';
+import type { FuncType } from '../wasm/index.ts';
+import type { ExecutorResources } from './ExecutorResources.ts';
 
 export interface StubInit {
   readonly name: string;
@@ -20,26 +25,32 @@ export interface Stub {
   readonly ptrAddr: ExecutorAddr;
 }
 
-export class IndirectStubsManager {
+export class IndirectStubsManager implements ResourceManager {
   private readonly executor: Executor;
-  private readonly addresses: AddressSpace;
-  private readonly stubs = new Map<string, Stub>();
+  private readonly addresses: ExecutorResources;
+  private readonly stubs = new Map<JITDylib, Map<string, Stub>>();
+  private readonly byKey = new Map<ResourceKey, { jd: JITDylib; name: string }[]>();
   /** Where failures of the executor ops nobody awaits go (ORC's reportError). */
   private readonly reportError: (err: unknown) => void;
 
-  constructor(executor: Executor, addresses: AddressSpace, reportError: (err: unknown) => void) {
+  constructor(executor: Executor, addresses: ExecutorResources, reportError: (err: unknown) => void) {
     this.executor = executor;
     this.addresses = addresses;
     this.reportError = reportError;
   }
 
-  /** Creates stubs in one executor module. Does not wait for the executor (see LazyCallThroughManager). */
-  createStubs(inits: readonly StubInit[]): Map<string, Stub> {
+  /** Creates stubs in `jd`, owned by `key`, in one executor module; does not wait for the executor. */
+  createStubs(jd: JITDylib, key: ResourceKey, inits: readonly StubInit[]): Map<string, Stub> {
     const specs: StubSpec[] = [];
     const created = new Map<string, Stub>();
+    let named = this.stubs.get(jd);
+    if (!named) this.stubs.set(jd, (named = new Map()));
+    let owned = this.byKey.get(key);
+    if (!owned) this.byKey.set(key, (owned = []));
     for (const init of inits) {
-      const stub = { stubAddr: this.addresses.allocate('function'), ptrAddr: this.addresses.allocate('function') };
-      this.stubs.set(init.name, stub);
+      const stub = { stubAddr: this.addresses.allocate(key, 'function'), ptrAddr: this.addresses.allocate(key, 'function') };
+      named.set(init.name, stub);
+      owned.push({ jd, name: init.name });
       created.set(init.name, stub);
       specs.push({ ...stub, callThroughId: init.callThroughId, type: init.type });
     }
@@ -47,31 +58,32 @@ export class IndirectStubsManager {
     return created;
   }
 
-  findStub(name: string): Stub | undefined {
-    return this.stubs.get(name);
+  findStub(jd: JITDylib, name: string): Stub | undefined {
+    return this.stubs.get(jd)?.get(name);
   }
 
   /** Points `name`'s stub at `target`: every later call through the stub goes straight there. */
-  updatePointer(name: string, target: ExecutorAddr): void {
-    const stub = this.stubs.get(name);
-    if (!stub) throw new Error(`no stub named ${JSON.stringify(name)}`);
+  updatePointer(jd: JITDylib, name: string, target: ExecutorAddr): void {
+    const stub = this.findStub(jd, name);
+    if (!stub) throw new Error(`no stub named ${JSON.stringify(name)} in ${jd.name}`);
     this.executor.apply({ op: 'updatePointer', ptrAddr: stub.ptrAddr, targetAddr: target }).catch(this.reportError);
   }
 
-  /** Forgets the named stubs; returns their addresses, for the executor to release. */
-  release(names: Iterable<string>): ExecutorAddr[] {
-    const addrs: ExecutorAddr[] = [];
-    for (const name of names) {
-      const stub = this.stubs.get(name);
-      if (stub === undefined) continue;
-      this.stubs.delete(name);
-      addrs.push(stub.stubAddr, stub.ptrAddr);
+  async handleRemoveResources(_jd: JITDylib, key: ResourceKey): Promise<void> {
+    for (const { jd, name } of this.byKey.get(key) ?? []) {
+      const named = this.stubs.get(jd);
+      named?.delete(name);
+      if (named?.size === 0) this.stubs.delete(jd);
     }
-    return addrs;
+    this.byKey.delete(key);
   }
 
-  /** Every address this manager allocated, to release with its dylib. */
-  allocatedAddresses(): ExecutorAddr[] {
-    return [...this.stubs.values()].flatMap((s) => [s.stubAddr, s.ptrAddr]);
+  handleTransferResources(_jd: JITDylib, dstKey: ResourceKey, srcKey: ResourceKey): void {
+    const moved = this.byKey.get(srcKey);
+    if (!moved) return;
+    this.byKey.delete(srcKey);
+    const dst = this.byKey.get(dstKey);
+    if (dst) dst.push(...moved);
+    else this.byKey.set(dstKey, moved);
   }
 }

@@ -2,16 +2,18 @@
 // `<dylib>.impl`) and are compiled on first call. Materializing a lazy reexport creates its
 // stub, pointing at a call-through trampoline, and resolves the symbol to the stub: looking a
 // lazy function up compiles nothing. Only the reexports a lookup asks for get stubs; the rest
-// go back to the dylib unmaterialized.
+// stay in the dylib unmaterialized (splitOff). Stubs and trampolines belong to the
+// responsibility's tracker.
 
 import type { JITDylib } from '../core/JITDylib.ts';
 import type { MaterializationResponsibility } from '../core/MaterializationResponsibility.ts';
 import { MaterializationUnit } from '../core/MaterializationUnit.ts';
 import type { SymbolAliasMap, SymbolAliasMapEntry } from '../core/ReExports.ts';
 import type { ExecutorSymbolDef } from '../core/SymbolDefinition.ts';
-import type { FuncType } from '../wasm/types.ts';
+import type { FuncType } from '../wasm/index.ts';
 import type { IndirectStubsManager, StubInit } from './IndirectStubsManager.ts';
 import type { LazyCallThroughManager } from './LazyCallThroughManager.ts';
+import { resourceKey } from './resourceKey.ts';
 
 export class LazyReexportsMaterializationUnit extends MaterializationUnit {
   private readonly lctm: LazyCallThroughManager;
@@ -57,20 +59,21 @@ export class LazyReexportsMaterializationUnit extends MaterializationUnit {
     if (unrequested.size > 0) {
       r.replace(new LazyReexportsMaterializationUnit(this.lctm, this.stubs, this.source, unrequested, this.label));
     }
-
+    const key = resourceKey(r);
+    const jd = r.targetJD;
     const inits: StubInit[] = [];
     const flags = new Map<string, SymbolAliasMapEntry['flags']>();
     for (const alias of requested) {
       const entry = this.aliases.get(alias);
       if (!entry) continue;
-      const callThroughId = this.lctm.getCallThroughTrampoline(this.source, entry.aliasee, (addr) =>
-        this.stubs.updatePointer(alias, addr),
+      const callThroughId = this.lctm.getCallThroughTrampoline(key, this.source, entry.aliasee, (addr) =>
+        this.stubs.updatePointer(jd, alias, addr),
       );
       inits.push({ name: alias, type: entry.type as FuncType, callThroughId });
       flags.set(alias, entry.flags);
     }
     const resolved = new Map<string, ExecutorSymbolDef>();
-    for (const [alias, stub] of this.stubs.createStubs(inits)) {
+    for (const [alias, stub] of this.stubs.createStubs(jd, key, inits)) {
       resolved.set(alias, { address: stub.stubAddr, flags: flags.get(alias) as SymbolAliasMapEntry['flags'] });
     }
     r.notifyResolved(resolved);

@@ -1,11 +1,12 @@
-// The ReOptimizeLayer re-optimizes hot code, as ORC's ReOptimizeLayer does. Bodies compiled at
-// the baseline tier count their own entries (one global increment per call, see
-// EntryCounters); the entry that reaches the threshold calls the executor's reoptimize hook,
-// which blocks that call like a lazy call-through while this layer compiles the optimized tier
-// of the function: the function and the callees it reaches, in one piece where binaryen can
-// inline them. The new code replaces the old behind the function's stub (updatePointer), so
-// invokes, callers and tables reach it from the next call on; the call that got hot finishes
-// in the baseline code.
+// The ReOptimizeLayer re-optimizes hot code, as ORC's ReOptimizeLayer does. Its `emit` gives
+// every baseline body an entry counter (one global increment per call); the entry that reaches
+// the threshold calls the executor's reoptimize hook, which tells this layer and lets the call go
+// on at once in the baseline code. Beside the program, this layer then compiles the function's
+// optimized tier (the function and the callees it reaches, in one piece where binaryen can
+// inline them), defines it as a hidden symbol `<body> (optimized)` in the implementation dylib
+// under the module's tracker (so removal takes it like anything else), looks it up through the
+// layer chain, and points the function's stub at it: invokes, callers and tables reach it from
+// their next call on, and code compiled later links straight to it.
 //
 // The compiled callers of a hot function in its module are re-optimized with it. A stub's cost
 // is paid at the call site, and the caller that makes a callee hot may be entered only once (a
@@ -13,16 +14,15 @@
 
 import type { ExecutionSession } from '../core/ExecutionSession.ts';
 import type { JITDylib } from '../core/JITDylib.ts';
-import type { ExecutorAddr } from '../executor/protocol.ts';
+import type { MaterializationResponsibility } from '../core/MaterializationResponsibility.ts';
+import { MaterializationUnit } from '../core/MaterializationUnit.ts';
+import type { ResourceKey, ResourceManager } from '../core/ResourceTracker.ts';
+import { JITSymbolFlags } from '../core/SymbolFlags.ts';
 import type { EntryCounters } from '../wasm/index.ts';
-import type { CompileObserver } from './CompileObserver.ts';
 import type { IndirectStubsManager } from './IndirectStubsManager.ts';
-import type { LazyCallThroughManager } from './LazyCallThroughManager.ts';
-import type { WasmLinkingLayer } from './WasmLinkingLayer.ts';
+import type { PieceLayer, PieceRequest } from './PieceRequest.ts';
+import { resourceKey } from './resourceKey.ts';
 import type { WasmModuleRecord } from './WasmModuleRecord.ts';
-
-/** How a compiled body was compiled: on its own at first call, or re-optimized with its callees. */
-export type Tier = 'baseline' | 'optimized';
 
 export interface ReOptimizeOptions {
   /** Entries that make a function hot; 0 turns re-optimization off. */
@@ -31,96 +31,164 @@ export interface ReOptimizeOptions {
   readonly maxFunctions: number;
 }
 
-export class ReOptimizeLayer {
-  private readonly session: ExecutionSession;
-  private readonly linker: WasmLinkingLayer;
-  private readonly lctm: LazyCallThroughManager;
-  private readonly observer: CompileObserver;
-  private readonly options: ReOptimizeOptions;
-  private readonly stubsOf: (jd: JITDylib) => IndirectStubsManager | undefined;
-  /** Functions re-optimized (or tried: a failure is not retried), by module. */
-  private readonly attempted = new WeakMap<WasmModuleRecord, Set<number>>();
-  /** Bodies with an optimized tier, by impl dylib, for dumps. */
-  private readonly optimizedBodies = new WeakMap<JITDylib, Set<string>>();
+interface Hot {
+  readonly record: WasmModuleRecord;
+  readonly index: number;
+}
 
-  constructor(
-    session: ExecutionSession,
-    linker: WasmLinkingLayer,
-    lctm: LazyCallThroughManager,
-    observer: CompileObserver,
-    options: ReOptimizeOptions,
-    stubsOf: (jd: JITDylib) => IndirectStubsManager | undefined,
-  ) {
-    this.session = session;
-    this.linker = linker;
-    this.lctm = lctm;
-    this.observer = observer;
-    this.options = options;
-    this.stubsOf = stubsOf;
+/** The optimized tier of one function, as a unit of the implementation dylib. */
+class OptimizedBodyUnit extends MaterializationUnit {
+  private readonly base: PieceLayer;
+  private readonly request: PieceRequest;
+
+  constructor(base: PieceLayer, request: PieceRequest) {
+    const [name] = request.symbols.keys();
+    super(new Map([[name as string, { flags: JITSymbolFlags.of('Callable'), kind: 'function', type: request.record.module.info.functions[request.root as number]?.type }]]));
+    this.base = base;
+    this.request = request;
   }
 
-  /** The counters to build into a baseline piece holding `functions`; undefined when off. */
-  entryCounters(record: WasmModuleRecord, functions: readonly number[]): EntryCounters | undefined {
-    const impl = record.implJD;
-    if (this.options.threshold <= 0 || impl === undefined) return undefined;
+  get name(): string {
+    return `<Optimized tier of ${this.request.label}>`;
+  }
+
+  materialize(r: MaterializationResponsibility): Promise<void> {
+    return this.base.emit(r, this.request);
+  }
+}
+
+export class ReOptimizeLayer implements PieceLayer, ResourceManager {
+  private readonly session: ExecutionSession;
+  private readonly base: PieceLayer;
+  private readonly stubs: IndirectStubsManager;
+  private readonly options: ReOptimizeOptions;
+  private readonly hooks = new Map<number, Hot>();
+  private readonly hooksByKey = new Map<ResourceKey, number[]>();
+  private nextHook = 1;
+  /** Functions re-optimized (or tried: a failure is not retried), by module. */
+  private readonly attempted = new WeakMap<WasmModuleRecord, Set<number>>();
+  /** Re-optimizations run one at a time, in the order functions got hot. */
+  private queue: Promise<void> = Promise.resolve();
+  private pending = 0;
+  /** Functions given an optimized tier so far. */
+  reoptimized = 0;
+
+  constructor(session: ExecutionSession, base: PieceLayer, stubs: IndirectStubsManager, options: ReOptimizeOptions) {
+    this.session = session;
+    this.base = base;
+    this.stubs = stubs;
+    this.options = options;
+  }
+
+  /** Baseline bodies get entry counters; everything else passes through. */
+  emit(r: MaterializationResponsibility, request: PieceRequest): Promise<void> {
+    if (request.kind !== 'bodies' || this.options.threshold <= 0 || request.record.implJD === undefined) return this.base.emit(r, request);
+    return this.base.emit(r, { ...request, entryCounters: this.entryCounters(resourceKey(r), request) });
+  }
+
+  private entryCounters(key: ResourceKey, request: PieceRequest): EntryCounters {
     const ids = new Map<number, number>();
-    for (const index of functions) {
-      // The LCTM runs the hook like a call-through: it attributes the compiles to the invoke
-      // that got hot, and forgets the id with the dylib.
-      ids.set(index, this.lctm.getHook(impl, () => this.onHot(record, index)));
+    let owned = this.hooksByKey.get(key);
+    if (!owned) this.hooksByKey.set(key, (owned = []));
+    for (const index of request.functions) {
+      const id = this.nextHook++;
+      this.hooks.set(id, { record: request.record, index });
+      owned.push(id);
+      ids.set(index, id);
     }
     return { threshold: this.options.threshold, ids };
   }
 
-  tierOf(impl: JITDylib, name: string): Tier {
-    return this.optimizedBodies.get(impl)?.has(name) ? 'optimized' : 'baseline';
+  /** The executor's reoptimize hook fired for `hookId`: queue the function and its compiled callers. */
+  onHot(hookId: number): void {
+    const hot = this.hooks.get(hookId);
+    if (!hot) return; // its module was removed meanwhile
+    for (const root of new Set([hot.index, ...hot.record.callersOf(hot.index)])) this.enqueue(hot.record, root);
+  }
+
+  /** Settles once every re-optimization asked for so far is done (for tests and benchmarks). */
+  async whenIdle(): Promise<void> {
+    while (this.pending > 0) await this.queue;
+  }
+
+  private enqueue(record: WasmModuleRecord, root: number): void {
+    let attempted = this.attempted.get(record);
+    if (!attempted) this.attempted.set(record, (attempted = new Set()));
+    if (attempted.has(root)) return;
+    attempted.add(root);
+    this.pending++;
+    this.queue = this.queue
+      .then(() => this.optimize(record, root))
+      .catch((err: unknown) => this.session.reportError(err))
+      .finally(() => this.pending--);
   }
 
   /**
-   * Function `index` got hot: re-optimizes it and its compiled callers, and points their stubs
-   * at the new code. Never fails the call that got hot: a failed re-optimization is reported
-   * and leaves the baseline in place.
+   * Compiles and links the optimized tier of `root` and points its stub at it. Never fails a
+   * call: a failed re-optimization is reported and leaves the baseline in place.
    */
-  private async onHot(record: WasmModuleRecord, index: number): Promise<void> {
-    for (const root of new Set([index, ...record.callersOf(index)])) {
-      const addr = await this.optimize(record, root);
-      if (addr !== undefined) this.repoint(record, root, addr);
-    }
-  }
-
-  /** Compiles and links the optimized tier of `root`, once; undefined if tried before or failed. */
-  private async optimize(record: WasmModuleRecord, root: number): Promise<ExecutorAddr | undefined> {
-    let attempted = this.attempted.get(record);
-    if (!attempted) this.attempted.set(record, (attempted = new Set()));
-    if (attempted.has(root)) return undefined;
-    attempted.add(root);
-    const name = record.functionSymbol(root) as string;
-    const impl = record.implJD as JITDylib;
+  private async optimize(record: WasmModuleRecord, root: number): Promise<void> {
+    const impl = record.implJD;
+    const tracker = record.implTracker;
+    const name = record.functionSymbol(root);
+    if (!impl || !tracker || tracker.isDefunct || name === undefined) return;
+    const optimizedName = `${name} (optimized)`;
+    const functions = reoptimizationClosure(record, root, this.options.maxFunctions);
+    const request: PieceRequest = {
+      kind: 'optimized',
+      record,
+      functions,
+      root,
+      symbols: new Map([[optimizedName, { kind: 'function' as const, index: root }]]),
+      label: `${record.label} ${optimizedName}`,
+    };
+    if (impl.entry(optimizedName)) return;
+    impl.define(new OptimizedBodyUnit(this.base, request), tracker);
     try {
-      const started = performance.now();
-      const optimizeLevel = Math.max(2, record.options.optimize);
-      const piece = await record.compiler.reoptimize(record.parsed, root, { optimizeLevel, maxFunctions: this.options.maxFunctions });
-      const linked = await this.linker.link(record, piece, `${record.label} ${name} (optimized)`);
-      // Not awaited: this runs inside the hot call's request, while the executor waits for us.
-      linked.instantiated.catch((err: unknown) => this.session.reportError(err));
-      const exp = [...linked.exports.values()].find((e) => e.ref.kind === 'function' && e.ref.index === root);
-      if (!exp) throw new Error(`the optimized piece of ${name} does not export it`);
-      record.setOptimizedBody(root, exp.addr);
-      let names = this.optimizedBodies.get(impl);
-      if (!names) this.optimizedBodies.set(impl, (names = new Set()));
-      names.add(name);
-      this.observer({ dylib: impl.name, names: [`${name} (optimized)`], kind: 'reoptimize', ms: performance.now() - started });
-      return exp.addr;
+      const def = await this.session.lookupOne([{ jd: impl, flags: 'MatchAllSymbols' }], optimizedName);
+      if (tracker.isDefunct) return;
+      this.reoptimized++;
+      if (this.stubs.findStub(record.targetJD, name)) this.stubs.updatePointer(record.targetJD, name, def.address);
     } catch (err) {
-      this.session.reportError(err);
-      return undefined;
+      // Leave no failed symbol behind: the baseline stays, and the dump stays readable.
+      if (!tracker.isDefunct && impl.entry(optimizedName)) impl.remove([optimizedName]);
+      throw err;
     }
   }
 
-  /** Points function `index`'s stub (if it has one) at `addr`. */
-  private repoint(record: WasmModuleRecord, index: number, addr: ExecutorAddr): void {
-    const name = record.functionSymbol(index);
-    const stubs = this.stubsOf(record.targetJD);
-    if (name !== undefined && stubs?.findStub(name)) stubs.updatePointer(name, addr);
+  async handleRemoveResources(_jd: JITDylib, key: ResourceKey): Promise<void> {
+    for (const id of this.hooksByKey.get(key) ?? []) this.hooks.delete(id);
+    this.hooksByKey.delete(key);
   }
+
+  handleTransferResources(_jd: JITDylib, dstKey: ResourceKey, srcKey: ResourceKey): void {
+    const moved = this.hooksByKey.get(srcKey);
+    if (!moved) return;
+    this.hooksByKey.delete(srcKey);
+    const dst = this.hooksByKey.get(dstKey);
+    if (dst) dst.push(...moved);
+    else this.hooksByKey.set(dstKey, moved);
+  }
+}
+
+/**
+ * The functions to compile together with `root`: it, then its direct callees breadth first, up
+ * to `maxFunctions`. Functions that must live with the segments and imports stay out (they are
+ * called as before). Function references need no care: a cut piece takes every ref.func through
+ * an identity import, so a reference names the same funcref wherever it is made.
+ */
+export function reoptimizationClosure(record: WasmModuleRecord, root: number, maxFunctions: number): number[] {
+  const m = record.module;
+  const members = [root];
+  const seen = new Set(members);
+  for (let i = 0; i < members.length && members.length < maxFunctions; i++) {
+    for (const callee of m.references(members[i] as number).functions) {
+      if (seen.has(callee)) continue;
+      seen.add(callee);
+      if (callee < m.importedFunctions || record.keptFunctions.has(callee) || record.functionSymbol(callee) === undefined) continue;
+      members.push(callee);
+      if (members.length >= maxFunctions) break;
+    }
+  }
+  return members;
 }

@@ -1,112 +1,293 @@
-// The WasmLinkingLayer plays ORC's ObjectLinkingLayer: it takes a compiled piece of a module
-// (its globals module, some extracted bodies, or the whole module), finds an executor address
-// for every import (through the dylibs' symbol tables), gives every export an address, and
-// has the executor instantiate it.
+// The WasmLinkingLayer plays ORC's ObjectLinkingLayer, the last layer of the chain: it takes a
+// compiled piece of a module (its globals module, a partition of baseline bodies, an optimized
+// tier, a whole eager module), charges it to the session's code budget, finds an executor
+// address for every import (through the dylibs' symbol tables), gives every export an address,
+// has the executor instantiate it, and then resolves and emits the responsibility's symbols.
+// Every resource it makes is recorded under the responsibility's tracker, and every compile is
+// reported to the observer here, in one place.
 
 import type { ExecutionSession } from '../core/ExecutionSession.ts';
+import { FailedToMaterialize } from '../core/errors.ts';
 import type { JITDylib, JITDylibSearchOrder, SymbolTableEntry } from '../core/JITDylib.ts';
+import type { MaterializationResponsibility } from '../core/MaterializationResponsibility.ts';
+import type { ResourceKey } from '../core/ResourceTracker.ts';
+import type { ExecutorAddr, ExecutorSymbolDef } from '../core/SymbolDefinition.ts';
 import { SymbolState } from '../core/SymbolFlags.ts';
 import type { Executor } from '../executor/Executor.ts';
-import type { ExecutorAddr, ExportPlacement, ImportBinding } from '../executor/protocol.ts';
-import type { EntityRef, ImportInfo } from '../wasm/index.ts';
-import type { CompiledObject } from './WasmCompiler.ts';
-import { funcTypeKey, type FuncType, type GlobalType, type Limits, type MemoryType, type TableType } from '../wasm/types.ts';
-import type { AddressSpace } from './AddressSpace.ts';
+import type { ExportPlacement, ImportBinding } from '../executor/protocol.ts';
+import type { CompiledPiece, EntityRef, FuncType, GlobalType, ImportInfo, Limits, MemoryType, TableType } from '../wasm/index.ts';
+import { funcTypeKey } from '../wasm/index.ts';
+import type { CodeBudget } from './CodeBudget.ts';
+import type { ExecutorResources } from './ExecutorResources.ts';
+import type { IndirectStubsManager } from './IndirectStubsManager.ts';
+import type { LazyCallThroughManager } from './LazyCallThroughManager.ts';
+import type { CompileObserver, PieceRequest } from './PieceRequest.ts';
+import { privateFunctionSymbolName } from './names.ts';
 import { publicOrder } from './publicOrder.ts';
+import { resourceKey } from './resourceKey.ts';
 import type { WasmModuleRecord } from './WasmModuleRecord.ts';
 
-/** An import that resolves nowhere, or to the wrong kind of entity. */
+/** An import that resolves nowhere, or to the wrong kind or type of entity. */
 export class UnresolvedImport extends Error {
-  constructor(imp: ImportInfo, reason: string) {
+  constructor(imp: Pick<ImportInfo, 'module' | 'name' | 'kind'>, reason: string) {
     super(`import "${imp.module}" "${imp.name}" (${imp.kind}) ${reason}`);
     this.name = 'UnresolvedImport';
   }
 }
 
 /** Symbols a linked piece uses, by dylib, for the core's dependency tracking. */
-export type LinkDependencies = Map<JITDylib, string[]>;
+type LinkDependencies = Map<JITDylib, string[]>;
 
-export interface LinkedPiece {
-  /** Address of each exported entity of the piece. */
-  readonly exports: ReadonlyMap<string, { readonly ref: EntityRef; readonly addr: ExecutorAddr }>;
-  /** Settles when the executor has instantiated the piece. */
-  readonly instantiated: Promise<void>;
-  readonly deps: LinkDependencies;
+export interface LinkingLayerDeps {
+  readonly session: ExecutionSession;
+  readonly executor: Executor;
+  readonly addresses: ExecutorResources;
+  readonly budget: CodeBudget;
+  readonly stubs: IndirectStubsManager;
+  readonly lctm: LazyCallThroughManager;
+  readonly observer: CompileObserver;
 }
 
 export class WasmLinkingLayer {
   private readonly session: ExecutionSession;
   private readonly executor: Executor;
-  private readonly addresses: AddressSpace;
+  private readonly addresses: ExecutorResources;
+  private readonly budget: CodeBudget;
+  private readonly stubs: IndirectStubsManager;
+  private readonly lctm: LazyCallThroughManager;
+  private readonly observer: CompileObserver;
 
-  /**
-   * Binds a function import that resolves nowhere yet to a stub that resolves it on first
-   * call, so a module may be added before what it calls is.
-   */
-  private readonly bindLate: (record: WasmModuleRecord, imp: ImportInfo) => ExecutorAddr;
-
-  constructor(
-    session: ExecutionSession,
-    executor: Executor,
-    addresses: AddressSpace,
-    bindLate: (record: WasmModuleRecord, imp: ImportInfo) => ExecutorAddr,
-  ) {
-    this.session = session;
-    this.executor = executor;
-    this.addresses = addresses;
-    this.bindLate = bindLate;
+  constructor(deps: LinkingLayerDeps) {
+    this.session = deps.session;
+    this.executor = deps.executor;
+    this.addresses = deps.addresses;
+    this.budget = deps.budget;
+    this.stubs = deps.stubs;
+    this.lctm = deps.lctm;
+    this.observer = deps.observer;
   }
 
   /**
-   * Runs a module's start function, after its globals module is linked. The globals module
-   * cannot run it itself: the start function may call stubs whose bodies import that very
-   * module's memories and tables, which exist only once its instance does.
+   * Links `piece` for `r`: resolves its imports, places its exports, instantiates it and resolves
+   * and emits r's symbols (request.symbols says which export each is). A globals module or whole
+   * module is awaited, and its start function run, before its symbols are resolved; bodies and
+   * optimized pieces are not awaited (this may run inside a lazy call-through, while the executor
+   * waits for the answer; it applies the instantiate before it goes on).
    */
-  async runStart(record: WasmModuleRecord, index: number, deps: LinkDependencies): Promise<void> {
-    const addr = await this.functionAddress(record, index, deps);
-    await this.executor.apply({ op: 'runStart', label: `${record.label} start`, addr });
+  async emit(r: MaterializationResponsibility, request: PieceRequest, piece: CompiledPiece, compileMs: number): Promise<void> {
+    const { record } = request;
+    const key = resourceKey(r);
+    const size = piece.bytes.byteLength;
+    this.budget.charge(key, size, request.label);
+    const started = performance.now();
+    let instantiated: Promise<void>;
+    const exports = new Map<string, ExecutorAddr>();
+    const deps: LinkDependencies = new Map();
+    try {
+      const imports = await this.bindImports(record, piece, deps, key);
+      const placements: ExportPlacement[] = [];
+      for (const exp of piece.exports) {
+        let addr = exp.ref.kind === 'function' ? undefined : record.address(exp.ref);
+        if (addr === undefined) {
+          addr = this.addresses.allocate(key, exp.ref.kind);
+          placements.push({ name: exp.name, kind: exp.ref.kind, addr });
+        }
+        exports.set(refKey(exp.ref), addr);
+      }
+      instantiated = this.executor.apply({ op: 'instantiate', label: request.label, bytes: piece.bytes, imports, exports: placements });
+    } catch (err) {
+      this.budget.refund(key, size);
+      throw err;
+    }
+    const awaited = request.kind === 'globals' || request.kind === 'whole';
+    if (awaited) {
+      await instantiated;
+      for (const exp of piece.exports) record.setAddress(exp.ref, exports.get(refKey(exp.ref)) as ExecutorAddr);
+      if (piece.start) await this.runStart(record, piece.start.index, deps, key);
+    } else {
+      instantiated.catch((err: unknown) => this.session.reportError(err));
+    }
+
+    const resolved = new Map<string, ExecutorSymbolDef>();
+    for (const [name, ref] of request.symbols) {
+      const info = r.getSymbols().get(name);
+      if (!info) continue;
+      const addr = ref === undefined ? 0 : (exports.get(refKey(ref)) ?? record.address(ref));
+      if (addr === undefined) throw new Error(`${request.label}: nothing to resolve ${JSON.stringify(name)} to`);
+      resolved.set(name, { address: addr, flags: info.flags });
+    }
+    if (request.kind === 'bodies' || request.kind === 'optimized') {
+      for (const f of request.functions) {
+        const addr = exports.get(refKey({ kind: 'function', index: f }));
+        if (addr === undefined) continue;
+        record.noteCompiled(f, { addr, tier: request.kind === 'optimized' ? 'optimized' : 'baseline' }, record.module.references(f).functions);
+      }
+    }
+    r.notifyResolved(resolved);
+    r.notifyEmitted(deps);
+    this.observer({
+      dylib: r.targetJD.name,
+      names: compiledNames(request),
+      kind: request.kind,
+      bytes: size,
+      ms: compileMs + (performance.now() - started),
+    });
+  }
+
+  /** Runs a module's start function (after its globals module is linked), as instantiation would. */
+  private async runStart(record: WasmModuleRecord, index: number, deps: LinkDependencies, key: ResourceKey): Promise<void> {
+    const [addr] = await this.functionAddresses(record, [{ index, identity: false }], deps, key);
+    await this.executor.apply({ op: 'runStart', label: `${record.label} start`, addr: addr as ExecutorAddr });
+  }
+
+  private async bindImports(record: WasmModuleRecord, piece: CompiledPiece, deps: LinkDependencies, key: ResourceKey): Promise<ImportBinding[]> {
+    const functions = piece.imports.filter((i) => i.ref.kind === 'function');
+    const functionAddrs = await this.functionAddresses(
+      record,
+      functions.map((i) => ({ index: i.ref.index, identity: i.identity === true })),
+      deps,
+      key,
+    );
+    const byImport = new Map(functions.map((imp, i) => [imp, functionAddrs[i] as ExecutorAddr]));
+    const bindings: ImportBinding[] = [];
+    for (const imp of piece.imports) {
+      const addr = byImport.get(imp) ?? (await this.dataAddress(record, imp.ref, deps, key));
+      bindings.push({ module: imp.module, name: imp.name, kind: imp.ref.kind, addr });
+    }
+    const hooks = this.executor.hookAddresses();
+    for (const h of piece.hostImports) bindings.push({ module: h.module, name: h.name, kind: 'function', addr: hooks[h.host] });
+    return bindings;
+  }
+
+  /** The address of a memory, table or global the piece imports. */
+  private async dataAddress(record: WasmModuleRecord, ref: EntityRef, deps: LinkDependencies, key: ResourceKey): Promise<ExecutorAddr> {
+    const known = record.address(ref);
+    if (known !== undefined && !this.addresses.isReleased(known)) return known;
+    const imp = record.module.info.imports.find((i) => i.kind === ref.kind && i.index === ref.index);
+    if (!imp) throw new Error(`${ref.kind} ${ref.index} of ${record.label} has no address yet`);
+    // A module's code keeps what it imports alive: an address released since means the entity is gone.
+    if (known !== undefined) throw new UnresolvedImport(imp, 'resolved to an entity of a dylib removed since');
+    return this.resolveImport(record, imp, deps, key);
   }
 
   /**
-   * Resolves one of the module's own imports: module name `env` through the importing
-   * dylib's link order, any other module name as a symbol of the dylib of that name.
+   * The addresses a piece should call for functions of the module: an import's resolution; a
+   * kept function's place in the globals module; a compiled body (its best tier, so code compiled
+   * later links straight to the best code) unless the piece needs the function's identity; else
+   * the function's stub. The stubs are looked up together, in one lookup.
    */
-  async resolveImport(record: WasmModuleRecord, imp: ImportInfo, deps: LinkDependencies, allowLate = true): Promise<ExecutorAddr> {
+  private async functionAddresses(
+    record: WasmModuleRecord,
+    wanted: readonly { readonly index: number; readonly identity: boolean }[],
+    deps: LinkDependencies,
+    key: ResourceKey,
+  ): Promise<ExecutorAddr[]> {
+    const out: (ExecutorAddr | undefined)[] = new Array(wanted.length);
+    const stubNames = new Map<string, number[]>();
+    for (let i = 0; i < wanted.length; i++) {
+      const { index, identity } = wanted[i] as { index: number; identity: boolean };
+      const ref = { kind: 'function' as const, index };
+      if (index < record.module.importedFunctions) {
+        const known = record.address(ref);
+        if (known !== undefined && !this.addresses.isReleased(known)) out[i] = known;
+        else {
+          const imp = record.module.info.imports.find((x) => x.kind === 'function' && x.index === index);
+          if (!imp) throw new Error(`function ${index} is imported but has no import entry`);
+          out[i] = await this.resolveImport(record, imp, deps, key);
+        }
+        continue;
+      }
+      if (record.keptFunctions.has(index)) {
+        const kept = record.address(ref);
+        if (kept === undefined) throw new Error(`kept function ${index} of ${record.label} has no address yet`);
+        out[i] = kept;
+        continue;
+      }
+      const name = record.functionSymbol(index);
+      if (name === undefined) throw new Error(`function ${index} of ${record.label} has no symbol`);
+      const body = identity ? undefined : record.compiledBody(index);
+      const bodyEntry = body && record.implJD?.entry(name);
+      if (body && bodyEntry && bodyEntry.state === SymbolState.Ready && !bodyEntry.error && !this.addresses.isReleased(body.addr)) {
+        addDep(deps, bodyEntry.jd, bodyEntry.name);
+        out[i] = body.addr;
+        continue;
+      }
+      let slots = stubNames.get(name);
+      if (!slots) stubNames.set(name, (slots = []));
+      slots.push(i);
+    }
+    if (stubNames.size > 0) {
+      const found = await this.session.lookup([{ jd: record.targetJD, flags: 'MatchAllSymbols' }], [...stubNames.keys()]);
+      for (const [name, slots] of stubNames) {
+        const def = found.get(name);
+        if (!def) throw new Error(`no stub for ${name}`);
+        addDep(deps, def.entry.jd, def.entry.name);
+        for (const i of slots) out[i] = def.address;
+      }
+    }
+    return out as ExecutorAddr[];
+  }
+
+  /**
+   * Resolves one of the module's own imports: module name `env` through the importing dylib's
+   * link order, any other module name as an exported symbol of the dylib of that name. A
+   * function import that resolves nowhere yet is bound to a stub that tries again on each call.
+   */
+  async resolveImport(record: WasmModuleRecord, imp: ImportInfo, deps: LinkDependencies, key: ResourceKey | undefined, allowLate = true): Promise<ExecutorAddr> {
     const { order, entry, missing } = this.searchImport(record, imp);
     if (!order || !entry) {
-      if (allowLate && imp.kind === 'function') {
-        const addr = this.bindLate(record, imp);
+      if (allowLate && key !== undefined && imp.kind === 'function') {
+        const addr = this.bindLate(record, imp, key);
         record.setAddress({ kind: imp.kind, index: imp.index }, addr);
         return addr;
       }
       throw new UnresolvedImport(imp, `resolves nowhere: ${missing}`);
     }
-    if (entry.info.kind !== imp.kind) {
-      throw new UnresolvedImport(imp, `resolves to ${entry.jd.name}:"${entry.name}", which is a ${entry.info.kind}`);
-    }
-    if (imp.kind === 'function' && funcTypeKey(entry.info.type as FuncType) !== funcTypeKey(imp.type as FuncType)) {
-      throw new UnresolvedImport(imp, `resolves to ${entry.jd.name}:"${entry.name}", whose type ${funcTypeKey(entry.info.type as FuncType)} differs from the import's ${funcTypeKey(imp.type as FuncType)}`);
-    }
+    checkKind(imp, entry);
     const def = await this.session.lookupOne(order, imp.name);
     addDep(deps, def.entry.jd, def.entry.name);
     record.setAddress({ kind: imp.kind, index: imp.index }, def.address);
+    if (key !== undefined) this.addresses.noteUse(key, def.address);
     return def.address;
   }
 
   /**
+   * A function import that resolves nowhere when its piece is linked gets a stub that looks it
+   * up on each call until it resolves: calling it before it is defined fails with
+   * FailedToMaterialize naming it, and defining it later makes the calls work.
+   */
+  private bindLate(record: WasmModuleRecord, imp: ImportInfo, key: ResourceKey): ExecutorAddr {
+    const jd = record.targetJD;
+    const name = `${record.id}:import[${JSON.stringify(imp.module)} ${JSON.stringify(imp.name)}]`;
+    const existing = this.stubs.findStub(jd, name);
+    if (existing && !this.addresses.isReleased(existing.stubAddr)) return existing.stubAddr;
+    const resolve = async () => {
+      try {
+        return await this.resolveImport(record, imp, new Map(), undefined, false);
+      } catch (err) {
+        throw new FailedToMaterialize([{ dylib: jd.name, name: imp.name }], err);
+      }
+    };
+    const id = this.lctm.getCustomTrampoline(key, resolve, (addr) => this.stubs.updatePointer(jd, name, addr));
+    const stub = this.stubs.createStubs(jd, key, [{ name, type: imp.type as FuncType, callThroughId: id }]).get(name);
+    if (!stub) throw new Error(`no stub created for ${name}`);
+    return stub.stubAddr;
+  }
+
+  /**
    * Checks, at add, that every memory, table and global the module imports resolves and fits
-   * the import's type as instantiation would check it: limits against the provided memory's
-   * or table's current size and declared maximum, a global's type and mutability. Lazy and
-   * eager adds alike, so an unlinkable module is refused when it is added (imports.wast), not
-   * at some later first lookup. Throws UnresolvedImport.
+   * the import's type as instantiation would check it: limits against the provided memory's or
+   * table's current size and declared maximum, a global's type and mutability. Lazy and eager
+   * adds alike, so an unlinkable module is refused when it is added (imports.wast), not at some
+   * later first lookup. Throws UnresolvedImport.
    */
   async checkDataImports(record: WasmModuleRecord): Promise<void> {
-    for (const imp of record.parsed.info.imports) {
+    for (const imp of record.module.info.imports) {
       if (imp.kind === 'function') continue;
       const { order, entry, missing } = this.searchImport(record, imp);
       if (!order || !entry) throw new UnresolvedImport(imp, `resolves nowhere: ${missing}`);
+      checkKind(imp, entry);
       const where = `${entry.jd.name}:${JSON.stringify(entry.name)}`;
-      if (entry.info.kind !== imp.kind) throw new UnresolvedImport(imp, `resolves to ${where}, which is a ${entry.info.kind}`);
       if (imp.kind === 'global') {
         const want = imp.type as GlobalType;
         const have = entry.info.type as GlobalType;
@@ -150,78 +331,38 @@ export class WasmLinkingLayer {
     const entry = order && this.session.search(order, imp.name);
     return { order, entry, missing };
   }
+}
 
-  /**
-   * The address a piece should call for function `index` of the module: its import's
-   * resolution, its globals-module body, its compiled body when there is one already (its
-   * optimized tier if it has one, so code compiled later links straight to the best code),
-   * else its stub.
-   */
-  async functionAddress(record: WasmModuleRecord, index: number, deps: LinkDependencies): Promise<ExecutorAddr> {
-    const known = record.address({ kind: 'function', index });
-    // An import whose dylib was removed since is resolved again (as late imports are).
-    if (known !== undefined && !this.addresses.isReleased(known)) return known;
-    const info = record.parsed.info.functions[index];
-    if (info?.imported) {
-      const imp = record.parsed.info.imports.find((i) => i.kind === 'function' && i.index === index);
-      if (!imp) throw new Error(`function ${index} is imported but has no import entry`);
-      return this.resolveImport(record, imp, deps);
-    }
-    const name = record.functionSymbol(index);
-    if (name === undefined) throw new Error(`function ${index} of ${record.label} has no symbol`);
-    const body = record.implJD?.entry(name);
-    if (body && body.state === SymbolState.Ready && body.address !== undefined && !body.error) {
-      addDep(deps, body.jd, body.name);
-      return record.optimizedBody(index) ?? body.address;
-    }
-    const def = await this.session.lookupOne([{ jd: record.targetJD, flags: 'MatchAllSymbols' }], name);
-    addDep(deps, def.entry.jd, def.entry.name);
-    return def.address;
-  }
-
-  /** The address of any entity a piece imports. */
-  async importAddress(record: WasmModuleRecord, ref: EntityRef, deps: LinkDependencies): Promise<ExecutorAddr> {
-    if (ref.kind === 'function') return this.functionAddress(record, ref.index, deps);
-    const known = record.address(ref);
-    // Live modules keep what they imported alive (ModuleMemories): a released address means
-    // the piece would link against an entity that is gone.
-    if (known !== undefined && !this.addresses.isReleased(known)) return known;
-    const imp = record.parsed.info.imports.find((i) => i.kind === ref.kind && i.index === ref.index);
-    if (!imp) throw new Error(`${ref.kind} ${ref.index} of ${record.label} has no address yet`);
-    if (known !== undefined) throw new UnresolvedImport(imp, 'resolved to an entity of a dylib removed since');
-    return this.resolveImport(record, imp, deps);
-  }
-
-  /**
-   * Links a piece: resolves its imports, places its exports (entities that already have an
-   * address, such as re-exported imports, keep it) and sends it to the executor. Returns
-   * without waiting for the executor; `instantiated` settles when it is done.
-   */
-  async link(record: WasmModuleRecord, piece: CompiledObject, label: string): Promise<LinkedPiece> {
-    const deps: LinkDependencies = new Map();
-    const imports: ImportBinding[] = await Promise.all(
-      piece.imports.map(async (imp) => ({
-        module: imp.module,
-        name: imp.name,
-        kind: imp.ref.kind,
-        addr: await this.importAddress(record, imp.ref, deps),
-      })),
+function checkKind(imp: ImportInfo, entry: SymbolTableEntry): void {
+  const where = `${entry.jd.name}:${JSON.stringify(entry.name)}`;
+  if (entry.info.kind !== imp.kind) throw new UnresolvedImport(imp, `resolves to ${where}, which is a ${entry.info.kind}`);
+  if (imp.kind === 'function' && funcTypeKey(entry.info.type as FuncType) !== funcTypeKey(imp.type as FuncType)) {
+    throw new UnresolvedImport(
+      imp,
+      `resolves to ${where}, whose type ${funcTypeKey(entry.info.type as FuncType)} differs from the import's ${funcTypeKey(imp.type as FuncType)}`,
     );
-    const hooks = this.executor.hookAddresses();
-    for (const h of piece.hostImports) imports.push({ module: h.module, name: h.name, kind: 'function', addr: hooks[h.host] });
-    const placements: ExportPlacement[] = [];
-    const exports = new Map<string, { ref: EntityRef; addr: ExecutorAddr }>();
-    for (const exp of piece.exports) {
-      let addr = exp.ref.kind === 'function' ? undefined : record.address(exp.ref);
-      if (addr === undefined) {
-        addr = this.addresses.allocate(exp.ref.kind);
-        record.allocated.push(addr);
-        placements.push({ name: exp.name, kind: exp.ref.kind, addr });
-      }
-      exports.set(exp.name, { ref: exp.ref, addr });
-    }
-    const instantiated = this.executor.apply({ op: 'instantiate', label, module: piece.module, imports, exports: placements });
-    return { exports, instantiated, deps };
+  }
+}
+
+/**
+ * The names an invoke's `compiled` lists for a piece: the bodies it compiled, named as the lazy
+ * path names their symbols (the first export name, else `<module>:func[<index>]`), whichever
+ * path compiled them.
+ */
+function compiledNames(request: PieceRequest): string[] {
+  const { record } = request;
+  const exported = new Map<number, string>();
+  for (const e of record.module.info.exports) if (e.kind === 'function' && !exported.has(e.index)) exported.set(e.index, e.name);
+  const nameOf = (f: number) => record.functionSymbol(f) ?? exported.get(f) ?? privateFunctionSymbolName(record.id, f);
+  switch (request.kind) {
+    case 'bodies':
+      return request.functions.map(nameOf);
+    case 'optimized':
+      return request.root === undefined ? [] : [`${nameOf(request.root)} (optimized)`];
+    case 'globals':
+      return [...record.keptFunctions].map(nameOf);
+    case 'whole':
+      return record.module.info.functions.filter((f) => !f.imported).map((f) => nameOf(f.index));
   }
 }
 
@@ -237,6 +378,10 @@ function limitsMismatch(have: Limits, want: Limits, unit: string): string | unde
 
 function describeGlobal(t: GlobalType): string {
   return `${t.mutable ? 'mutable' : 'immutable'} ${t.type}`;
+}
+
+function refKey(ref: EntityRef): string {
+  return `${ref.kind}:${ref.index}`;
 }
 
 function addDep(deps: LinkDependencies, jd: JITDylib, name: string): void {

@@ -1,35 +1,44 @@
-// Everything the JIT keeps about one added wasm module: its parsed IR, the dylibs it went
-// into, the symbol name of each of its functions, and the executor addresses of its entities
-// (memories, tables, globals, imported and globals-module functions) as they become known.
-// Pieces of the module (its globals module, extracted bodies, the whole module) name the
-// entities they import by EntityRef; the record turns those into addresses.
+// Everything the JIT keeps about one added wasm module: the module itself (its binary of record
+// and what it declares), its options, the dylibs it went into and the ResourceTrackers that own
+// its definitions there, the symbol name of each of its functions, and the executor addresses of
+// its entities (memories, tables, globals, resolved imports) as they become known. Pieces of the
+// module name the entities they import by EntityRef; the record turns those into addresses.
 
 import type { JITDylib } from '../core/JITDylib.ts';
-import type { ExecutorAddr } from '../executor/protocol.ts';
-// Not through ../wasm/index.ts, which would load binaryen into this thread.
-import type { EntityRef, ImportInfo } from '../wasm/index.ts';
-import type { CompilerModule, WasmCompiler } from './WasmCompiler.ts';
-import type { ExternKind } from '../wasm/types.ts';
+import type { ResourceTracker } from '../core/ResourceTracker.ts';
+import type { ExecutorAddr } from '../core/SymbolDefinition.ts';
+import type { EntityRef, ExternKind, WasmModule } from '../wasm/index.ts';
 
 export interface ModuleOptions {
   readonly lazy: boolean;
-  /** binaryen optimize level, 0..4. */
+  /** binaryen optimize level, 0..4: the optimized tier's (and an eager module's) level. */
   readonly optimize: number;
-  /** Partition per function (default), or compile all bodies on the first call into any (ORC's -per-module-lazy). */
-  readonly partition: 'function' | 'module';
   readonly name?: string | undefined;
+}
+
+/** How a compiled body was compiled: the baseline byte copy at first call, or re-optimized with its callees once hot. */
+export type Tier = 'baseline' | 'optimized';
+
+export interface CompiledBody {
+  readonly addr: ExecutorAddr;
+  readonly tier: Tier;
 }
 
 export class WasmModuleRecord {
   readonly id: string;
   readonly options: ModuleOptions;
-  /** The module as parsed in the compile thread, and that thread. */
-  readonly parsed: CompilerModule;
-  readonly compiler: WasmCompiler;
+  readonly module: WasmModule;
   readonly targetJD: JITDylib;
+  /** Lazy modules: the implementation dylib holding the bodies. */
   readonly implJD: JITDylib | undefined;
+  /** The module's definitions in the target dylib (globals, stubs, aliases; for an eager module, everything). */
+  readonly tracker: ResourceTracker;
+  /** Lazy modules: its bodies in the implementation dylib (and their optimized tiers). */
+  readonly implTracker: ResourceTracker | undefined;
   /** Defined functions compiled with the globals module (they use segment instructions). */
   readonly keptFunctions: ReadonlySet<number>;
+  /** The add failed but left bodies whose references may have escaped (see LazyJIT.addModule): listed nowhere. */
+  hidden = false;
   /** Symbol name of each defined function in the target dylib (its stub) and the impl dylib (its body). */
   private readonly functionSymbols = new Map<number, string>();
   private readonly addrs: Record<ExternKind, Map<number, ExecutorAddr>> = {
@@ -38,37 +47,38 @@ export class WasmModuleRecord {
     memory: new Map(),
     table: new Map(),
   };
-  /** Address of the optimized tier of each re-optimized function (ReOptimizeLayer). */
-  private readonly optimized = new Map<number, ExecutorAddr>();
-  /** For each defined function, the compiled functions whose code references it. */
+  /** Where each compiled defined function's code is, best tier last written. */
+  private readonly bodies = new Map<number, CompiledBody>();
+  /** For each defined function, the compiled functions whose code calls it directly. */
   private readonly compiledCallers = new Map<number, Set<number>>();
-  /** Function imports bound to late-resolving stubs because they resolved nowhere at link time. */
-  readonly lateImports: ImportInfo[] = [];
-  /** Names of those stubs in the JIT's session-wide import stubs manager, to release with the module. */
-  readonly lateImportStubs: string[] = [];
-  /** Every address allocated for this module's entities, to release with it. */
-  readonly allocated: ExecutorAddr[] = [];
 
-  constructor(
-    id: string,
-    options: ModuleOptions,
-    compiler: WasmCompiler,
-    parsed: CompilerModule,
-    targetJD: JITDylib,
-    implJD: JITDylib | undefined,
-    keptFunctions: ReadonlySet<number>,
-  ) {
-    this.id = id;
-    this.options = options;
-    this.compiler = compiler;
-    this.parsed = parsed;
-    this.targetJD = targetJD;
-    this.implJD = implJD;
-    this.keptFunctions = keptFunctions;
+  constructor(init: {
+    id: string;
+    options: ModuleOptions;
+    module: WasmModule;
+    targetJD: JITDylib;
+    implJD: JITDylib | undefined;
+    tracker: ResourceTracker;
+    implTracker: ResourceTracker | undefined;
+    keptFunctions: ReadonlySet<number>;
+  }) {
+    this.id = init.id;
+    this.options = init.options;
+    this.module = init.module;
+    this.targetJD = init.targetJD;
+    this.implJD = init.implJD;
+    this.tracker = init.tracker;
+    this.implTracker = init.implTracker;
+    this.keptFunctions = init.keptFunctions;
   }
 
   get label(): string {
     return this.options.name ? `${this.id} (${this.options.name})` : this.id;
+  }
+
+  /** The trackers whose removal removes this module. */
+  trackers(): ResourceTracker[] {
+    return this.implTracker ? [this.tracker, this.implTracker] : [this.tracker];
   }
 
   setFunctionSymbol(index: number, name: string): void {
@@ -89,40 +99,27 @@ export class WasmModuleRecord {
     return this.addrs[ref.kind].get(ref.index);
   }
 
-  /** Addresses the module's memory, table and global imports resolved to (its bodies link against them later). */
-  importedDataAddresses(): ExecutorAddr[] {
-    const out: ExecutorAddr[] = [];
-    for (const imp of this.parsed.info.imports) {
-      if (imp.kind === 'function') continue;
-      const addr = this.address({ kind: imp.kind, index: imp.index });
-      if (addr !== undefined) out.push(addr);
-    }
-    return out;
+  /** Addresses of the memories, tables and globals the module's code uses (its own and imported). */
+  dataAddresses(): ExecutorAddr[] {
+    return [...this.addrs.memory.values(), ...this.addrs.table.values(), ...this.addrs.global.values()];
   }
 
-  /** Notes that `caller` is compiled and references each of `callees`. */
-  noteCompiled(caller: number, callees: readonly number[]): void {
+  /** Notes where function `index`'s compiled code is now, and which functions it calls directly. */
+  noteCompiled(index: number, body: CompiledBody, callees: readonly number[]): void {
+    this.bodies.set(index, body);
     for (const callee of callees) {
       let set = this.compiledCallers.get(callee);
       if (!set) this.compiledCallers.set(callee, (set = new Set()));
-      set.add(caller);
+      set.add(index);
     }
   }
 
-  /** Compiled functions of this module that call (or take a reference to) `index`. */
+  compiledBody(index: number): CompiledBody | undefined {
+    return this.bodies.get(index);
+  }
+
+  /** Compiled functions of this module that call `index` directly. */
   callersOf(index: number): readonly number[] {
     return [...(this.compiledCallers.get(index) ?? [])];
-  }
-
-  setOptimizedBody(index: number, addr: ExecutorAddr): void {
-    this.optimized.set(index, addr);
-  }
-
-  optimizedBody(index: number): ExecutorAddr | undefined {
-    return this.optimized.get(index);
-  }
-
-  dispose(): void {
-    this.parsed.dispose();
   }
 }

@@ -139,6 +139,21 @@ export class ByteWriter {
     return this;
   }
 
+  /** Signed LEB128 of a 32-bit integer (i32.const immediates). */
+  s32(value: number): this {
+    this.#reserve(5);
+    let v = value | 0;
+    for (;;) {
+      const b = v & 0x7f;
+      v >>= 7;
+      if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) {
+        this.#buf[this.#len++] = b;
+        return this;
+      }
+      this.#buf[this.#len++] = b | 0x80;
+    }
+  }
+
   bytes(data: Uint8Array): this {
     this.#reserve(data.length);
     this.#buf.set(data, this.#len);
@@ -146,7 +161,40 @@ export class ByteWriter {
     return this;
   }
 
+  /**
+   * `data[start, end)`: the same as bytes(data.subarray(start, end)), without making a view for
+   * a short range (pieces are written from many short runs of the original's bytes).
+   */
+  range(data: Uint8Array, start: number, end: number): this {
+    const n = end - start;
+    if (n > 32) return this.bytes(data.subarray(start, end));
+    this.#reserve(n);
+    const buf = this.#buf;
+    let at = this.#len;
+    for (let i = start; i < end; i++) buf[at++] = data[i]!;
+    this.#len = at;
+    return this;
+  }
+
   name(s: string): this {
+    // Most names are short ASCII: written directly, without an encoder's intermediate array.
+    const n = s.length;
+    if (n < 0x80) {
+      this.#reserve(n + 1);
+      const buf = this.#buf;
+      const start = this.#len;
+      buf[start] = n;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[start + 1 + i] = c;
+      }
+      if (i === n) {
+        this.#len = start + 1 + n;
+        return this;
+      }
+    }
     const data = utf8Encoder.encode(s);
     return this.u32(data.length).bytes(data);
   }
@@ -159,6 +207,17 @@ export class ByteWriter {
   finish(): Uint8Array {
     return this.#buf.slice(0, this.#len);
   }
+}
+
+/** How many bytes the unsigned LEB128 encoding of `value` takes. */
+export function u32Size(value: number): number {
+  let v = value >>> 0;
+  let n = 1;
+  while (v >= 0x80) {
+    v >>>= 7;
+    n++;
+  }
+  return n;
 }
 
 export function encodeU32(value: number): Uint8Array {

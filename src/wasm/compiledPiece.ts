@@ -10,6 +10,13 @@ export interface PieceImport {
   readonly module: string;
   readonly name: string;
   readonly ref: EntityRef;
+  /**
+   * Functions only: bind to the function's canonical reference, its stub, never to a compiled
+   * body. The piece takes a `ref.func` of it, and a function reference must be the same funcref
+   * wherever it is made (the one element segments put in tables), so a body, even a compiled
+   * one, would break `call_indirect` identity and JS `===` on exported references.
+   */
+  readonly identity?: true;
 }
 
 /**

@@ -9,21 +9,19 @@
 // thing that changes is the function index space, which is renumbered where indices occur.
 
 import { ByteWriter } from './bytes.ts';
-import { readWasm } from './binaryen.ts';
 import { scanConstExpr, type FunctionIndexSite } from './codeScan.ts';
 import type { CompiledPiece, PieceExport, PieceImport } from './compiledPiece.ts';
-import { entityName } from './linkNames.ts';
+import { displayName } from './displayName.ts';
+import { chooseFunctionModule, entityName } from './linkNames.ts';
 import { encodeLimits } from './memoryLimits.ts';
 import { SectionId, type ConstExpr, type ModuleBinary } from './moduleBinary.ts';
 import type { EntityRef } from './moduleInfo.ts';
-import type { ParsedModule } from './ParsedModule.ts';
+import type { WasmModule } from './WasmModule.ts';
 import type { ExternKind } from './types.ts';
 
 export interface GlobalsModuleOptions {
   /** Defined functions whose bodies G keeps (and exports as "function:<index>"). */
   readonly keepFunctions: readonly number[];
-  /** Optimization level for the kept bodies (function-level passes only); 0 = none. */
-  readonly optimizeLevel: number;
 }
 
 const EXPORT_KIND_BYTE: Record<ExternKind, number> = { function: 0, table: 1, memory: 2, global: 3 };
@@ -75,8 +73,10 @@ function sectionPayload(binary: ModuleBinary, id: number): Uint8Array | null {
   return s ? binary.bytes.subarray(s.payloadStart, s.end) : null;
 }
 
-export function buildGlobalsModule(m: ParsedModule, opts: GlobalsModuleOptions): CompiledPiece {
-  const { binary, functionNames, functionModule } = m.layout;
+export function buildGlobalsModule(m: WasmModule, opts: GlobalsModuleOptions): CompiledPiece {
+  const { binary } = m;
+  const functionModule = chooseFunctionModule(binary.imports.map((i) => i.module));
+  const functionNames = binary.funcTypes.map((_, i) => displayName(binary, i));
   const { bytes } = binary;
   const totalFunctions = binary.funcTypes.length;
 
@@ -241,11 +241,8 @@ export function buildGlobalsModule(m: ParsedModule, opts: GlobalsModuleOptions):
 
   out.bytes(nameSection([...Array(binary.importedFunctions).keys(), ...functionImports, ...kept].map((f) => functionNames[f]!)));
 
-  let result = out.finish();
-  if (opts.optimizeLevel > 0 && kept.length > 0) result = optimizeKept(result, kept.map((f) => functionNames[f]!), opts.optimizeLevel);
-
   return {
-    bytes: result,
+    bytes: out.finish(),
     imports,
     hostImports: [],
     exports,
@@ -261,24 +258,4 @@ function nameSection(names: readonly string[]): Uint8Array {
   const sub = fnNames.finish();
   const payload = new ByteWriter().name('name').u8(1).u32(sub.length).bytes(sub).finish();
   return new ByteWriter(payload.length + 6).section(SectionId.custom, payload).finish();
-}
-
-/**
- * Optimizes the kept bodies with function-level passes only, so G's imports, exports and
- * segments stay as written. Anything binaryen cannot handle leaves G unoptimized but correct.
- */
-function optimizeKept(bytes: Uint8Array, names: readonly string[], level: number): Uint8Array {
-  let ir;
-  try {
-    ir = readWasm(bytes);
-  } catch {
-    return bytes;
-  }
-  try {
-    ir.optimizeFunctions(names, level);
-    if (ir.validate().length > 0) return bytes;
-    return ir.emit(true);
-  } finally {
-    ir.dispose();
-  }
 }

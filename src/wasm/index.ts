@@ -1,8 +1,10 @@
-// The wasm layer's public surface: parsing and validating modules, describing them, and
-// cutting them into pieces (globals module, extracted functions, whole module) for the JIT.
+// The wasm layer's public surface on the JIT's thread: loading and validating modules,
+// describing them, and writing the pieces the JIT links (globals module, baseline partitions,
+// whole modules) at byte level. Nothing exported here loads binaryen: its jobs (WAT parsing,
+// the optimized tier) live in optimizing.ts and run in the optimizer thread.
 
-export { parseModule, ParsedModule } from './ParsedModule.ts';
-export type { ModuleSource, ParseOptions, ModuleLayout } from './ParsedModule.ts';
+export { loadModule, WasmModule } from './WasmModule.ts';
+export type { LoadOptions } from './WasmModule.ts';
 export type {
   EntityRef,
   EntityType,
@@ -18,13 +20,11 @@ export type { CompiledPiece, HostFunction, HostImport, PieceExport, PieceImport 
 export type { CodeReferences } from './codeScan.ts';
 export { buildGlobalsModule } from './globalsModule.ts';
 export type { GlobalsModuleOptions } from './globalsModule.ts';
-export { extractFunctions } from './extractFunctions.ts';
-export type { EntryCounters, ExtractOptions } from './extractFunctions.ts';
-export { reoptimizeFunction, reoptimizationClosure } from './reoptimize.ts';
-export type { ReoptimizeOptions } from './reoptimize.ts';
-export { compileWhole } from './compileWhole.ts';
-export type { CompileWholeOptions } from './compileWhole.ts';
+export { cutPiece, REF_IMPORT_PREFIX, REOPTIMIZE_HOOK_NAME } from './cutPiece.ts';
+export type { CutOptions, EntryCounters } from './cutPiece.ts';
+export { displayName } from './displayName.ts';
+export { describeOptimizedPiece, describeOptimizedWhole, wholeModulePiece } from './wholeModule.ts';
 export { prepareForSession } from './sessionPiece.ts';
 export { instrumentMemoryGrow, MEMORY_GROW_HOOK_TYPE } from './growInstrumentation.ts';
-export { entityName, parseEntityName, GLOBALS_MODULE, FUNCTION_MODULE, HOST_MODULE } from './linkNames.ts';
+export { entityName, parseEntityName, GLOBALS_MODULE, FUNCTION_MODULE, HOST_MODULE, chooseFunctionModule, chooseHostModule } from './linkNames.ts';
 export * from './types.ts';

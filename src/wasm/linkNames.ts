@@ -35,3 +35,14 @@ export function chooseFunctionModule(importModules: Iterable<string>): string {
   while (taken.has(name)) name += '$';
   return name;
 }
+
+/**
+ * The module name for the executor's own functions (HostImports) in a piece whose other imports
+ * come from `importModules`: "jit", or "jit$", "jit$$"... when one of those is taken.
+ */
+export function chooseHostModule(importModules: Iterable<string>): string {
+  const taken = new Set(importModules);
+  let name = HOST_MODULE;
+  while (taken.has(name)) name += '$';
+  return name;
+}

@@ -8,17 +8,9 @@
 
 import type { CompiledPiece, HostImport, PieceImport } from './compiledPiece.ts';
 import { rewriteForSession } from './growInstrumentation.ts';
-import { entityName, HOST_MODULE } from './linkNames.ts';
+import { chooseHostModule, entityName } from './linkNames.ts';
 
 export const MEMORY_GROW_HOOK_NAME = 'memory.grow';
-
-/** "jit", or "jit$", "jit$$"... when the piece already imports from that module name. */
-function chooseHostModule(importModules: Iterable<string>): string {
-  const taken = new Set(importModules);
-  let name = HOST_MODULE;
-  while (taken.has(name)) name += '$';
-  return name;
-}
 
 export function prepareForSession(piece: CompiledPiece): CompiledPiece {
   const memory = { kind: 'memory' as const, index: 0 };

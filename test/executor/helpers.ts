@@ -18,8 +18,9 @@ export function watBytes(text: string): Uint8Array {
   }
 }
 
-export function wat(text: string): WebAssembly.Module {
-  return new WebAssembly.Module(watBytes(text) as BufferSource);
+/** A module's binary from WAT (link ops carry bytes; the executor compiles them). */
+export function wat(text: string): Uint8Array {
+  return watBytes(text);
 }
 
 export const v = (type: ValType, bits: string | null): WasmValue => ({ type, bits });
@@ -40,7 +41,7 @@ export function link(
   return ex.apply({
     op: 'instantiate',
     label: 'test',
-    module: wat(text),
+    bytes: wat(text),
     imports,
     exports: Object.entries(exports).map(([name, addr]) => ({ name, addr, kind: kinds[name] ?? 'function' })),
   });

@@ -1,11 +1,14 @@
 // Lazy call-through: stubs whose first call runs a trampoline that asks main (the handler) to
 // materialize the body, then continues into it; later calls go straight to the body.
 
+import { AsyncLocalStorage } from 'node:async_hooks';
 import t from 'tap';
 import { Executor } from '../../src/executor/Executor.ts';
 import type { FuncType } from '../../src/wasm/types.ts';
 import { i32, link, v, wat } from './helpers.ts';
 
+/** Which (test) caller an invoke or apply was made for, to see whose async context a call-through runs in. */
+const caller = new AsyncLocalStorage<string>();
 const opts = { timeoutMs: 5000 };
 const unary: FuncType = { params: ['i32'], results: ['i32'] };
 
@@ -35,14 +38,14 @@ function materializeSquare(ex: Executor): void {
 
 t.test('the first call compiles through the handler, later calls do not', async (t) => {
   const ex = await setup(t);
-  const seen: { id: number; tag: unknown }[] = [];
-  ex.setCallThroughHandler(async (id, tag) => {
-    seen.push({ id, tag });
+  const seen: { id: number; caller: string | undefined }[] = [];
+  ex.setCallThroughHandler(async (id) => {
+    seen.push({ id, caller: caller.getStore() });
     materializeSquare(ex);
   });
-  const r1 = await ex.invoke(CALLER, unary, [i32(5)], { ...opts, tag: 'first' });
+  const r1 = await caller.run('first', () => ex.invoke(CALLER, unary, [i32(5)], opts));
   t.same(r1.results, [i32(26)]);
-  t.same(seen, [{ id: 1, tag: 'first' }], 'handler called once, with the invoke tag');
+  t.same(seen, [{ id: 1, caller: 'first' }], 'handler called once, in the async context of the invoke that reached it');
   t.same((await ex.invoke(CALLER, unary, [i32(6)], opts)).results, [i32(37)]);
   t.same((await ex.invoke(SQ.stubAddr, unary, [i32(7)], opts)).results, [i32(49)], 'the stub itself is callable');
   t.equal(seen.length, 1, 'no more call-throughs once the pointer is updated');
@@ -85,15 +88,15 @@ t.test('a handler may await its link ops (the worker applies them while it waits
 t.test('call-through from a start function, during apply(instantiate)', async (t) => {
   const ex = await setup(t);
   const tags: unknown[] = [];
-  ex.setCallThroughHandler(async (_id, tag) => {
-    tags.push(tag);
+  ex.setCallThroughHandler(async () => {
+    tags.push(caller.getStore());
     materializeSquare(ex);
   });
-  await ex.apply(
-    {
+  await caller.run('adding starter', () =>
+    ex.apply({
       op: 'instantiate',
       label: 'starter',
-      module: wat(`(module
+      bytes: wat(`(module
         (import "env" "square" (func $square (param i32) (result i32)))
         (global $g (mut i32) (i32.const 0))
         (func $init i32.const 9 call $square global.set $g)
@@ -101,10 +104,9 @@ t.test('call-through from a start function, during apply(instantiate)', async (t
         (func (export "get") (result i32) global.get $g))`),
       imports: [{ module: 'env', name: 'square', kind: 'function', addr: SQ.stubAddr }],
       exports: [{ name: 'get', kind: 'function', addr: 110 }],
-    },
-    { tag: 'adding starter' },
+    }),
   );
-  t.same(tags, ['adding starter'], 'the op tag reaches the handler');
+  t.same(tags, ['adding starter'], 'the handler runs in the async context of the apply whose start function reached it');
   t.same((await ex.invoke(110, { params: [], results: ['i32'] }, [], opts)).results, [i32(81)]);
 });
 

@@ -7,14 +7,14 @@ import { OpSequencer } from '../../src/executor/OpSequencer.ts';
 import type { LinkOp, LinkOpInput } from '../../src/executor/protocol.ts';
 import { ReplayLog } from '../../src/executor/ReplayLog.ts';
 
-const module = new WebAssembly.Module(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]));
+const bytes = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]);
 let seq = 1;
 const op = (o: LinkOpInput): LinkOp => ({ ...o, seq: seq++ }) as LinkOp;
 const inst = (exports: number[], imports: number[] = []): LinkOp =>
   op({
     op: 'instantiate',
     label: 'x',
-    module,
+    bytes,
     exports: exports.map((addr) => ({ name: `e${addr}`, kind: 'function', addr })),
     imports: imports.map((addr) => ({ module: 'env', name: `i${addr}`, kind: 'function', addr })),
   });

@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import t from 'tap';
 import { loadConfig } from '../../src/config.ts';
 import { LazyJIT } from '../../src/jit/LazyJIT.ts';
+import { defaultJITConfig } from '../../src/config.ts';
 import { JITServiceImpl } from '../../src/service/JITServiceImpl.ts';
 import { addWat, apiError, build, call, createDylib, invoke, json } from './helper.ts';
 
@@ -155,7 +156,7 @@ t.test('Internal: unexpected errors are 500s, logged at error with the stack', a
     },
   });
   const config = loadConfig({});
-  const { app } = await build(t, {}, new BrokenService(await LazyJIT.create()), pino({ level: 'info' }, sink));
+  const { app } = await build(t, {}, new BrokenService(await LazyJIT.create(defaultJITConfig())), pino({ level: 'info' }, sink));
 
   const e = apiError(t, await call(app, 'GET', '/dylibs'), 500, 'Internal');
   t.match(e.message, /dylib table is corrupt/);

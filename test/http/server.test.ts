@@ -10,6 +10,7 @@ import t from 'tap';
 import { startServer } from '../../src/server.ts';
 import type { InvokeResult } from '../../src/service/JITService.ts';
 import { LazyJIT } from '../../src/jit/LazyJIT.ts';
+import { defaultJITConfig } from '../../src/config.ts';
 import { JITServiceImpl } from '../../src/service/JITServiceImpl.ts';
 import { makeService, testConfig } from './helper.ts';
 
@@ -75,7 +76,7 @@ class SlowService extends JITServiceImpl {
 
 t.test('close() lets an in-flight request finish, then closes the service', async (t) => {
   const config = testConfig({ port: 0 });
-  const service = new SlowService(await LazyJIT.create());
+  const service = new SlowService(await LazyJIT.create(defaultJITConfig()));
   const server = await startServer({ config, service, logger: pino({ level: 'silent' }) });
   const url = baseUrl(server);
   const inFlight = fetch(`${url}/dylibs/spectest/lookup`, {

@@ -5,11 +5,9 @@
 import t, { type Test } from 'tap';
 import { DuplicateDefinition, FailedToMaterialize, InvalidModule, SymbolsNotFound, Trap } from '../../src/core/errors.ts';
 import { SymbolState } from '../../src/core/SymbolFlags.ts';
-import { LazyJIT } from '../../src/jit/LazyJIT.ts';
-import type { WasmValue } from '../../src/wasm/types.ts';
-
-const i32 = (n: number): WasmValue => ({ type: 'i32', bits: String(n >>> 0) });
-const args = (...vs: WasmValue[]) => () => vs;
+import type { JITConfig } from '../../src/config.ts';
+import type { LazyJIT } from '../../src/jit/LazyJIT.ts';
+import { args, createJIT, i32 } from './helpers.ts';
 
 const chain = `(module
   (memory (export "mem") 1)
@@ -26,10 +24,8 @@ const chain = `(module
   (func (export "bump") (result i32) (global.set $g (i32.add (global.get $g) (i32.const 1))) (global.get $g))
 )`;
 
-async function withJIT(t: Test, fn: (jit: LazyJIT) => Promise<void>) {
-  const jit = await LazyJIT.create();
-  t.teardown(() => jit.close());
-  await fn(jit);
+async function withJIT(t: Test, fn: (jit: LazyJIT) => Promise<void>, config: Partial<JITConfig> = {}) {
+  await fn(await createJIT(t, config));
 }
 
 t.test('adding a module compiles no function body', async (t) => {
@@ -157,7 +153,7 @@ t.test('a function import that resolves nowhere fails each call, until it is def
     const added = await jit.addModule('main', {
       wat: '(module (import "env" "later" (func $l (result i32))) (func (export "f") (result i32) (call $l)) (func (export "g") (result i32) (i32.const 5)))',
     });
-    t.same(added.lateImports.map((i) => i.name), ['later']);
+    t.same(added.unresolvedImports.map((i) => i.name), ['later']);
     for (const attempt of [1, 2]) {
       const err = await jit.invoke('main', 'f', args()).catch((e: unknown) => e);
       t.ok(err instanceof FailedToMaterialize, `attempt ${attempt} fails to materialize`);
@@ -192,14 +188,29 @@ t.test('a start function runs at add and may call lazily compiled functions', as
   });
 });
 
-t.test('per-module partitions compile all bodies on the first call', async (t) => {
+t.test('partitions follow the call graph, within the budget', async (t) => {
+  await withJIT(
+    t,
+    async (jit) => {
+      jit.createDylib('main');
+      await jit.addModule('main', { wat: chain });
+      const before = jit.counters.compiles;
+      const top = await jit.invoke('main', 'top', args(i32(1)));
+      t.same(top.results, [i32(4)]);
+      t.same(top.compiled, ['top', 'mid', 'm1:func[0]'], 'the call still compiles what it reaches...');
+      t.equal(jit.counters.compiles - before, 3, '...but with budget 0 one piece per function (three call-throughs)');
+    },
+    { partitionBudgetBytes: 0 },
+  );
   await withJIT(t, async (jit) => {
     jit.createDylib('main');
-    await jit.addModule('main', { wat: chain }, { partition: 'module' });
-    const out = await jit.invoke('main', 'top', args(i32(1)));
-    t.same(out.results, [i32(4)]);
-    t.equal(out.compiled.length, 8, 'every body of the module in one partition');
-    t.same((await jit.invoke('main', 'unused', args())).compiled, []);
+    await jit.addModule('main', { wat: chain });
+    const before = jit.counters.compiles;
+    const top = await jit.invoke('main', 'top', args(i32(1)));
+    t.same(top.compiled, ['top', 'mid', 'm1:func[0]'], 'the default budget: what top statically reaches, breadth first...');
+    t.equal(jit.counters.compiles - before, 1, '...in one piece');
+    t.same((await jit.invoke('main', 'unused', args())).compiled, ['unused'], 'nothing top reaches is unused');
+    t.equal(jit.getDylib('main.impl').entry('fac')?.state, SymbolState.NeverSearched, 'fac, unreached, is not compiled');
   });
 });
 

@@ -7,16 +7,12 @@
 
 import t, { type Test } from 'tap';
 import { ResourceExhausted } from '../../src/core/errors.ts';
-import { LazyJIT, type LazyJITOptions } from '../../src/jit/LazyJIT.ts';
-import type { WasmValue } from '../../src/wasm/types.ts';
+import type { JITConfig } from '../../src/config.ts';
+import type { LazyJIT } from '../../src/jit/LazyJIT.ts';
+import { args, createJIT, i32 } from './helpers.ts';
 
-const i32 = (n: number): WasmValue => ({ type: 'i32', bits: String(n >>> 0) });
-const args = (...vs: WasmValue[]) => () => vs;
-
-async function withJIT(t: Test, options: Partial<LazyJITOptions>): Promise<LazyJIT> {
-  const jit = await LazyJIT.create(options);
-  t.teardown(() => jit.close());
-  return jit;
+function withJIT(t: Test, options: Partial<JITConfig>): Promise<LazyJIT> {
+  return createJIT(t, options);
 }
 
 const grower = (pages: number, max = 100) => `(module
@@ -51,7 +47,6 @@ t.test('session memory: adds past the budget are refused and define nothing', as
 t.test('session memory: memory.grow returns -1 past the budget, lazily and eagerly compiled', async (t) => {
   const variants = [
     { lazy: true, optimize: 2 },
-    { lazy: true, optimize: 0, partition: 'module' as const },
     { lazy: false, optimize: 0 },
     { lazy: false, optimize: 2 },
   ];
@@ -163,7 +158,7 @@ t.test('compiled code: an eager module or a globals module past the budget', asy
 });
 
 t.test('table cap: a table starting past it is refused; table.grow past it returns -1', async (t) => {
-  const jit = await withJIT(t, { tableMaxElements: 8 });
+  const jit = await withJIT(t, { tableLimitElements: 8 });
   jit.createDylib('main');
   for (const lazy of [true, false]) {
     const err = await jit.addModule('main', { wat: '(module (table (export "big") 9 funcref) (func (export "f")))' }, { lazy }).catch((e: unknown) => e);

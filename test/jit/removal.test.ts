@@ -6,16 +6,11 @@
 
 import t, { type Test } from 'tap';
 import { DylibExists, FailedToMaterialize, Trap } from '../../src/core/errors.ts';
-import { LazyJIT } from '../../src/jit/LazyJIT.ts';
-import type { WasmValue } from '../../src/wasm/types.ts';
+import type { LazyJIT } from '../../src/jit/LazyJIT.ts';
+import { args, createJIT, i32 } from './helpers.ts';
 
-const i32 = (n: number): WasmValue => ({ type: 'i32', bits: String(n >>> 0) });
-const args = (...vs: WasmValue[]) => () => vs;
-
-async function withJIT(t: Test): Promise<LazyJIT> {
-  const jit = await LazyJIT.create();
-  t.teardown(() => jit.close());
-  return jit;
+function withJIT(t: Test): Promise<LazyJIT> {
+  return createJIT(t);
 }
 
 const withStart = (start: string) => `(module

@@ -6,6 +6,7 @@
 
 import { FailedToMaterialize, InvalidModule, JITError } from '../../src/core/errors.ts';
 import { initSymbolName } from '../../src/jit/CompileOnDemandLayer.ts';
+import { defaultJITConfig } from '../../src/config.ts';
 import { LazyJIT } from '../../src/jit/LazyJIT.ts';
 import type { WasmValue } from '../../src/wasm/types.ts';
 import type { ClassifiedError, SpecTarget } from './SpecTarget.ts';
@@ -17,7 +18,6 @@ export interface JITModule {
 
 export interface JITTargetOptions {
   readonly lazy: boolean;
-  readonly partition?: 'function' | 'module';
   readonly optimize?: number;
   /** LazyJIT's reoptimizeThreshold (1: every function is re-optimized on its first call); default: LazyJIT's. */
   readonly reoptimizeThreshold?: number;
@@ -37,6 +37,7 @@ export class JITTarget implements SpecTarget<JITModule> {
 
   static async create(options: JITTargetOptions): Promise<JITTarget> {
     const jit = await LazyJIT.create({
+      ...defaultJITConfig(),
       callTimeoutMs: 20_000,
       maxCallTimeoutMs: 20_000,
       ...(options.reoptimizeThreshold !== undefined ? { reoptimizeThreshold: options.reoptimizeThreshold } : {}),
@@ -52,7 +53,6 @@ export class JITTarget implements SpecTarget<JITModule> {
     // shared table before failing outlive it, and calls through them must keep working.
     const added = await this.jit.addModule(dylib, { wasm: bytes }, {
       lazy: this.options.lazy,
-      partition: this.options.partition ?? 'function',
       optimize: this.options.optimize ?? 2,
     });
     const exports = added.symbols.map((s) => s.name);
@@ -64,8 +64,8 @@ export class JITTarget implements SpecTarget<JITModule> {
     }
     // The script expects every import resolved at instantiation; the JIT resolves a function
     // import that is missing then on its first call instead.
-    if (added.lateImports.length > 0) {
-      const names = added.lateImports.map((i) => `${i.module}.${i.name}`).join(', ');
+    if (added.unresolvedImports.length > 0) {
+      const names = added.unresolvedImports.map((i) => `${i.module}.${i.name}`).join(', ');
       throw new FailedToMaterialize([{ dylib, name: names }], new Error(`unknown import ${names}`));
     }
     return { dylib, exports };
@@ -78,8 +78,12 @@ export class JITTarget implements SpecTarget<JITModule> {
   }
 
   async invoke(module: JITModule, field: string, args: readonly WasmValue[]): Promise<readonly WasmValue[]> {
-    const out = await this.jit.invoke(module.dylib, field, () => [...args]);
-    return out.results;
+    try {
+      return (await this.jit.invoke(module.dylib, field, () => [...args])).results;
+    } finally {
+      // Re-optimization runs beside the program: let it finish, so later calls run what it made.
+      await this.jit.whenIdle();
+    }
   }
 
   async get(module: JITModule, field: string): Promise<WasmValue> {

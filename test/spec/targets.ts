@@ -8,7 +8,7 @@ import type { TargetFactory } from './SpecTarget.ts';
 const factories = new Map<string, TargetFactory>([
   ['direct', async () => new DirectTarget()],
   ['lazy', () => JITTarget.create({ lazy: true })],
-  ['lazy-per-module', () => JITTarget.create({ lazy: true, partition: 'module' })],
+  ['reopt', () => JITTarget.create({ lazy: true, reoptimizeThreshold: 1 })],
   ['eager', () => JITTarget.create({ lazy: false })],
 ]);
 

@@ -1,19 +1,15 @@
-// Turns a .wast script into a typed command list: runs wast2json into a per-process temp
-// directory (each script converted once per process), reads its JSON and the .wasm files it
+// Turns a .wast script into a typed command list: converts it with wast2json (once per machine,
+// see wast2jsonCache.ts; once per process per path here), reads its JSON and the .wasm files it
 // wrote, and parses values into WasmValue / Expected. Commands this harness cannot run (text
 // modules wast2json leaves as .wat, value types it does not know) become `skip` commands with
 // a reason, so they are counted rather than silently dropped.
 
-import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import type { WasmValue } from '../../src/wasm/types.ts';
 import type { Expected, LanePattern, NanPattern } from './expected.ts';
 import { isNumType, lanesToV128, type LaneType } from './values.ts';
-
-const execFileAsync = promisify(execFile);
+import { convertCached } from './wast2jsonCache.ts';
 
 export type CommandKind =
   | 'module'
@@ -78,61 +74,12 @@ class Unsupported extends Error {}
 
 // ---- conversion -----------------------------------------------------------------------------
 
-let workDir: string | undefined;
-let dirCounter = 0;
 const cache = new Map<string, Promise<Script>>();
 
-function freshDir(): string {
-  if (workDir === undefined) {
-    workDir = mkdtempSync(join(tmpdir(), 'wasm-spec-'));
-    const dir = workDir;
-    // Converted scripts are a per-process cache; leave nothing behind.
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-  }
-  const dir = join(workDir, String(dirCounter++));
-  mkdirSync(dir);
-  return dir;
-}
-
-interface Conversion {
-  readonly ok: boolean;
-  readonly jsonPath: string;
-  readonly dir: string;
-  readonly stderr: string;
-}
-
-async function runWast2json(path: string, name: string, flags: readonly string[]): Promise<Conversion> {
-  const dir = freshDir();
-  const jsonPath = join(dir, `${name}.json`);
-  try {
-    const { stderr } = await execFileAsync('wast2json', [...flags, path, '-o', jsonPath], { maxBuffer: 64 << 20 });
-    // wabt 1.0.32 reports validation errors yet exits 0; treat any error line as misbehaviour.
-    return { ok: !/error:/.test(stderr), jsonPath, dir, stderr };
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException & { stderr?: string };
-    if (e.code === 'ENOENT') throw new Error('wast2json not found on PATH (install wabt)');
-    return { ok: false, jsonPath, dir, stderr: e.stderr ?? String(err) };
-  }
-}
-
 async function convert(path: string): Promise<Script> {
-  const name = basename(path, '.wast');
-  // --enable-all first (it is what the scripts' proposals need); plain defaults if it misbehaves,
-  // e.g. ref_func.wast, which the typed-function-references rules of --enable-all reject.
-  let conversion = await runWast2json(path, name, ['--enable-all']);
-  if (!conversion.ok) {
-    const plain = await runWast2json(path, name, []);
-    if (plain.ok || !existsJson(conversion.jsonPath)) conversion = plain;
-  }
-  if (!existsJson(conversion.jsonPath)) {
-    throw new Error(`wast2json could not convert ${path}: ${conversion.stderr.trim().split('\n').slice(0, 5).join(' / ')}`);
-  }
+  const conversion = await convertCached(path);
   const json: unknown = JSON.parse(readFileSync(conversion.jsonPath, 'utf8'));
-  return { path, name, commands: parseCommands(json, conversion.dir), warnings: conversion.ok ? '' : conversion.stderr };
-}
-
-function existsJson(path: string): boolean {
-  return existsSync(path);
+  return { path, name: basename(path, '.wast'), commands: parseCommands(json, conversion.dir), warnings: conversion.ok ? '' : conversion.stderr };
 }
 
 /** Converts and parses a script, once per process per path. */

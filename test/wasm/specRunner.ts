@@ -1,12 +1,13 @@
 // A differential runner over wast2json command lists: each module is instantiated directly on
-// V8 and also parsed, split into a globals module plus one piece per function, and linked by
-// hand (helpers.ts); every action is run against both and the outcomes must agree. Modules V8
-// rejects must be rejected by parseModule too.
+// V8 and also loaded (loadModule), split into a globals module plus cut pieces, and linked by
+// hand (helpers.ts); every action is run against both and the outcomes must agree. Binaries V8
+// rejects must be refused by loadModule with InvalidModule.
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseModule, type ParsedModule } from '../../src/wasm/index.ts';
-import { instantiateDirect, instantiateSplit } from './helpers.ts';
+import { InvalidModule } from '../../src/core/errors.ts';
+import { loadModule } from '../../src/wasm/index.ts';
+import { instantiateDirect, instantiateSplit, type SplitOptions } from './helpers.ts';
 
 type Exports = Record<string, WebAssembly.ExportValue>;
 type Imports = Record<string, Record<string, WebAssembly.ExportValue>>;
@@ -121,58 +122,53 @@ function runAction(side: Side, action: Action): string {
 }
 
 /** Runs one wast2json output; `dir` holds the .json and its .wasm files. */
-export function runSpecScript(dir: string, jsonFile: string, report: SpecReport, opts: { optimizeLevel: number }): void {
+export async function runSpecScript(dir: string, jsonFile: string, report: SpecReport, opts: SplitOptions): Promise<void> {
   const script = JSON.parse(readFileSync(join(dir, jsonFile), 'utf8')) as { commands: Command[] };
   const direct: Side = { current: undefined, named: new Map(), registered: {} };
   const split: Side = { current: undefined, named: new Map(), registered: {} };
-  const parsed: ParsedModule[] = [];
   const where = (c: Command) => `${jsonFile}:${c.line}`;
-  try {
-    for (const c of script.commands) {
-      if (c.type === 'module' || c.type === 'assert_unlinkable' || c.type === 'assert_uninstantiable') {
-        if (!c.filename?.endsWith('.wasm')) continue;
-        report.modules++;
-        const bytes = new Uint8Array(readFileSync(join(dir, c.filename)));
-        let d: Exports | undefined;
-        const dOutcome = outcome(() => (d = instantiateDirect(bytes, imports(direct)).exports));
-        let s: Exports | undefined;
-        let sOutcome: string;
-        try {
-          const m = parseModule({ wasm: bytes });
-          parsed.push(m);
-          sOutcome = outcome(() => (s = instantiateSplit(m, imports(split), opts).exports));
-        } catch (e) {
-          sOutcome = `rejected:${e instanceof Error ? e.message : String(e)}`;
-        }
-        if (dOutcome.split(':')[0] !== sOutcome.split(':')[0]) {
-          report.mismatches.push(`${where(c)} ${c.type}: direct ${dOutcome}, split ${sOutcome}`);
-        }
-        direct.current = d;
-        split.current = s;
-        if (c.name && d) direct.named.set(c.name, d);
-        if (c.name && s) split.named.set(c.name, s);
-      } else if (c.type === 'register' && c.as) {
-        const d = c.name ? direct.named.get(c.name) : direct.current;
-        const s = c.name ? split.named.get(c.name) : split.current;
-        if (d) direct.registered[c.as] = d;
-        if (s) split.registered[c.as] = s;
-      } else if (c.action && (c.type === 'action' || c.type.startsWith('assert_'))) {
-        report.actions++;
-        const a = runAction(direct, c.action);
-        const b = runAction(split, c.action);
-        if (a !== b) report.mismatches.push(`${where(c)} ${c.type} ${c.action.field}: direct ${a}, split ${b}`);
-      } else if ((c.type === 'assert_invalid' || c.type === 'assert_malformed') && c.filename?.endsWith('.wasm')) {
-        const bytes = new Uint8Array(readFileSync(join(dir, c.filename)));
-        if (WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>)) continue; // V8 is the reference
-        try {
-          parseModule({ wasm: bytes }).dispose();
-          report.mismatches.push(`${where(c)} ${c.type}: V8 rejects, parseModule accepts`);
-        } catch {
-          report.rejectedAlike++;
-        }
+  for (const c of script.commands) {
+    if (c.type === 'module' || c.type === 'assert_unlinkable' || c.type === 'assert_uninstantiable') {
+      if (!c.filename?.endsWith('.wasm')) continue;
+      report.modules++;
+      const bytes = new Uint8Array(readFileSync(join(dir, c.filename)));
+      let d: Exports | undefined;
+      const dOutcome = outcome(() => (d = instantiateDirect(bytes, imports(direct)).exports));
+      let s: Exports | undefined;
+      let sOutcome: string;
+      try {
+        const m = await loadModule(bytes);
+        sOutcome = outcome(() => (s = instantiateSplit(m, imports(split), opts).exports));
+      } catch (e) {
+        sOutcome = `rejected:${e instanceof Error ? e.message : String(e)}`;
+      }
+      if (dOutcome.split(':')[0] !== sOutcome.split(':')[0]) {
+        report.mismatches.push(`${where(c)} ${c.type}: direct ${dOutcome}, split ${sOutcome}`);
+      }
+      direct.current = d;
+      split.current = s;
+      if (c.name && d) direct.named.set(c.name, d);
+      if (c.name && s) split.named.set(c.name, s);
+    } else if (c.type === 'register' && c.as) {
+      const d = c.name ? direct.named.get(c.name) : direct.current;
+      const s = c.name ? split.named.get(c.name) : split.current;
+      if (d) direct.registered[c.as] = d;
+      if (s) split.registered[c.as] = s;
+    } else if (c.action && (c.type === 'action' || c.type.startsWith('assert_'))) {
+      report.actions++;
+      const a = runAction(direct, c.action);
+      const b = runAction(split, c.action);
+      if (a !== b) report.mismatches.push(`${where(c)} ${c.type} ${c.action.field}: direct ${a}, split ${b}`);
+    } else if ((c.type === 'assert_invalid' || c.type === 'assert_malformed') && c.filename?.endsWith('.wasm')) {
+      const bytes = new Uint8Array(readFileSync(join(dir, c.filename)));
+      if (WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>)) continue; // V8 is the reference
+      try {
+        await loadModule(bytes);
+        report.mismatches.push(`${where(c)} ${c.type}: V8 rejects, loadModule accepts`);
+      } catch (e) {
+        if (e instanceof InvalidModule) report.rejectedAlike++;
+        else report.mismatches.push(`${where(c)} ${c.type}: loadModule fails with ${String(e)}, not InvalidModule`);
       }
     }
-  } finally {
-    for (const m of parsed) m.dispose();
   }
 }

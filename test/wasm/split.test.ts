@@ -1,11 +1,12 @@
-// The globals module plus extracted functions, linked by hand, behave exactly like the original
-// module instantiated directly on V8: memory, globals, tables and element segments, start,
-// recursion, multi-value, segment instructions kept in the globals module, SIMD, reference types.
+// The globals module plus baseline pieces cut from the module's bytes, linked by hand, behave
+// exactly like the original module instantiated directly on V8: memory, globals, tables and
+// element segments, start, recursion, multi-value, segment instructions kept in the globals
+// module, SIMD, reference types. (cutPiece.test.ts looks at the pieces themselves.)
 
 import t from 'tap';
-import { buildGlobalsModule, extractFunctions, parseModule, type ParsedModule } from '../../src/wasm/index.ts';
+import { buildGlobalsModule, cutPiece, entityName, WasmModule, type CompiledPiece } from '../../src/wasm/index.ts';
 import { decodeModuleBinary } from '../../src/wasm/moduleBinary.ts';
-import { instantiateDirect, instantiateSplit } from './helpers.ts';
+import { instantiateDirect, instantiateSplit, moduleFromWat } from './helpers.ts';
 
 const WAT = `(module
   (type $unary (func (param i32) (result i32)))
@@ -156,51 +157,49 @@ function memoryBytes(exports: Record<string, WebAssembly.ExportValue>): number[]
   return [...new Uint8Array((exports['memory'] as WebAssembly.Memory).buffer, 0, 512)];
 }
 
-let parsed: ParsedModule;
-t.before(() => {
-  parsed = parseModule({ wat: WAT });
+const m = moduleFromWat(WAT);
+const idx = (name: string): number => {
+  const f = m.info.functions.find((x) => x.name === name);
+  if (!f) throw new Error(`no function ${name}`);
+  return f.index;
+};
+
+t.test('split and linked module behaves like the original', async (tt) => {
+  const directLog: unknown[] = [];
+  const directHost = host(directLog);
+  const direct = instantiateDirect(m.bytes, directHost).exports as Record<string, WebAssembly.ExportValue>;
+  const splitLog: unknown[] = [];
+  const splitHost = host(splitLog);
+  const split = instantiateSplit(m, splitHost);
+
+  tt.same(memoryBytes(split.exports), memoryBytes(direct), 'memory after start');
+  tt.same(splitLog, directLog, 'start called the host');
+  const expected = run(direct);
+  const actual = run(split.exports);
+  SCRIPT.forEach(([name, args], i) => tt.same(actual[i], expected[i], `${name}(${args.map(String).join(', ')})`));
+  tt.same(memoryBytes(split.exports), memoryBytes(direct), 'memory after the calls');
+  tt.same(splitLog, directLog, 'host calls');
+  tt.equal(splitHost.host.ticks.value, directHost.host.ticks.value, 'imported mutable global');
+  tt.equal((split.exports['fns'] as WebAssembly.Table).length, (direct['fns'] as WebAssembly.Table).length);
+  const result = (name: string) => expected[SCRIPT.findIndex(([n]) => n === name)];
+  tt.equal(result('fib'), 610, 'fib(15)');
+  tt.same(result('divmod'), [3, 2], 'divmod multi-value');
+  tt.equal(result('respare'), 49, 'table.init from a passive element segment, then call_indirect');
+  tt.equal(result('greet'), undefined);
+  tt.same(splitLog.at(-1), 200, 'greet ran memory.init in the globals module, then called the host');
 });
-t.teardown(() => parsed.dispose());
-
-for (const optimizeLevel of [0, 2]) {
-  t.test(`split and linked module behaves like the original (optimize ${optimizeLevel})`, async (tt) => {
-    const directLog: unknown[] = [];
-    const directHost = host(directLog);
-    const direct = instantiateDirect(parsed.bytes, directHost).exports as Record<string, WebAssembly.ExportValue>;
-    const splitLog: unknown[] = [];
-    const splitHost = host(splitLog);
-    const split = instantiateSplit(parsed, splitHost, { optimizeLevel });
-
-    tt.same(memoryBytes(split.exports), memoryBytes(direct), 'memory after start');
-    tt.same(splitLog, directLog, 'start called the host');
-    const expected = run(direct);
-    const actual = run(split.exports);
-    SCRIPT.forEach(([name, args], i) => tt.same(actual[i], expected[i], `${name}(${args.map(String).join(', ')})`));
-    tt.same(memoryBytes(split.exports), memoryBytes(direct), 'memory after the calls');
-    tt.same(splitLog, directLog, 'host calls');
-    tt.equal(splitHost.host.ticks.value, directHost.host.ticks.value, 'imported mutable global');
-    tt.equal((split.exports['fns'] as WebAssembly.Table).length, (direct['fns'] as WebAssembly.Table).length);
-    const result = (name: string) => expected[SCRIPT.findIndex(([n]) => n === name)];
-    tt.equal(result('fib'), 610, 'fib(15)');
-    tt.same(result('divmod'), [3, 2], 'divmod multi-value');
-    tt.equal(result('respare'), 49, 'table.init from a passive element segment, then call_indirect');
-    tt.equal(result('greet'), undefined);
-    tt.same(splitLog.at(-1), 200, 'greet ran memory.init in the globals module, then called the host');
-  });
-}
 
 t.test('the globals module imports every original import and exports every memory, table, global', async (tt) => {
-  const kept = parsed.functionsUsingSegments();
-  const names = kept.map((i) => parsed.info.functions[i]!.name).sort();
-  tt.same(names, ['greet', 'respare'], 'memory.init and table.init users are the kept functions');
-  const g = buildGlobalsModule(parsed, { keepFunctions: kept, optimizeLevel: 0 });
+  const kept = m.functionsUsingSegments();
+  tt.same(kept.map((i) => m.info.functions[i]!.name).sort(), ['greet', 'respare'], 'memory.init and table.init users are the kept functions');
+  const g = buildGlobalsModule(m, { keepFunctions: kept });
 
   const originals = g.imports.filter((i) => i.module === 'host');
   tt.same(
     originals.map((i) => [i.name, i.ref.kind, i.ref.index]).sort(),
-    parsed.info.imports.map((i) => [i.name, i.kind, i.index]).sort(),
+    m.info.imports.map((i) => [i.name, i.kind, i.index]).sort(),
   );
-  const fnImports = g.imports.filter((i) => i.module === 'fn').map((i) => parsed.info.functions[i.ref.index]!.name);
+  const fnImports = g.imports.filter((i) => i.module === 'fn').map((i) => m.info.functions[i.ref.index]!.name);
   // Element segments name double/square/negate; $chosen's initializer names double; respare calls apply.
   tt.same(fnImports.sort(), ['apply', 'double', 'negate', 'square']);
   tt.ok(g.imports.filter((i) => i.module === 'fn').every((i) => i.name === String(i.ref.index)));
@@ -210,61 +209,62 @@ t.test('the globals module imports every original import and exports every memor
     ['memory:0', 'table:0', 'table:1', 'global:0', 'global:1', 'global:2', 'global:3', 'global:4', ...kept.map((i) => `function:${i}`)],
   );
   tt.ok(g.exports.every((e) => e.name === `${e.ref.kind}:${e.ref.index}`));
-  tt.same(g.start, { kind: 'function', index: parsed.info.start });
+  tt.same(g.start, { kind: 'function', index: m.info.start });
   const decoded = decodeModuleBinary(g.bytes);
   tt.equal(decoded.start, null, 'no start section: the linker runs it once the pieces are linked');
   tt.equal(decoded.code.length, kept.length, 'only the kept bodies');
   tt.same(WebAssembly.Module.exports(new WebAssembly.Module(g.bytes as Uint8Array<ArrayBuffer>)).length, g.exports.length);
+  tt.same(buildGlobalsModule(m, { keepFunctions: [...kept, ...kept] }).bytes, g.bytes, 'a kept function listed twice is kept once');
 });
 
-t.test('extracted pieces hold only the listed bodies and import the rest by ref', async (tt) => {
-  const idx = (name: string) => parsed.info.functions.find((f) => f.name === name)!.index;
-  const piece = extractFunctions(parsed, [idx('choose')], { optimizeLevel: 0 });
-  const chosen = 4; // after the imported $ticks and $base, then $counter and $big
-  const decoded = decodeModuleBinary(piece.bytes);
-  tt.equal(decoded.code.length, 1, 'one body');
-  tt.same(piece.exports, [{ name: `function:${idx('choose')}`, ref: { kind: 'function', index: idx('choose') } }]);
-  tt.same(
-    piece.imports.map((i) => [i.module, i.name, i.ref.kind, i.ref.index]).sort(),
-    [
-      ['fn', String(idx('square')), 'function', idx('square')],
-      ['g', `global:${chosen}`, 'global', chosen],
-      ['g', 'table:0', 'table', 0],
-    ].sort(),
-  );
-  const types = WebAssembly.Module.imports(new WebAssembly.Module(piece.bytes as Uint8Array<ArrayBuffer>));
-  tt.same(types.map((i) => i.kind).sort(), ['function', 'global', 'table']);
+t.test('cut pieces hold only the listed bodies; calls out of the piece and ref.func targets are imports', async (tt) => {
+  const split = instantiateSplit(m, host([]));
+  const functionImports = (p: CompiledPiece) =>
+    p.imports.filter((i) => i.ref.kind === 'function').map((i) => [i.name, i.ref.index, i.identity === true]);
+  const cut = (functions: number[]) => cutPiece(m.binary, (i) => m.references(i), { functions });
 
-  const pair = extractFunctions(parsed, [idx('even'), idx('odd')], { optimizeLevel: 0 });
-  tt.same(pair.imports, [], 'mutual tail calls inside one piece are direct');
+  const choose = cut([idx('choose')]);
+  tt.equal(decodeModuleBinary(choose.bytes).code.length, 1, 'one body');
+  tt.same(choose.exports, [{ name: entityName({ kind: 'function', index: idx('choose') }), ref: { kind: 'function', index: idx('choose') } }]);
+  tt.same(functionImports(choose), [[`ref:${idx('square')}`, idx('square'), true]], 'ref.func $square: an identity import');
+  tt.same(
+    choose.imports.filter((i) => i.ref.kind !== 'function').map((i) => i.name),
+    ['memory:0', 'table:0', 'table:1', 'global:0', 'global:1', 'global:2', 'global:3', 'global:4'],
+    'every memory, table and global, in index order, whatever the body uses',
+  );
+  const v8Imports = WebAssembly.Module.imports(new WebAssembly.Module(choose.bytes as Uint8Array<ArrayBuffer>));
+  tt.same(
+    v8Imports.map((i) => `${i.module}.${i.name}:${i.kind}`),
+    choose.imports.map((i) => `${i.module}.${i.name}:${i.ref.kind}`),
+    'the piece imports what it says it imports',
+  );
+
+  const pair = cut([idx('even'), idx('odd')]);
+  tt.same(functionImports(pair), [], 'mutual tail calls inside one piece are direct');
   tt.same(pair.exports.map((e) => e.ref.index).sort(), [idx('even'), idx('odd')].sort());
+  tt.same(functionImports(cut([idx('even')])), [[String(idx('odd')), idx('odd'), false]], 'a callee outside the piece is a call import');
 
-  const fib = extractFunctions(parsed, [idx('fib')], { optimizeLevel: 2 });
-  tt.same(fib.imports, [], 'self-recursion is direct');
-  const fibExports = instantiateDirect(fib.bytes).exports;
-  tt.equal((fibExports[`function:${idx('fib')}`] as (n: number) => number)(20), 6765);
+  const fib = cut([idx('fib')]);
+  tt.same(functionImports(fib), [], 'self-recursion is direct');
+  const fibInstance = split.link(fib);
+  tt.equal((fibInstance.exports[entityName({ kind: 'function', index: idx('fib') })] as (n: number) => number)(20), 6765);
 
-  const simd = extractFunctions(parsed, [idx('simd')], { optimizeLevel: 2 });
-  tt.same(
-    simd.imports.map((i) => i.name),
-    ['memory:0'],
-  );
-  const memType = WebAssembly.Module.imports(new WebAssembly.Module(simd.bytes as Uint8Array<ArrayBuffer>));
-  tt.same(memType, [{ module: 'g', name: 'memory:0', kind: 'memory' }]);
+  const simd = cut([idx('simd')]);
+  tt.same(simd.hostImports, [], 'no hook without a memory.grow');
+  tt.same(cut([idx('grow')]).hostImports.map((h) => h.host), ['memoryGrow'], 'memory.grow asks the executor first');
 });
 
 t.test('grouped partitions link and behave like the original too', async (tt) => {
-  const defined = parsed.info.functions.filter((f) => !f.imported && !f.usesSegments).map((f) => f.index);
+  const defined = m.info.functions.filter((f) => !f.imported && !f.usesSegments).map((f) => f.index);
   const groups = [defined.filter((i) => i % 2 === 0), defined.filter((i) => i % 2 === 1)];
-  const directLog: unknown[] = [];
-  const direct = instantiateDirect(parsed.bytes, host(directLog)).exports as Record<string, WebAssembly.ExportValue>;
-  const split = instantiateSplit(parsed, host([]), { optimizeLevel: 1, groups });
+  const direct = instantiateDirect(m.bytes, host([])).exports as Record<string, WebAssembly.ExportValue>;
+  const split = instantiateSplit(m, host([]), { groups });
   tt.equal(split.pieces.length, 2);
   tt.same(run(split.exports), run(direct));
 });
 
-t.test('traps in extracted code name the wasm function', async (tt) => {
-  const split = instantiateSplit(parsed, host([]), { optimizeLevel: 0 });
+t.test('traps in cut code name the wasm function', async (tt) => {
+  const split = instantiateSplit(m, host([]));
   try {
     (split.exports['boom'] as (x: number) => number)(1);
     tt.fail('did not trap');
@@ -274,24 +274,26 @@ t.test('traps in extracted code name the wasm function', async (tt) => {
   }
 });
 
-t.test('extractFunctions refuses what it cannot extract', async (tt) => {
-  const greet = parsed.info.functions.find((f) => f.name === 'greet')!.index;
-  tt.throws(() => extractFunctions(parsed, [greet], { optimizeLevel: 0 }), /segment/);
-  tt.throws(() => extractFunctions(parsed, [0], { optimizeLevel: 0 }), /not a function the module defines/);
-  tt.throws(() => extractFunctions(parsed, [10_000], { optimizeLevel: 0 }), /not a function the module defines/);
-  tt.throws(() => extractFunctions(parsed, [], { optimizeLevel: 0 }));
-  tt.throws(() => buildGlobalsModule(parsed, { keepFunctions: [0], optimizeLevel: 0 }), /not a function the module defines/);
+t.test('cutPiece and buildGlobalsModule refuse what they cannot build', async (tt) => {
+  const cut = (functions: number[]) => cutPiece(m.binary, (i) => m.references(i), { functions });
+  tt.throws(() => cut([idx('greet')]), /segment/);
+  tt.throws(() => cut([0]), /not a function the module defines/);
+  tt.throws(() => cut([10_000]), /not a function the module defines/);
+  tt.throws(() => cut([]), /no functions/);
+  tt.throws(() => buildGlobalsModule(m, { keepFunctions: [0] }), /not a function the module defines/);
+  tt.throws(() => buildGlobalsModule(m, { keepFunctions: [10_000] }), /not a function the module defines/);
 });
 
 t.test('a binary module (no names) splits and links the same way', async (tt) => {
-  const bytes = new Uint8Array(parsed.bytes);
-  // Strip the name section: binaryen then makes up its own names.
+  const bytes = new Uint8Array(m.bytes);
   const decoded = decodeModuleBinary(bytes);
   const names = decoded.sections.find((s) => s.id === 0 && s.name === 'name');
+  tt.ok(names, 'the WAT module has a name section to strip');
   const stripped = names ? new Uint8Array([...bytes.subarray(0, names.headerStart), ...bytes.subarray(names.end)]) : bytes;
-  const m = parseModule({ wasm: stripped });
-  t.teardown(() => m.dispose());
+  const plain = new WasmModule(decodeModuleBinary(stripped));
+  tt.equal(plain.info.functions.find((f) => f.index === idx('fib'))?.name, 'fib', 'an exported function is named after its export');
+  tt.equal(plain.info.functions.find((f) => f.index === idx('init'))?.name, `func[${idx('init')}]`, 'the others by index');
   const direct = instantiateDirect(stripped, host([])).exports as Record<string, WebAssembly.ExportValue>;
-  const split = instantiateSplit(m, host([]), { optimizeLevel: 2 });
+  const split = instantiateSplit(plain, host([]));
   tt.same(run(split.exports), run(direct));
 });

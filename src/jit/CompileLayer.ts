@@ -1,0 +1,74 @@
+// The CompileLayer plays ORC's IRCompileLayer: it turns a piece request into wasm the executor
+// can instantiate, and hands it to the linking layer. Two compilers:
+//
+// - the baseline compiler, at byte level on the calling thread: a partition of bodies is cut
+//   from the module's own bytes (src/wasm/cutPiece.ts), a globals module or an eager module
+//   with optimize level 0 is rewritten from them. Its cost follows the bytes copied; V8
+//   compiles the result lazily, function by function, when the executor instantiates it.
+// - the optimizing compiler, binaryen in a thread of its own (OptimizingCompiler.ts): the
+//   optimized tier of a hot function, and an eager module with an optimize level. Off the
+//   event loop and off any call's path.
+
+import type { MaterializationResponsibility } from '../core/MaterializationResponsibility.ts';
+import {
+  buildGlobalsModule,
+  cutPiece,
+  describeOptimizedPiece,
+  describeOptimizedWhole,
+  prepareForSession,
+  wholeModulePiece,
+  type CompiledPiece,
+} from '../wasm/index.ts';
+import type { OptimizingCompiler } from './OptimizingCompiler.ts';
+import type { PieceLayer, PieceRequest } from './PieceRequest.ts';
+import type { WasmLinkingLayer } from './WasmLinkingLayer.ts';
+
+export class CompileLayer implements PieceLayer {
+  private readonly linker: WasmLinkingLayer;
+  private readonly optimizer: OptimizingCompiler;
+
+  constructor(linker: WasmLinkingLayer, optimizer: OptimizingCompiler) {
+    this.linker = linker;
+    this.optimizer = optimizer;
+  }
+
+  async emit(r: MaterializationResponsibility, request: PieceRequest): Promise<void> {
+    const started = performance.now();
+    const piece = await this.compile(request);
+    await this.linker.emit(r, request, piece, performance.now() - started);
+  }
+
+  private async compile(request: PieceRequest): Promise<CompiledPiece> {
+    const { record } = request;
+    const m = record.module;
+    const references = (f: number) => m.references(f);
+    switch (request.kind) {
+      case 'globals':
+        return prepareForSession(buildGlobalsModule(m, { keepFunctions: [...record.keptFunctions] }));
+      case 'bodies':
+        return cutPiece(m.binary, references, {
+          functions: request.functions,
+          ...(request.entryCounters ? { entryCounters: request.entryCounters } : {}),
+          moduleName: record.id,
+        });
+      case 'whole': {
+        const baseline = wholeModulePiece(m, record.id);
+        if (record.options.optimize <= 0) return baseline;
+        try {
+          const bytes = await this.optimizer.optimize(baseline.bytes, { level: record.options.optimize, keepImports: true });
+          return describeOptimizedWhole(m, baseline, bytes);
+        } catch {
+          // binaryen could not optimize this module: the baseline is correct, only slower.
+          return baseline;
+        }
+      }
+      case 'optimized': {
+        if (request.root === undefined) throw new Error(`${request.label}: an optimized piece needs a root`);
+        const cut = cutPiece(m.binary, references, { functions: request.functions, exports: [request.root], moduleName: record.id });
+        const level = Math.max(2, record.options.optimize);
+        const bytes = await this.optimizer.optimize(cut.bytes, { level, keepImports: false });
+        return describeOptimizedPiece(cut, bytes);
+      }
+    }
+  }
+}

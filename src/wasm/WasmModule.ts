@@ -1,0 +1,128 @@
+// A module as the JIT keeps it after an add: the binary of record (the bytes V8 validated, with
+// memories and tables clamped to the configured caps), its decoded sections, what it declares
+// (ModuleInfo), and per-function facts read from its bodies on demand. Nothing here walks a
+// function body until something asks about that body, and nothing here uses binaryen: loading a
+// module costs a decode of its sections plus V8's validation, which runs on V8's own background
+// threads (WebAssembly.compile), not on the event loop.
+
+import { InvalidModule } from '../core/errors.ts';
+import { MalformedBinary } from './bytes.ts';
+import { scanBody, skipLocals, type CodeReferences } from './codeScan.ts';
+import { displayName } from './displayName.ts';
+import { clampMemories } from './memoryLimits.ts';
+import { decodeModuleBinary, type ModuleBinary } from './moduleBinary.ts';
+import { buildModuleInfo, type ModuleInfo } from './moduleInfo.ts';
+import { clampTables } from './tableLimits.ts';
+
+export interface LoadOptions {
+  /** Cap, in 64 KiB pages, on every memory the module defines. */
+  readonly memoryMaxPages?: number | undefined;
+  /** Cap, in elements, on every table the module defines. */
+  readonly tableMaxElements?: number | undefined;
+}
+
+/** Segment instructions all start with this prefix byte; most bodies never contain it. */
+const FC_PREFIX = 0xfc;
+
+export class WasmModule {
+  /** The binary of record: what V8 validated, memories and tables clamped. */
+  readonly bytes: Uint8Array;
+  readonly binary: ModuleBinary;
+  readonly info: ModuleInfo;
+  readonly #scans: (CodeReferences | undefined)[];
+  /** Without a data count section or element segments no body can use segment instructions. */
+  readonly #mayUseSegments: boolean;
+
+  constructor(binary: ModuleBinary) {
+    this.binary = binary;
+    this.bytes = binary.bytes;
+    this.#scans = new Array<CodeReferences | undefined>(binary.funcTypes.length);
+    this.#mayUseSegments = binary.dataCount !== null || binary.elements.length > 0;
+    const names = binary.funcTypes.map((_, i) => displayName(binary, i));
+    this.info = buildModuleInfo(binary, names, {
+      usesSegments: (i) => this.usesSegments(i),
+      size: (i) => this.references(i).instructions,
+    });
+  }
+
+  get importedFunctions(): number {
+    return this.binary.importedFunctions;
+  }
+
+  /** What defined function `index` references, by index; scanned once, on first request. */
+  references(index: number): CodeReferences {
+    const cached = this.#scans[index];
+    if (cached) return cached;
+    const { binary } = this;
+    const entry = binary.code[index - binary.importedFunctions];
+    if (!entry) throw new RangeError(`function ${index} is not a function this module defines`);
+    let refs: CodeReferences;
+    try {
+      refs = scanBody(binary.bytes, skipLocals(binary.bytes, entry.start, entry.end), entry.end);
+    } catch (e) {
+      if (e instanceof MalformedBinary) throw new InvalidModule(`Cannot read the body of function ${index}: ${e.message}`, [e.message]);
+      throw e;
+    }
+    this.#scans[index] = refs;
+    return refs;
+  }
+
+  /** The size of defined function `index`'s body in bytes (locals included). */
+  bodySize(index: number): number {
+    const entry = this.binary.code[index - this.binary.importedFunctions];
+    return entry ? entry.end - entry.start : 0;
+  }
+
+  /** Whether defined function `index` uses segment instructions (it must live beside the segments). */
+  usesSegments(index: number): boolean {
+    if (!this.#mayUseSegments) return false;
+    const entry = this.binary.code[index - this.binary.importedFunctions];
+    if (!entry) return false;
+    const at = this.binary.bytes.indexOf(FC_PREFIX, entry.start);
+    if (at < 0 || at >= entry.end) return false;
+    return this.references(index).usesSegments;
+  }
+
+  /** Indices of the defined functions that use segment instructions. */
+  functionsUsingSegments(): number[] {
+    const out: number[] = [];
+    if (!this.#mayUseSegments) return out;
+    for (let i = this.binary.importedFunctions; i < this.binary.funcTypes.length; i++) if (this.usesSegments(i)) out.push(i);
+    return out;
+  }
+}
+
+function decode(bytes: Uint8Array): ModuleBinary {
+  try {
+    return decodeModuleBinary(bytes);
+  } catch (e) {
+    if (e instanceof MalformedBinary) throw new InvalidModule(`The module uses something this JIT does not support: ${e.message}`, [e.message]);
+    throw e;
+  }
+}
+
+/**
+ * Validates a module binary (V8 is the reference validator) and decodes it, memories and tables
+ * clamped to the caps. Throws InvalidModule with V8's message as the diagnostic, or
+ * ResourceExhausted ('memoryPages' / 'tableElements') for a memory or table starting above its cap.
+ */
+export async function loadModule(source: Uint8Array, opts: LoadOptions = {}): Promise<WasmModule> {
+  // A copy: the module must not change if the caller reuses its buffer.
+  const bytes = source.slice();
+  try {
+    await WebAssembly.compile(bytes);
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    throw new InvalidModule('The binary is not a valid WebAssembly module.', [message]);
+  }
+  let binary = decode(bytes);
+  if (opts.memoryMaxPages !== undefined) {
+    const clamped = clampMemories(binary, opts.memoryMaxPages);
+    if (clamped !== binary.bytes) binary = decode(clamped);
+  }
+  if (opts.tableMaxElements !== undefined) {
+    const clamped = clampTables(binary, opts.tableMaxElements);
+    if (clamped !== binary.bytes) binary = decode(clamped);
+  }
+  return new WasmModule(binary);
+}
