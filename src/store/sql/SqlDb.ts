@@ -94,7 +94,9 @@ export function optStr(v: unknown): string | undefined {
   return v === null || v === undefined ? undefined : str(v);
 }
 
+/** A plain Uint8Array (a view on PostgreSQL's Buffer, no copy), so every store hands out the same type. */
 export function bytes(v: unknown): Uint8Array {
+  if (Buffer.isBuffer(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
   if (v instanceof Uint8Array) return v;
   throw new TypeError(`expected a blob column, got ${typeof v}`);
 }
