@@ -14,6 +14,7 @@ import t, { type Test } from 'tap';
 import {
   DylibExists,
   DylibNotFound,
+  InvalidDatabaseUrl,
   KeyExists,
   ModuleExists,
   ModuleNotFound,
@@ -26,7 +27,7 @@ import {
 } from '../../src/store/errors.ts';
 import { loadMigrations } from '../../src/store/sql/migrate.ts';
 import { openStore, type DefinitionRecord, type KeyRecord, type Store } from '../../src/store/Store.ts';
-import { startPostgres, type PostgresCluster } from '../support/postgres.ts';
+import { findPostgresBin, startPostgres, type PostgresCluster } from '../support/postgres.ts';
 
 
 /** Opens a new, empty store of one kind; the test closes it at its end. */
@@ -409,6 +410,21 @@ t.test('postgres', async (t) => {
   t.test('StoreUnavailable while the server is down; the same store works once it is back', async (t) =>
     postgresOutage(t, cluster),
   );
+});
+
+t.test('DATABASE_URL names one of the three stores', async (t) => {
+  await t.rejects(openStore('mysql://root:hunter2@db/jit', { codeCacheBytes: 10 }), InvalidDatabaseUrl);
+  const err = await openStore('mysql://root:hunter2@db/jit', { codeCacheBytes: 10 }).catch((e: unknown) => e);
+  t.notMatch((err as Error).message, 'hunter2', 'the message does not show the password');
+  t.match((err as Error).message, 'mysql://root:***@db/jit');
+  await t.rejects(openStore('sqlite:', { codeCacheBytes: 10 }), InvalidDatabaseUrl);
+  await t.rejects(openStore('memory:', { codeCacheBytes: -1 }), RangeError);
+});
+
+t.test('without PostgreSQL installed, the helper fails saying what to install', async (t) => {
+  const empty = t.testdir();
+  t.throws(() => findPostgresBin(empty), { message: /apt-get install -y postgresql/ });
+  t.throws(() => findPostgresBin(join(empty, 'absent')), { message: /PostgreSQL is not installed/ });
 });
 
 // ---- migrations (durable stores)

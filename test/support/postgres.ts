@@ -33,9 +33,8 @@ interface Teardown {
   teardown(fn: () => Promise<void>): void;
 }
 
-/** The newest installed server's bin directory. */
-export function findPostgresBin(): string {
-  const root = '/usr/lib/postgresql';
+/** The newest installed server's bin directory (Debian installs each version under `root`). */
+export function findPostgresBin(root = '/usr/lib/postgresql'): string {
   const versions = existsSync(root)
     ? readdirSync(root)
         .filter((v) => existsSync(join(root, v, 'bin', 'initdb')) && existsSync(join(root, v, 'bin', 'pg_ctl')))
