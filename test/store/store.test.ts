@@ -370,6 +370,45 @@ function behaviour(t: Test, freshUrl: (t: Test) => Promise<string>): void {
     t.same(await store.codeCacheStats(), { entries: 1, bytes: 100 }, 'an entry as large as the bound evicts all others');
   });
 
+  t.test('concurrent writes on shared bytes and the cache settle consistently', async (t) => {
+    const store = await fresh(t, { codeCacheBytes: 1000 });
+    const tenants = ['a', 'b', 'c', 'd'];
+    await withTenants(store, ...tenants);
+    for (const tenant of tenants) await store.createDylib(tenant, 'main', []);
+    const shared = bytesOf(42, 42, 42);
+    // Every tenant adds two modules with the same bytes, and removes the first again, all at once;
+    // meanwhile the code cache takes more than its bound from several writers.
+    const work: Promise<unknown>[] = [];
+    for (const tenant of tenants) {
+      work.push(
+        (async () => {
+          await store.addModule(tenant, { id: 'm1', dylib: 'main', lazy: true, optimize: 2, bytes: shared, bindings: [] });
+          await store.removeModule(tenant, 'm1', { keep: false });
+        })(),
+        store.addModule(tenant, { id: 'm2', dylib: 'main', lazy: true, optimize: 2, bytes: shared, bindings: [] }),
+      );
+    }
+    for (let i = 0; i < 30; i++) work.push(store.putCode(`piece-${i % 12}`, new Uint8Array(100).fill(i)));
+    const results = await Promise.allSettled(work);
+    t.same(
+      results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason)),
+      [],
+      'no write failed',
+    );
+    t.same(await store.blobStats(), { entries: 1, bytes: 3 }, 'the shared bytes are there once');
+    for (const tenant of tenants) {
+      t.same(
+        (await store.loadDefinitions(tenant)).map((d) => (d.kind === 'module' ? d.id : d.kind)),
+        ['dylib', 'm2'],
+      );
+    }
+    const stats = await store.codeCacheStats();
+    t.ok(stats.bytes <= 1000, 'the cache is within its bound');
+    let present = 0;
+    for (let i = 0; i < 12; i++) if (await store.getCode(`piece-${i}`)) present++;
+    t.same(stats, { entries: present, bytes: present * 100 }, 'and its totals match what it holds');
+  });
+
   t.test('a closed store refuses calls', async (t) => {
     const store = await fresh(t);
     await store.close();
