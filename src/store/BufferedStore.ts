@@ -60,31 +60,31 @@ export class BufferedStore implements Store {
   // ---- tenants and keys
 
   createTenant(t: TenantRecord): Promise<void> {
-    return this.open(() => this.writes.createTenant(t));
+    return this.whileOpen(() => this.writes.createTenant(t));
   }
   updateTenantLimits(name: string, limits: TenantLimits): Promise<TenantRecord> {
-    return this.open(() => this.writes.updateTenantLimits(name, limits));
+    return this.whileOpen(() => this.writes.updateTenantLimits(name, limits));
   }
   deleteTenant(name: string): Promise<void> {
-    return this.open(() => this.writes.deleteTenant(name));
+    return this.whileOpen(() => this.writes.deleteTenant(name));
   }
   listTenants(): Promise<TenantRecord[]> {
-    return this.open(() => this.reads.listTenants());
+    return this.whileOpen(() => this.reads.listTenants());
   }
   getTenant(name: string): Promise<TenantRecord | undefined> {
-    return this.open(() => this.reads.getTenant(name));
+    return this.whileOpen(() => this.reads.getTenant(name));
   }
   createKey(k: KeyRecord): Promise<void> {
-    return this.open(() => this.writes.createKey(k));
+    return this.whileOpen(() => this.writes.createKey(k));
   }
   listKeys(tenant: string): Promise<KeyRecord[]> {
-    return this.open(async () => {
+    return this.whileOpen(async () => {
       await this.flush();
       return this.reads.listKeys(tenant);
     });
   }
   findKeyByHash(hash: string): Promise<KeyRecord | undefined> {
-    return this.open(async () => {
+    return this.whileOpen(async () => {
       const key = await this.reads.findKeyByHash(hash);
       const used = key && this.keyUses.get(key.id);
       return used !== undefined && key && (key.lastUsedAt === undefined || key.lastUsedAt < used)
@@ -93,10 +93,10 @@ export class BufferedStore implements Store {
     });
   }
   deleteKey(tenant: string, id: string): Promise<boolean> {
-    return this.open(() => this.writes.deleteKey(tenant, id));
+    return this.whileOpen(() => this.writes.deleteKey(tenant, id));
   }
   touchKey(id: string, at: string): Promise<void> {
-    return this.open(async () => {
+    return this.whileOpen(async () => {
       const prev = this.keyUses.get(id);
       if (prev === undefined || prev < at) this.keyUses.set(id, at);
       this.schedule();
@@ -106,40 +106,40 @@ export class BufferedStore implements Store {
   // ---- definitions
 
   createDylib(tenant: string, name: string, linkOrder: string[]): Promise<number> {
-    return this.open(() => this.writes.createDylib(tenant, name, linkOrder));
+    return this.whileOpen(() => this.writes.createDylib(tenant, name, linkOrder));
   }
   setLinkOrders(tenant: string, changes: { name: string; linkOrder: string[] }[]): Promise<void> {
-    return this.open(() => this.writes.setLinkOrders(tenant, changes));
+    return this.whileOpen(() => this.writes.setLinkOrders(tenant, changes));
   }
   removeDylib(tenant: string, name: string, opts: { keep: boolean }): Promise<void> {
-    return this.open(() => this.writes.removeDylib(tenant, name, opts));
+    return this.whileOpen(() => this.writes.removeDylib(tenant, name, opts));
   }
   addModule(tenant: string, m: NewModule): Promise<number> {
-    return this.open(() => this.writes.addModule(tenant, m));
+    return this.whileOpen(() => this.writes.addModule(tenant, m));
   }
   removeModule(tenant: string, id: string, opts: { keep: boolean }): Promise<void> {
-    return this.open(() => this.writes.removeModule(tenant, id, opts));
+    return this.whileOpen(() => this.writes.removeModule(tenant, id, opts));
   }
   purge(tenant: string, what: { modules?: string[]; dylibSeqs?: number[] }): Promise<void> {
-    return this.open(() => this.writes.purge(tenant, what));
+    return this.whileOpen(() => this.writes.purge(tenant, what));
   }
   addReexports(tenant: string, r: NewReexports): Promise<number> {
-    return this.open(() => this.writes.addReexports(tenant, r));
+    return this.whileOpen(() => this.writes.addReexports(tenant, r));
   }
   loadDefinitions(tenant: string): Promise<DefinitionRecord[]> {
-    return this.open(() => this.reads.loadDefinitions(tenant));
+    return this.whileOpen(() => this.reads.loadDefinitions(tenant));
   }
   loadBlob(hash: string): Promise<Uint8Array | undefined> {
-    return this.open(() => this.reads.loadBlob(hash));
+    return this.whileOpen(() => this.reads.loadBlob(hash));
   }
   blobStats(): Promise<StoreStats> {
-    return this.open(() => this.reads.blobStats());
+    return this.whileOpen(() => this.reads.blobStats());
   }
 
   // ---- code cache
 
   getCode(key: string): Promise<Uint8Array | undefined> {
-    return this.open(async () => {
+    return this.whileOpen(async () => {
       const bytes = await this.reads.peekCode(key);
       if (bytes) {
         this.codeUses.set(key, this.tick());
@@ -149,13 +149,13 @@ export class BufferedStore implements Store {
     });
   }
   putCode(key: string, bytes: Uint8Array): Promise<void> {
-    return this.open(async () => {
+    return this.whileOpen(async () => {
       await this.flush();
       await this.writes.putCode(key, bytes, this.tick(), this.codeCacheBytes);
     });
   }
   codeCacheStats(): Promise<StoreStats> {
-    return this.open(() => this.reads.codeCacheStats());
+    return this.whileOpen(() => this.reads.codeCacheStats());
   }
 
   // ---- buffering
@@ -196,7 +196,7 @@ export class BufferedStore implements Store {
     }
   }
 
-  private async open<T>(f: () => Promise<T>): Promise<T> {
+  private async whileOpen<T>(f: () => Promise<T>): Promise<T> {
     if (this.closed) throw new StoreClosed();
     return f();
   }
