@@ -16,30 +16,15 @@ import { REAL_MODULES } from './modules.ts';
 import { ServiceTarget, type ServiceStats, startServer } from './service.ts';
 import type { RealModule, WorkloadOutcome } from './target.ts';
 import { warmUp } from './warmup.ts';
+import type { BenchSink } from '../lib.ts';
+
+export type { BenchRow, BenchSink } from '../lib.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
 
 /** Goal for every module: the service at most this many times V8's time. */
 const GOAL_RATIO = 10;
-
-export interface BenchRow {
-  id: string;
-  what: string;
-  a: string;
-  b: string;
-  value: number;
-  unit: string;
-  goal: string;
-  pass: boolean | null;
-  note?: string;
-}
-
-export interface BenchSink {
-  row(r: BenchRow): void;
-  problem(message: string): void;
-  readonly raw: Record<string, unknown>;
-}
 
 export class ResultMismatchError extends Error {
   override name = 'ResultMismatchError';
