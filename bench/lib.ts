@@ -76,6 +76,6 @@ export async function expectOk(p: Promise<Reply>, what: string): Promise<Reply> 
   return r;
 }
 
-/** A number for the table: three significant-ish digits, whole numbers from 100 up. */
+/** A number for the table: three significant-ish digits, whole numbers from 100 up (and counts as they are). */
 export const fmt = (x: number): string =>
-  Number.isFinite(x) ? (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(3)) : String(x);
+  !Number.isFinite(x) || Number.isInteger(x) ? String(x) : Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(3);

@@ -34,6 +34,10 @@ function row(r: BenchRow): void {
   console.log(`  [${verdict}] ${r.what}: ${fmt(r.value)} ${r.unit} (${r.a} vs ${r.b}; goal ${r.goal})${r.note ? ` — ${r.note}` : ''}`);
 }
 const sink: BenchSink = { row, problem: (m) => problems.push(m), raw };
+const loads: Record<string, number> = {};
+const git = (...args: string[]) => spawnSync('git', args, { cwd: root, encoding: 'utf8' }).stdout?.trim() ?? '';
+/** The commit measured, marked when the work tree differs from it. */
+const commit = `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--untracked-files=no') ? ' (modified)' : ''}`;
 
 /** BENCH_ONLY=1,3 runs only the sections whose number is listed (for iterating on one). */
 const ONLY = process.env['BENCH_ONLY']?.split(',').map((s) => s.trim());
@@ -41,7 +45,10 @@ const wanted = (n: number) => !ONLY || ONLY.includes(String(n));
 
 async function section(name: string, fn: () => Promise<void>): Promise<void> {
   if (!wanted(Number(/^\d+/.exec(name)?.[0]))) return;
-  console.log(`\n== ${name}`);
+  // The machine is shared: each section records the load it started under.
+  const load = os.loadavg()[0] ?? NaN;
+  loads[name] = load;
+  console.log(`\n== ${name} (load average ${load.toFixed(1)})`);
   const t = now();
   try {
     await fn();
@@ -140,7 +147,7 @@ function lliBench(): void {
     raw.lli = { lli, version, lazy, eager };
     const l = median(lazy);
     const e = median(eager);
-    row({ id: 'ttfr.lli', what: `${lli} (${version}) orc-lazy vs orc, same shape`, a: `lazy ${fmt(l)} ms`, b: `eager ${fmt(e)} ms`, value: l / e, unit: 'x', goal: 'reference (DESIGN: ≈2.0 with lli-16)', pass: null });
+    row({ id: 'ttfr.lli', what: `${lli} (${version}) orc-lazy vs orc, same shape`, a: `lazy ${fmt(l)} ms`, b: `eager ${fmt(e)} ms`, value: l / e, unit: 'x', goal: 'reference', pass: null });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -433,7 +440,7 @@ async function memoryBench(): Promise<void> {
 // ---- main ----
 
 const started = now();
-console.log(`wasm-orc-jit bench${QUICK ? ' (BENCH_QUICK)' : ''}: node ${process.version}, ${os.cpus().length} cpus, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+console.log(`wasm-orc-jit bench${QUICK ? ' (BENCH_QUICK)' : ''} at ${commit}, ${new Date().toISOString()}: node ${process.version}, ${os.cpus().length} cpus, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 await section(`1. time to first result over HTTP (${N_BIG} fns, ${CHAIN} reached) vs V8 in a fresh node`, () =>
   firstResultOverHttp(sink, { functions: N_BIG, chain: CHAIN, trials: QUICK ? 1 : 5, warmUps: QUICK ? 1 : 2, nonce: 100_000 }),
 );
@@ -455,14 +462,14 @@ await section('6. memory', () => memoryBench());
 await section('7. real modules from npm packages, service vs V8', () => realModulesBench({ ...sink, raw: (raw.realModules = {}) as Record<string, unknown> }, QUICK));
 
 const totalS = (now() - started) / 1000;
-console.log(`\n${'id'.padEnd(18)} ${'value'.padStart(9)}  ${'goal'.padEnd(22)} verdict  A vs B`);
+console.log(`\n${'id'.padEnd(22)} ${'value'.padStart(11)}  ${'goal'.padEnd(16)} verdict  A vs B`);
 for (const r of rows) {
   const v = r.pass === null ? 'info' : r.pass ? 'PASS' : 'MISS';
-  console.log(`${r.id.padEnd(18)} ${(fmt(r.value) + (r.unit === 'x' ? 'x' : ' ' + r.unit)).padStart(9)}  ${r.goal.padEnd(22)} ${v.padEnd(7)}  ${r.a} vs ${r.b}`);
+  console.log(`${r.id.padEnd(22)} ${(fmt(r.value) + (r.unit === 'x' ? 'x' : ' ' + r.unit)).padStart(11)}  ${r.goal.padEnd(16)} ${v.padEnd(7)}  ${r.a} vs ${r.b}`);
 }
 if (problems.length) console.log(`\nProblems:\n- ${problems.join('\n- ')}`);
 console.log(`\ntotal ${totalS.toFixed(1)} s`);
-const out = { date: new Date().toISOString(), quick: QUICK, loadAvgEnd: os.loadavg(), node: process.version, cpus: os.cpus().length, memGiB: os.totalmem() / 2 ** 30, totalS, rows, raw, problems };
+const out = { date: new Date().toISOString(), commit, quick: QUICK, loads, loadAvgEnd: os.loadavg(), node: process.version, cpus: os.cpus().length, memGiB: os.totalmem() / 2 ** 30, totalS, rows, raw, problems };
 writeFileSync(path.join(here, 'results.json'), JSON.stringify(out, null, 2) + '\n');
 console.log('wrote bench/results.json');
 process.exit(0);
