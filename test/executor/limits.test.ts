@@ -167,6 +167,7 @@ async function linkGrower(ex: Executor, memory: number, addrs: { grow: number; s
       { module: 'jit', name: 'memory.grow', kind: 'function', addr: MEMORY_GROW_HOOK_ADDR },
     ],
     exports: Object.entries(addrs).map(([name, addr]) => ({ name, addr, kind: 'function' as const })),
+    tableElements: 0,
   });
 }
 
