@@ -45,7 +45,7 @@ export class Linker {
   apply(op: LinkOp): void {
     switch (op.op) {
       case 'instantiate':
-        return this.tableBudget.instantiating(op.tableElements, op.label, () => this.instantiate(op));
+        return this.tableBudget.instantiating(op.tableElements, () => this.instantiate(op));
       case 'createStubs':
         return this.createStubs(op);
       case 'updatePointer': {

@@ -51,14 +51,14 @@ export class TableBudget {
    * Runs `instantiate`, which creates tables of `elements` elements in all and places them,
    * counting them from the start; throws ResourceExhausted, running nothing, when they do not fit.
    */
-  instantiating<T>(elements: number, label: string, instantiate: () => T): T {
+  instantiating<T>(elements: number, instantiate: () => T): T {
     if (!(elements > 0)) return instantiate();
     const used = this.usedElements();
     if (this.limitElements !== undefined && used + elements > this.limitElements) {
       throw new ExecutorFailure({
         kind: 'ResourceExhausted',
         limit: 'sessionTableElements',
-        message: `${label}: its tables of ${elements} elements do not fit: the session's tables hold ${used} of its ${this.limitElements}-element limit.`,
+        message: `Tables of ${elements} elements do not fit: the session's tables hold ${used} of its ${this.limitElements}-element limit.`,
       });
     }
     this.instantiations++;
