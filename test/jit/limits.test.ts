@@ -260,6 +260,28 @@ t.test('session tables: code kept in the globals module and start functions are 
   }
 });
 
+t.test('session tables: a shared table counts once and comes back when nothing imports it', async (t) => {
+  const jit = await withJIT(t, { sessionTableLimitElements: 10 });
+  jit.createDylib('a');
+  jit.createDylib('b');
+  await jit.addModule('a', { wat: `(module (table (export "t") 2 funcref)
+    (func (export "grow") (param i32) (result i32) (table.grow 0 (ref.null func) (local.get 0))))` });
+  await jit.addModule('b', { wat: `(module (import "a" "t" (table 1 funcref))
+    (func (export "grow") (param i32) (result i32) (table.grow 0 (ref.null func) (local.get 0))))` });
+  t.equal(await grow(jit, 'b', 4), 2, 'the importer grows the shared table');
+  t.equal(await grow(jit, 'a', 4), 6, 'counted once: 10 elements in use, not 16');
+  t.equal(await grow(jit, 'b', 1), -1, 'the budget is full');
+
+  await jit.removeDylib('a');
+  t.equal(await grow(jit, 'b', 0), 10, 'b still uses the table a defined');
+  jit.createDylib('c');
+  await t.rejects(jit.addModule('c', { wat: tableGrower(1) }), ResourceExhausted, 'so it still counts');
+
+  await jit.removeDylib('b');
+  await jit.addModule('c', { wat: tableGrower(10) });
+  t.pass('with nothing importing it, its elements came back');
+});
+
 t.test('session tables: removing a dylib gives its tables back', async (t) => {
   const jit = await withJIT(t, { sessionTableLimitElements: 100 });
   for (const lazy of [true, false]) {
