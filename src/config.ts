@@ -41,6 +41,8 @@ const EnvSchema = z
     MAX_FUNCTIONS_PER_MODULE: int(1).default(100_000),
     // V8's own limit on a table's size.
     TABLE_LIMIT_ELEMENTS: int(1, 10_000_000).default(10_000_000),
+    // All tables of the session together; unset: derived from EXECUTOR_HEAP_LIMIT_MB (below).
+    SESSION_TABLE_LIMIT_ELEMENTS: int(1).optional(),
     REOPTIMIZE_THRESHOLD: int(0).default(1000),
     REOPTIMIZE_MAX_FUNCTIONS: int(1, 10_000).default(32),
     // How much code a first call compiles beyond the function called (see src/jit/partition.ts).
@@ -75,6 +77,8 @@ export interface Config {
   readonly maxFunctionsPerModule: number;
   /** Most elements any one table may have (ResourceExhausted beyond; table.grow returns -1). */
   readonly tableLimitElements: number;
+  /** Most elements all tables of the session may hold together (ResourceExhausted at add, -1 from table.grow). */
+  readonly sessionTableLimitElements: number;
   /** Calls after which a lazily compiled function is re-optimized with its callees; 0 turns it off. */
   readonly reoptimizeThreshold: number;
   /** Most functions compiled together into one re-optimized function. */
@@ -94,10 +98,27 @@ export type JITConfig = Pick<
   | 'executorHeapLimitMb'
   | 'maxFunctionsPerModule'
   | 'tableLimitElements'
+  | 'sessionTableLimitElements'
   | 'reoptimizeThreshold'
   | 'reoptimizeMaxFunctions'
   | 'partitionBudgetBytes'
 >;
+
+/**
+ * V8 heap bytes a table element costs the executor, as measured for a funcref table (an
+ * externref element costs less): unlike linear memories, tables live in the executor's JS heap.
+ */
+export const TABLE_ELEMENT_HEAP_BYTES = 32;
+
+/**
+ * The default session table budget: a quarter of the executor's heap. V8 aborts the whole
+ * process, not just the worker, when one allocation passes the heap limit, and table.grow
+ * allocates the new backing store while the old one is still alive, so tables must stay well
+ * below the limit rather than merely under it.
+ */
+export function defaultSessionTableLimitElements(executorHeapLimitMb: number): number {
+  return Math.floor((executorHeapLimitMb * MiB) / 4 / TABLE_ELEMENT_HEAP_BYTES);
+}
 
 /** The JIT's settings as an empty environment gives them: every default in one place (EnvSchema). */
 export function defaultJITConfig(): JITConfig {
@@ -142,6 +163,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     maxModuleBytes: e.MAX_MODULE_BYTES,
     maxFunctionsPerModule: e.MAX_FUNCTIONS_PER_MODULE,
     tableLimitElements: e.TABLE_LIMIT_ELEMENTS,
+    sessionTableLimitElements: e.SESSION_TABLE_LIMIT_ELEMENTS ?? defaultSessionTableLimitElements(e.EXECUTOR_HEAP_LIMIT_MB),
     reoptimizeThreshold: e.REOPTIMIZE_THRESHOLD,
     reoptimizeMaxFunctions: e.REOPTIMIZE_MAX_FUNCTIONS,
     partitionBudgetBytes: e.PARTITION_BUDGET_BYTES,

@@ -31,6 +31,12 @@ export interface ExecutorOptions {
   readonly heapLimitMb?: number;
   /** Most 64 KiB pages the session's memories (createMemory) may hold together. Unset: no cap. */
   readonly sessionMemoryLimitPages?: number;
+  /**
+   * Most elements the tables the session's modules define may hold together (instantiate ops
+   * that define tables, table.grow). Unset: no cap. Tables live in the worker's heap: keep this
+   * well under heapLimitMb.
+   */
+  readonly sessionTableLimitElements?: number;
   /** Time limit for a start function run by apply(instantiate) outside any invoke. Default 10 s. */
   readonly startTimeoutMs?: number;
   /** Print lines kept per invoke or op; more are counted in a final line. Default 10,000. */
@@ -107,6 +113,7 @@ export class Executor {
   private readonly resourceLimits: ResourceLimits | undefined;
   private readonly heapLimitMb: number | undefined;
   private readonly sessionMemoryLimitPages: number | undefined;
+  private readonly sessionTableLimitElements: number | undefined;
   private readonly startTimeoutMs: number;
   private readonly maxOutputLines: number;
   private readonly compileCacheDir: string | undefined;
@@ -136,6 +143,7 @@ export class Executor {
   private constructor(opts: ExecutorOptions) {
     this.heapLimitMb = opts.heapLimitMb;
     this.sessionMemoryLimitPages = opts.sessionMemoryLimitPages;
+    this.sessionTableLimitElements = opts.sessionTableLimitElements;
     this.resourceLimits = opts.heapLimitMb === undefined ? undefined : { maxOldGenerationSizeMb: opts.heapLimitMb };
     this.startTimeoutMs = opts.startTimeoutMs ?? 10_000;
     this.maxOutputLines = opts.maxOutputLines ?? 10_000;
@@ -162,7 +170,7 @@ export class Executor {
     return SPECTEST_SYMBOLS;
   }
 
-  /** Where the executor's own functions (the reoptimize hook) sit; the JIT allocates above them. */
+  /** Where the executor's own functions (the grow and reoptimize hooks) sit; the JIT allocates above them. */
   hookAddresses(): Readonly<Record<HostFunction, ExecutorAddr>> {
     return HOOK_ADDRESSES;
   }
@@ -370,6 +378,7 @@ export class Executor {
       compileCacheDir: this.compileCacheDir,
       maxOutputLines: this.maxOutputLines,
       sessionMemoryLimitPages: this.sessionMemoryLimitPages,
+      sessionTableLimitElements: this.sessionTableLimitElements,
       onEvent: (ev) => this.onEvent(ev),
       onDeath: (err) => this.onDeath(err),
     });

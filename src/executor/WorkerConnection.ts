@@ -16,6 +16,7 @@ export interface ConnectionOptions {
   readonly compileCacheDir: string | undefined;
   readonly maxOutputLines: number;
   readonly sessionMemoryLimitPages: number | undefined;
+  readonly sessionTableLimitElements: number | undefined;
   readonly onEvent: (ev: WorkerEvent) => void;
   /** The worker died on its own (not through `dispose`): an error event or a non-zero exit. */
   readonly onDeath: (err: Error) => void;
@@ -44,6 +45,7 @@ export class WorkerConnection {
       signal: shared,
       maxOutputLines: opts.maxOutputLines,
       sessionMemoryLimitPages: opts.sessionMemoryLimitPages,
+      sessionTableLimitElements: opts.sessionTableLimitElements,
     };
     this.worker = new Worker(new URL('./worker.ts', import.meta.url), {
       workerData: init,

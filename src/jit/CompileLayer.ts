@@ -56,7 +56,7 @@ export class CompileLayer implements PieceLayer {
         if (record.options.optimize <= 0) return baseline;
         try {
           const bytes = await this.optimizer.optimize(baseline.bytes, { level: record.options.optimize, keepImports: true });
-          return describeOptimizedWhole(m, baseline, bytes);
+          return describeOptimizedWhole(baseline, bytes);
         } catch {
           // binaryen could not optimize this module: the baseline is correct, only slower.
           return baseline;

@@ -155,6 +155,7 @@ export class LazyJIT {
     const executor = await Executor.start({
       heapLimitMb: config.executorHeapLimitMb,
       sessionMemoryLimitPages: config.sessionMemoryLimitPages,
+      sessionTableLimitElements: config.sessionTableLimitElements,
       // A start function runs like a call, under the same limit.
       startTimeoutMs: config.callTimeoutMs,
     });

@@ -94,7 +94,14 @@ export class WasmLinkingLayer {
         }
         exports.set(refKey(exp.ref), addr);
       }
-      instantiated = this.executor.apply({ op: 'instantiate', label: request.label, bytes: piece.bytes, imports, exports: placements });
+      instantiated = this.executor.apply({
+        op: 'instantiate',
+        label: request.label,
+        bytes: piece.bytes,
+        imports,
+        exports: placements,
+        tableElements: piece.tableElements ?? 0,
+      });
     } catch (err) {
       this.budget.refund(key, size);
       throw err;

@@ -29,8 +29,13 @@ export const i64 = (n: bigint): WasmValue => v('i64', BigInt.asUintN(64, n).toSt
 
 import type { Executor } from '../../src/executor/Executor.ts';
 import type { ExportPlacement, ImportBinding } from '../../src/executor/protocol.ts';
+import { decodeModuleBinary } from '../../src/wasm/moduleBinary.ts';
+import { definedTableElements } from '../../src/wasm/tableLimits.ts';
 
-/** Instantiates `text` with imports bound by address and function exports placed at addresses. */
+/**
+ * Instantiates `text` with imports bound by address and exports placed at addresses (functions
+ * unless `kinds` says otherwise), telling the executor what its tables start with, as the JIT does.
+ */
 export function link(
   ex: Executor,
   text: string,
@@ -38,11 +43,13 @@ export function link(
   imports: readonly ImportBinding[] = [],
   kinds: Record<string, ExportPlacement['kind']> = {},
 ): Promise<void> {
+  const bytes = wat(text);
   return ex.apply({
     op: 'instantiate',
     label: 'test',
-    bytes: wat(text),
+    bytes,
     imports,
     exports: Object.entries(exports).map(([name, addr]) => ({ name, addr, kind: kinds[name] ?? 'function' })),
+    tableElements: definedTableElements(decodeModuleBinary(bytes)),
   });
 }

@@ -103,6 +103,7 @@ t.test('call-through from a start function, during apply(instantiate)', async (t
         (start $init)
         (func (export "get") (result i32) global.get $g))`),
       imports: [{ module: 'env', name: 'square', kind: 'function', addr: SQ.stubAddr }],
+      tableElements: 0,
       exports: [{ name: 'get', kind: 'function', addr: 110 }],
     }),
   );

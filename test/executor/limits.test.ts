@@ -1,13 +1,17 @@
 // Time and memory limits: a runaway call is stopped at its limit while main stays responsive;
 // the worker is replaced and the session's links are replayed, so earlier code keeps working.
-// The session's memories together stay within their page budget.
+// The session's memories together stay within their page budget, and its tables within their
+// element budget.
 
 import t from 'tap';
 import { ExecutionTimeout, ResourceExhausted } from '../../src/core/errors.ts';
 import { Executor } from '../../src/executor/Executor.ts';
 import { MEMORY_GROW_HOOK_ADDR } from '../../src/executor/memoryBudget.ts';
 import { DATA_HANDLE_BASE } from '../../src/executor/protocol.ts';
-import { instrumentMemoryGrow } from '../../src/wasm/growInstrumentation.ts';
+import { TABLE_GROW_HOOK_ADDR } from '../../src/executor/tableBudget.ts';
+import { instrumentMemoryGrow, instrumentTableGrow } from '../../src/wasm/growInstrumentation.ts';
+import { decodeModuleBinary } from '../../src/wasm/moduleBinary.ts';
+import { definedTableElements } from '../../src/wasm/tableLimits.ts';
 import type { FuncType } from '../../src/wasm/types.ts';
 import { i32, link, watBytes } from './helpers.ts';
 
@@ -167,6 +171,7 @@ async function linkGrower(ex: Executor, memory: number, addrs: { grow: number; s
       { module: 'jit', name: 'memory.grow', kind: 'function', addr: MEMORY_GROW_HOOK_ADDR },
     ],
     exports: Object.entries(addrs).map(([name, addr]) => ({ name, addr, kind: 'function' as const })),
+    tableElements: 0,
   });
 }
 
@@ -213,4 +218,136 @@ t.test('memory.grow keeps its own failures: past the maximum is -1 whatever the 
   t.same((await ex.invoke(20, unary, [i32(2)], { timeoutMs: 5000 })).results, [i32(-1)]);
   t.same((await ex.invoke(20, unary, [i32(1)], { timeoutMs: 5000 })).results, [i32(1)]);
   t.same((await ex.invoke(20, unary, [i32(-1)], { timeoutMs: 5000 })).results, [i32(-1)], '0xffffffff pages');
+});
+
+// The session table budget: an instantiate op says what the tables it defines start with (refused
+// before anything runs when they do not fit), and every table.grow asks the tableGrow hook.
+
+/**
+ * Instantiates `text` with its table.grows hooked (as every writer of the JIT hooks them), its
+ * exports placed at `exports` (kinds from `kinds`, functions otherwise).
+ */
+function linkTables(
+  ex: Executor,
+  text: string,
+  exports: Record<string, number>,
+  kinds: Record<string, 'table' | 'global'> = {},
+  imports: readonly { module: string; name: string; kind: 'table' | 'function'; addr: number }[] = [],
+): Promise<void> {
+  const original = watBytes(text);
+  const bytes = instrumentTableGrow(original, 'jit', 'table.grow') ?? original;
+  const hooked = bytes !== original;
+  return ex.apply({
+    op: 'instantiate',
+    label: 'tables',
+    bytes,
+    imports: [...imports, ...(hooked ? [{ module: 'jit', name: 'table.grow', kind: 'function' as const, addr: TABLE_GROW_HOOK_ADDR }] : [])],
+    exports: Object.entries(exports).map(([name, addr]) => ({ name, addr, kind: kinds[name] ?? ('function' as const) })),
+    tableElements: definedTableElements(decodeModuleBinary(original)),
+  });
+}
+
+const tableGrower = (elements: number) => `(module
+  (table (export "t") ${elements} funcref)
+  (func (export "grow") (param i32) (result i32) (table.grow 0 (ref.null func) (local.get 0)))
+  (func (export "size") (result i32) (table.size 0))
+  (func (export "spin") (loop $l br $l)))`;
+
+t.test('session table budget: a module whose tables do not fit is refused, and places and runs nothing', async (t) => {
+  const ex = await Executor.start({ sessionTableLimitElements: 100 });
+  t.teardown(() => ex.close());
+  const table = DATA_HANDLE_BASE + 100;
+  await linkTables(ex, `(module (table (export "t") 60 funcref)
+    (func (export "isNull") (param i32) (result i32) (ref.is_null (table.get 0 (local.get 0)))))`, { t: table, isNull: 20 }, { t: 'table' });
+  const isNull = () => ex.invoke(20, unary, [i32(0)], { timeoutMs: 5000 }).then((r) => r.results[0]);
+  t.same(await isNull(), i32(1));
+
+  // Its start function would store into the first module's table: it must not run.
+  const refused = await linkTables(
+    ex,
+    `(module (import "env" "t" (table 1 funcref)) (table (export "mine") 41 funcref)
+      (func $f (export "f")) (elem declare func $f)
+      (func $start (table.set 0 (i32.const 0) (ref.func $f))) (start $start))`,
+    { mine: DATA_HANDLE_BASE + 101, f: 21 },
+    { mine: 'table' },
+    [{ module: 'env', name: 't', kind: 'table', addr: table }],
+  ).catch((e: unknown) => e);
+  t.type(refused, ResourceExhausted);
+  t.equal((refused as ResourceExhausted).limit, 'sessionTableElements');
+  t.match((refused as Error).message, /41 elements/);
+  t.same(await isNull(), i32(1), 'its start function did not run');
+  await t.rejects(ex.dataSize(DATA_HANDLE_BASE + 101), { code: 'TypeMismatch' }, 'its table is not placed');
+  await t.rejects(ex.invoke(21, nullary([]), [], { timeoutMs: 5000 }), { code: 'TypeMismatch' }, 'nor its function');
+  t.equal(ex.stats().replayLogOps, 1, 'a refused op is not replayed');
+
+  await linkTables(ex, '(module (table (export "mine") 40 funcref))', { mine: DATA_HANDLE_BASE + 102 }, { mine: 'table' });
+  t.equal(await ex.dataSize(DATA_HANDLE_BASE + 102), 40, 'exactly up to the limit fits');
+});
+
+t.test('session table budget: table.grow returns -1 past it; current sizes count; a released table gives its elements back', async (t) => {
+  const ex = await Executor.start({ sessionTableLimitElements: 100 });
+  t.teardown(() => ex.close());
+  const [ta, tb, tc] = [DATA_HANDLE_BASE + 100, DATA_HANDLE_BASE + 101, DATA_HANDLE_BASE + 102];
+  await linkTables(ex, tableGrower(10), { t: ta, grow: 20, size: 21, spin: 22 }, { t: 'table' });
+  await linkTables(ex, tableGrower(20), { t: tb, grow: 30, size: 31, spin: 32 }, { t: 'table' });
+  const call = (addr: number, ...args: number[]) =>
+    ex.invoke(addr, args.length > 0 ? unary : nullary(['i32']), args.map(i32), { timeoutMs: 5000 }).then((r) => r.results[0]);
+
+  t.same(await call(20, 30), i32(10), 'A grows from 10 to 40');
+  t.same(await call(30, 41), i32(-1), '40 + 20 + 41 is past the budget');
+  t.same(await call(31), i32(20), 'the refused grow left the table as it was');
+  t.same(await call(30, 40), i32(20), 'exactly at the budget');
+  t.same(await call(20, 1), i32(-1), 'full');
+  t.same(await call(20, 0), i32(40), 'growing by 0 still answers the size');
+  t.same(await call(20, -1), i32(-1), '0xffffffff elements');
+
+  const late = await linkTables(ex, '(module (table (export "t") 1 funcref))', { t: tc }, { t: 'table' }).catch((e: unknown) => e);
+  t.type(late, ResourceExhausted, "current sizes count, not initial ones (those were 30)");
+
+  await ex.apply({ op: 'release', addrs: [ta] });
+  await linkTables(ex, '(module (table (export "t") 40 funcref))', { t: tc }, { t: 'table' });
+  t.equal(await ex.dataSize(tc), 40, "A's 40 elements came back");
+  t.same(await call(30, 1), i32(-1), 'and are taken again');
+
+  // A stopped call restarts the worker: tables are back to their initial sizes, and so is the count.
+  await t.rejects(ex.invoke(32, nullary([]), [], { timeoutMs: 200 }), ExecutionTimeout);
+  t.same(await call(31), i32(20), 'B replayed at its initial size');
+  t.same(await call(30, 40), i32(20), '20 + 40 in use: 40 more fit');
+  t.same(await call(30, 1), i32(-1));
+});
+
+t.test('session table budget: a table placed at two handles counts once', async (t) => {
+  const ex = await Executor.start({ sessionTableLimitElements: 100 });
+  t.teardown(() => ex.close());
+  await linkTables(ex, '(module (table $t (export "t") (export "again") 60 funcref))', { t: DATA_HANDLE_BASE + 100, again: DATA_HANDLE_BASE + 101 }, {
+    t: 'table',
+    again: 'table',
+  });
+  await linkTables(ex, '(module (table (export "t") 40 funcref))', { t: DATA_HANDLE_BASE + 102 }, { t: 'table' });
+  t.equal(await ex.dataSize(DATA_HANDLE_BASE + 102), 40, '60 + 40, not 120 + 40');
+});
+
+t.test('session table budget: a start function growing the tables being instantiated is held to it', async (t) => {
+  const ex = await Executor.start({ sessionTableLimitElements: 100 });
+  t.teardown(() => ex.close());
+  // The module's table is not placed until instantiation is over, yet its start function grows it.
+  await linkTables(
+    ex,
+    `(module (table (export "t") 10 funcref)
+      (global $results (export "results") (mut i64) (i64.const 0))
+      (func $grow (param i32) (result i64) (i64.extend_i32_s (table.grow 0 (ref.null func) (local.get 0))))
+      (func $start
+        (global.set $results (i64.or (i64.or
+          (i64.and (call $grow (i32.const 60)) (i64.const 0xffff))
+          (i64.shl (i64.and (call $grow (i32.const 60)) (i64.const 0xffff)) (i64.const 16)))
+          (i64.shl (i64.and (call $grow (i32.const 30)) (i64.const 0xffff)) (i64.const 32)))))
+      (start $start))`,
+    { t: DATA_HANDLE_BASE + 100, results: DATA_HANDLE_BASE + 101 },
+    { t: 'table', results: 'global' },
+  );
+  const packed = BigInt((await ex.readGlobal(DATA_HANDLE_BASE + 101, { type: 'i64', mutable: true })).bits ?? '0');
+  const results = [0n, 16n, 32n].map((shift) => Number(BigInt.asIntN(16, (packed >> shift) & 0xffffn)));
+  t.same(results, [10, -1, 70], 'grew to 70, refused 60 more, then took the last 30');
+  t.equal(await ex.dataSize(DATA_HANDLE_BASE + 100), 100);
+  await t.rejects(linkTables(ex, '(module (table (export "t") 1 funcref))', { t: DATA_HANDLE_BASE + 102 }, { t: 'table' }), ResourceExhausted, 'full once placed');
 });
