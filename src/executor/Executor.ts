@@ -87,8 +87,10 @@ export interface ExecutorStats {
   /** Replayed ops that failed on a fresh worker and were dropped. */
   readonly replayFailures: number;
   readonly callThroughs: number;
-  /** Milliseconds from the latest worker's start to its ready message. */
+  /** Milliseconds from the latest worker's start to its ready message (a new host's start included). */
   readonly lastBootMs: number;
+  /** The process the current worker runs in: this one, or an executor host. */
+  readonly pid: number | undefined;
 }
 
 interface PendingOp {
@@ -253,6 +255,7 @@ export class Executor {
       replayFailures: this.counters.replayFailures,
       callThroughs: this.counters.callThroughs,
       lastBootMs: this.counters.lastBootMs,
+      pid: this.conn.pid,
     };
   }
 

@@ -35,6 +35,8 @@ export type ConnectionOptions = WorkerSettings & ConnectionCallbacks;
 export interface ExecutorConnection {
   /** When this worker was asked to start (performance.now()), to measure its boot. */
   readonly startedAt: number;
+  /** The process the worker runs in (undefined: a host that failed to start). */
+  readonly pid: number | undefined;
   readonly isDisposed: boolean;
   postOp(op: LinkOp): void;
   postRequest(req: ExecRequest): void;

@@ -106,7 +106,7 @@ export class ExecutorHost {
 
   open(opts: ConnectionOptions): ExecutorConnection {
     const id = this.nextConnection++;
-    const conn = new HostedConnection(id, (msg) => this.send(msg), {
+    const conn = new HostedConnection(id, this.child.pid, (msg) => this.send(msg), {
       ...opts,
       onDeath: (err) => {
         this.forget(id);

@@ -148,6 +148,7 @@ export function hostEnv(env: NodeJS.ProcessEnv, compileCacheDir: string | undefi
 /** What a closed pool hands out: a connection whose worker "dies" at once, with the reason. */
 class RefusedConnection implements ExecutorConnection {
   readonly startedAt = performance.now();
+  readonly pid = undefined;
   readonly isDisposed = false;
   constructor(opts: ConnectionOptions, reason: Error) {
     queueMicrotask(() => opts.onDeath(reason));

@@ -17,8 +17,11 @@ export class HostedConnection implements ExecutorConnection {
   private disposal: Promise<void> | null = null;
   private resolveDisposal: () => void = () => {};
 
-  constructor(id: number, send: (msg: ToHost) => void, opts: ConnectionOptions) {
+  readonly pid: number | undefined;
+
+  constructor(id: number, pid: number | undefined, send: (msg: ToHost) => void, opts: ConnectionOptions) {
     this.id = id;
+    this.pid = pid;
     this.send = send;
     this.opts = opts;
     const { resourceLimits, compileCacheDir, maxOutputLines, sessionMemoryLimitPages } = opts;

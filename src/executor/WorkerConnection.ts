@@ -17,6 +17,7 @@ export class WorkerConnection implements ExecutorConnection {
   private dead = false;
   /** When this worker was asked to start (performance.now()), to measure its boot. */
   readonly startedAt = performance.now();
+  readonly pid: number | undefined = process.pid;
 
   constructor(opts: ConnectionOptions) {
     const opsChannel = new MessageChannel();
