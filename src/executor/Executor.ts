@@ -408,6 +408,12 @@ export class Executor {
       return;
     }
     if (this.booted !== null) {
+      // A host dies under a worker still starting for reasons not its own (another session's
+      // allocation, a kill from outside): start again, on another host, a few times.
+      if (err instanceof ExecutorHostDied && ++this.deathsSinceReady <= MAX_CONSECUTIVE_DEATHS) {
+        this.restart(null, error);
+        return;
+      }
       this.booted.reject(error);
       this.booted = null;
       this.closed = true;

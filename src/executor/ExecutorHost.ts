@@ -204,8 +204,9 @@ export class ExecutorHost {
    * not hang a process that is otherwise done); it exits with its parent either way.
    */
   private updateRef(): void {
-    // Closing counts as busy: close() must see the process end.
-    const busy = (this.load > 0 || this.closing !== null) && !this.ended;
+    // A connection waiting for its dispose to be confirmed counts, and so does closing: both
+    // wait for the host to answer or end.
+    const busy = (this.connections.size > 0 || this.closing !== null) && !this.ended;
     const handles: { ref?: () => unknown; unref?: () => unknown }[] = [this.child];
     if (this.child.channel) handles.push(this.child.channel);
     if (this.child.stderr) handles.push(this.child.stderr as { ref?: () => unknown; unref?: () => unknown });

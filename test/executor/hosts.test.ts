@@ -228,6 +228,21 @@ t.test('a host killed from outside is replaced and its sessions come back', asyn
   t.equal(idle.stats().pid, busy.stats().pid, 'both on the replacement host');
 });
 
+t.test('a host dying under a session that is still starting: the session starts on a new host', async (t) => {
+  const pool = newPool(t, 1);
+  const first = await session(t, pool);
+  const doomed = first.stats().pid ?? 0;
+  const starting = Executor.start({ host: pool });
+  process.kill(doomed, 'SIGKILL');
+  const ex = await starting;
+  t.teardown(() => ex.close());
+  t.not(ex.stats().pid, doomed);
+  t.equal(ex.stats().restarts, 1);
+  await link(ex, COUNTER, { bump: BUMP, spin: SPIN });
+  t.same(await bumps(ex, 1), [6]);
+  t.same(await bumps(first, 1), [6], 'the session that was running is back too');
+});
+
 t.test('placement: least loaded first, never more than maxHosts', async (t) => {
   const pool = newPool(t, 2);
   const first = await Promise.all([1, 2, 3, 4, 5].map(() => session(t, pool)));
