@@ -3,7 +3,8 @@
 // forms are parsed into the JSON shape here, so one schema validates all of them.
 
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { DylibParams } from '../schemas/common.ts';
+import { z } from 'zod';
+import { DylibParams, ModuleParams } from '../schemas/common.ts';
 import { errorResponses, HttpError } from '../schemas/errors.ts';
 import { AddModuleBody, AddModuleQuery, AddModuleResult, MODULE_DEFAULTS } from '../schemas/module.ts';
 import type { RouteDeps } from './deps.ts';
@@ -56,6 +57,25 @@ export const moduleRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { serv
         name: body.name ?? query.name,
       });
       return reply.code(201).send(result);
+    },
+  );
+
+  app.delete(
+    '/dylibs/:dylib/modules/:module',
+    {
+      schema: {
+        summary: 'Remove one module',
+        description:
+          "Removes the module's symbols, bodies, stubs, memories and compiled code, as ORC removes a ResourceTracker. " +
+          'What other modules import from it resolves again at their next materialization.',
+        tags: ['modules'],
+        params: ModuleParams,
+        response: { 204: z.undefined().describe('Removed.'), ...errorResponses(400, 404) },
+      },
+    },
+    async (request, reply) => {
+      await service.removeModule(request.params.dylib, request.params.module);
+      return reply.code(204).send();
     },
   );
 };

@@ -46,6 +46,9 @@ export type DylibParams = z.infer<typeof DylibParams>;
 export const SymbolParams = z.object({ dylib: DylibName, symbol: SymbolName });
 export type SymbolParams = z.infer<typeof SymbolParams>;
 
+export const ModuleParams = z.object({ dylib: DylibName, module: z.string().min(1).describe("A module's id, as its add returned it.") });
+export type ModuleParams = z.infer<typeof ModuleParams>;
+
 /** Query-string integers arrive as strings; accept plain decimal digits only (no "1e3", no ""). */
 export const QueryUint = z
   .string()

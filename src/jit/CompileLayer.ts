@@ -52,7 +52,7 @@ export class CompileLayer implements PieceLayer {
           moduleName: record.id,
         });
       case 'whole': {
-        const baseline = wholeModulePiece(m);
+        const baseline = wholeModulePiece(m, record.id);
         if (record.options.optimize <= 0) return baseline;
         try {
           const bytes = await this.optimizer.optimize(baseline.bytes, { level: record.options.optimize, keepImports: true });

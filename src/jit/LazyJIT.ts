@@ -416,8 +416,12 @@ export class LazyJIT {
         const r = await this.executor.invoke(def.address, type as FuncType, args, { timeoutMs: remaining });
         return { results: r.results, output: r.output, runMs: r.runMs, compiled: ctx.compiled, compileMs: ctx.compileMs };
       } catch (err) {
+        // The executor had the time left; the client asked for (or got) the whole limit.
+        if (err instanceof ExecutionTimeout) {
+          this.counters.timeouts++;
+          throw new ExecutionTimeout(timeoutMs);
+        }
         if (err instanceof JITError && err.code === 'Trap') this.counters.traps++;
-        if (err instanceof JITError && err.code === 'ExecutionTimeout') this.counters.timeouts++;
         // A body the call reached was compiled but could not be linked in the executor: the call
         // needed code it cannot have.
         if (err instanceof ExecutorLinkError) throw new FailedToMaterialize([{ dylib: jd.name, name: symbol }], err);

@@ -46,6 +46,7 @@ export interface JITService {
   setLinkOrder(name: string, linkOrder: readonly string[]): DylibView;
   removeDylib(name: string): Promise<void>;
   addModule(dylib: string, source: { wat: string } | { wasm: Uint8Array }, opts: { lazy: boolean; optimize: number; name?: string | undefined }): Promise<AddModuleResult>;
+  removeModule(dylib: string, moduleId: string): Promise<void>;                   // DylibNotFound, ModuleNotFound
   addReexports(dylib: string, from: string, symbols: readonly string[] | Readonly<Record<string, string>>, opts: { lazy: boolean }): Promise<{ symbols: SymbolView[] }>;
   getSymbol(dylib: string, name: string): Promise<SymbolView>;                   // looked up through the link order (resolves it: address set; compiles no lazy body)
   lookup(dylib: string, names: readonly string[]): Promise<SymbolView[]>;        // all or nothing

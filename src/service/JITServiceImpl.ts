@@ -58,6 +58,10 @@ export class JITServiceImpl implements JITService {
     return { module, symbols: added.symbols.map((e) => this.symbolView(e)), unresolvedImports };
   }
 
+  removeModule(dylib: string, moduleId: string): Promise<void> {
+    return this.jit.removeModule(dylib, moduleId);
+  }
+
   async addReexports(
     dylib: string,
     from: string,

@@ -5,21 +5,52 @@
 // Optionally optimized as a whole by binaryen afterwards: describeOptimizedWhole reads back
 // what binaryen emitted.
 
+import { ByteWriter } from './bytes.ts';
 import type { CompiledPiece, HostImport, PieceImport } from './compiledPiece.ts';
-import { decodeModuleBinary } from './moduleBinary.ts';
+import { displayName } from './displayName.ts';
+import { decodeModuleBinary, SectionId } from './moduleBinary.ts';
+
+const NAME_MODULE = 0;
+const NAME_FUNCTIONS = 1;
 import type { EntityRef } from './moduleInfo.ts';
 import { prepareForSession } from './sessionPiece.ts';
 import type { ExternKind } from './types.ts';
 import type { WasmModule } from './WasmModule.ts';
 
-export function wholeModulePiece(m: WasmModule): CompiledPiece {
+export function wholeModulePiece(m: WasmModule, moduleName?: string): CompiledPiece {
   const { info } = m;
   return prepareForSession({
-    bytes: m.bytes,
+    bytes: withDisplayNames(m, moduleName),
     imports: info.imports.map(({ module, name, kind, index }) => ({ module, name, ref: { kind, index } })),
     hostImports: [],
     exports: info.exports.map(({ name, kind, index }) => ({ name, ref: { kind, index } })),
   });
+}
+
+/**
+ * The module's bytes with its name section replaced by one that names every function as a trap
+ * stack must (API v2: the name section's name, else the first export name, else
+ * `func[<index>]`; displayName.ts), and the module as `moduleName`.
+ */
+function withDisplayNames(m: WasmModule, moduleName: string | undefined): Uint8Array {
+  const { binary } = m;
+  const out = new ByteWriter(binary.bytes.length + 32 * binary.funcTypes.length + 64);
+  out.bytes(binary.bytes.subarray(0, 8));
+  for (const s of binary.sections) {
+    if (s.id === SectionId.custom && s.name === 'name') continue;
+    out.bytes(binary.bytes.subarray(s.headerStart, s.end));
+  }
+  const payload = new ByteWriter().name('name');
+  if (moduleName !== undefined) {
+    const sub = new ByteWriter().name(moduleName).finish();
+    payload.u8(NAME_MODULE).u32(sub.length).bytes(sub);
+  }
+  const fns = new ByteWriter(32 * binary.funcTypes.length + 5).u32(binary.funcTypes.length);
+  for (let i = 0; i < binary.funcTypes.length; i++) fns.u32(i).name(displayName(binary, i));
+  const sub = fns.finish();
+  payload.u8(NAME_FUNCTIONS).u32(sub.length).bytes(sub);
+  out.section(SectionId.custom, payload.finish());
+  return out.finish();
 }
 
 /**

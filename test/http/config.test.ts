@@ -20,6 +20,7 @@ t.test('defaults', async (t) => {
     tableLimitElements: 10_000_000,
     reoptimizeThreshold: 1000,
     reoptimizeMaxFunctions: 32,
+    partitionBudgetBytes: 256 * 1024,
   });
 });
 

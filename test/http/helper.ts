@@ -68,6 +68,25 @@ export function apiError(t: Test, res: LightMyRequestResponse, status: number, c
   return body.error;
 }
 
+/**
+ * Waits until `check` holds (re-optimization runs beside the program, so a client sees its
+ * result some time after the call that set it off); fails the test after `timeoutMs`.
+ */
+export async function eventually(t: Test, check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) {
+      t.pass(what);
+      return;
+    }
+    if (Date.now() > deadline) {
+      t.fail(`${what}: still not so after ${timeoutMs} ms`);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 export async function createDylib(app: FastifyInstance, name: string, linkOrder?: string[]): Promise<void> {
   const res = await call(app, 'POST', '/dylibs', linkOrder ? { name, linkOrder } : { name });
   if (res.statusCode !== 201) throw new Error(`creating ${name}: ${res.statusCode} ${res.body}`);

@@ -70,10 +70,13 @@ function run(exports: WebAssembly.Exports): unknown[] {
   return out;
 }
 
-t.test('a module without memory is the binary of record, imports and exports as declared', async (tt) => {
-  const m = moduleFromWat('(module (import "env" "twice" (func $twice (param i32) (result i32))) (func (export "f") (param i32) (result i32) local.get 0 call $twice))');
-  const piece = wholeModulePiece(m);
-  tt.equal(piece.bytes, m.bytes, 'nothing to fit: the very bytes');
+t.test('a module without memory is the binary of record, named for trap stacks, imports and exports as declared', async (tt) => {
+  const m = moduleFromWat('(module (import "env" "twice" (func $twice (param i32) (result i32))) (func (export "f") (param i32) (result i32) local.get 0 call $twice) (func (param i32) (result i32) local.get 0))');
+  const piece = wholeModulePiece(m, 'm7');
+  const binary = decodeModuleBinary(piece.bytes);
+  const nonCustom = (b: typeof binary) => b.sections.filter((s) => s.id !== 0).map((s) => [...b.bytes.subarray(s.headerStart, s.end)]);
+  tt.same(nonCustom(binary), nonCustom(m.binary), 'nothing to fit: every section but the names is the binary of record');
+  tt.same([...binary.functionNames], [[0, 'twice'], [1, 'f'], [2, 'func[2]']], 'every function named as API v2 wants: name section, export, func[i]');
   tt.same(piece.imports, [{ module: 'env', name: 'twice', ref: { kind: 'function', index: 0 } }]);
   tt.same(piece.exports, [{ name: 'f', ref: { kind: 'function', index: 1 } }]);
   tt.same(piece.hostImports, []);
