@@ -1,7 +1,8 @@
 // Executors in this process vs in executor hosts (child processes), side by side: invoke round
 // trip (one session sequentially, and 10 sessions with a call each in flight), executor start,
 // and the memory of idle sessions in a host. Blocks of A and B alternate and medians are taken,
-// because the machine is shared. `node bench/executorHosts.ts` (BENCH_QUICK=1: smaller).
+// because the machine is shared. `node bench/executorHosts.ts` (BENCH_QUICK=1: smaller;
+// BENCH_PARTS=memory,trips,start: only those).
 //
 // CPU: "main" is this process's main thread (event loop utilization: what serving the calls costs
 // the thread that also serves HTTP); "process" is this process's CPU, all threads (the in-process
@@ -187,7 +188,11 @@ async function idleMemory(): Promise<void> {
   await pool.close();
 }
 
-await idleMemory();
-await roundTrips(1);
-await roundTrips(10);
-await startTimes();
+/** BENCH_PARTS=memory,trips,start runs only those parts. */
+const PARTS = process.env['BENCH_PARTS']?.split(',') ?? ['memory', 'trips', 'start'];
+if (PARTS.includes('memory')) await idleMemory();
+if (PARTS.includes('trips')) {
+  await roundTrips(1);
+  await roundTrips(10);
+}
+if (PARTS.includes('start')) await startTimes();
