@@ -4,6 +4,7 @@
 // and whether V8 reported heap exhaustion.
 
 import { fork, type ChildProcess } from 'node:child_process';
+import { BatchedSend } from './batchedSend.ts';
 import type { ConnectionOptions, ExecutorConnection } from './ExecutorConnection.ts';
 import { HostedConnection } from './HostedConnection.ts';
 import { ExecutorHostDied, ExecutorWorkerDied, mentionsHeapExhaustion } from './hostErrors.ts';
@@ -30,8 +31,8 @@ export class ExecutorHost {
   private readonly opts: ExecutorHostOptions;
   private readonly connections = new Map<number, HostedConnection>();
   private nextConnection = 1;
-  /** Messages posted before the host said hello (it may not listen yet); null afterwards. */
-  private backlog: ToHost[] | null = [];
+  /** Held until the host says hello (it may not listen before). */
+  private readonly outbox: BatchedSend<ToHost>;
   private readonly tail: string[] = [];
   private partialLine = '';
   private heapExhausted = false;
@@ -43,6 +44,12 @@ export class ExecutorHost {
 
   constructor(opts: ExecutorHostOptions) {
     this.opts = opts;
+    this.outbox = new BatchedSend<ToHost>(
+      (batch) => {
+        if (this.child.connected) this.child.send(batch);
+      },
+      { held: true },
+    );
     this.child = fork(HOST_SCRIPT, [], {
       execPath: process.execPath,
       execArgv: [...opts.execArgv],
@@ -50,7 +57,9 @@ export class ExecutorHost {
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     });
-    this.child.on('message', (msg: FromHost) => this.onMessage(msg));
+    this.child.on('message', (batch: FromHost[]) => {
+      for (const msg of batch) this.onMessage(msg);
+    });
     this.child.stderr?.setEncoding('utf8');
     this.child.stderr?.on('data', (chunk: string) => this.onStderr(chunk));
     this.closed = new Promise<void>((resolve) => {
@@ -135,17 +144,11 @@ export class ExecutorHost {
 
   private send(msg: ToHost): void {
     if (this.ended || this.closing !== null) return;
-    if (this.backlog !== null) this.backlog.push(msg);
-    else if (this.child.connected) this.child.send(msg);
+    this.outbox.push(msg);
   }
 
   private onMessage(msg: FromHost): void {
-    if (msg.t === 'hello') {
-      const backlog = this.backlog ?? [];
-      this.backlog = null;
-      for (const m of backlog) this.send(m);
-      return;
-    }
+    if (msg.t === 'hello') return this.outbox.release();
     const conn = this.connections.get(msg.conn);
     if (conn === undefined) return;
     switch (msg.t) {
@@ -181,6 +184,7 @@ export class ExecutorHost {
   private end(exitCode: number | null, signal: NodeJS.Signals | null): void {
     if (this.ended) return;
     this.ended = true;
+    this.outbox.discard();
     if (this.partialLine !== '') this.keepLine(this.partialLine);
     this.partialLine = '';
     const error =

@@ -7,16 +7,18 @@
 // answer exactly as it does in the server's own process. This thread never blocks, so a worker
 // blocked in a call-through always gets its ops and its answer.
 
+import { BatchedSend } from './batchedSend.ts';
 import type { ExecutorConnection } from './ExecutorConnection.ts';
 import type { FromHost, ToHost } from './hostProtocol.ts';
 import { WorkerConnection } from './WorkerConnection.ts';
 
 if (process.send === undefined) throw new Error('hostProcess.ts must be started with an IPC channel (child_process.fork)');
 
-function send(msg: FromHost): void {
+const outbox = new BatchedSend<FromHost>((batch) => {
   // After a disconnect the process is on its way out; nothing is listening any more.
-  if (process.connected) process.send?.(msg);
-}
+  if (process.connected) process.send?.(batch);
+});
+const send = (msg: FromHost): void => outbox.push(msg);
 
 const connections = new Map<number, ExecutorConnection>();
 
@@ -46,7 +48,7 @@ function dispose(conn: number): void {
   );
 }
 
-process.on('message', (msg: ToHost) => {
+function receive(msg: ToHost): void {
   // A connection missing here has died (its death is on the way to the parent) or was disposed:
   // what was sent to it meanwhile has nobody to go to.
   switch (msg.t) {
@@ -61,6 +63,10 @@ process.on('message', (msg: ToHost) => {
     case 'dispose':
       return dispose(msg.conn);
   }
+}
+
+process.on('message', (batch: ToHost[]) => {
+  for (const msg of batch) receive(msg);
 });
 
 // The parent is gone (closed the pool, exited or was killed): so are all our sessions.

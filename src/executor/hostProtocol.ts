@@ -2,7 +2,8 @@
 // worker threads of several sessions), over the child's IPC channel with Node's 'advanced'
 // serialization (structured clone, so Uint8Array bytes cross as bytes).
 //
-// One channel carries every connection of the host, each message tagged with its connection id.
+// One channel carries every connection of the host, each message tagged with its connection id;
+// each IPC message is an array of these, sent in order (BatchedSend).
 // Node delivers IPC messages in send order, so a connection's ops and requests reach the host in
 // the order Executor posted them, and its events reach Executor in the order the worker posted
 // them: the same guarantees as a worker of the server's own process (see ExecutorConnection).
