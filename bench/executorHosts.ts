@@ -2,7 +2,7 @@
 // trip (one session sequentially, and 10 sessions with a call each in flight), executor start,
 // and the memory of idle sessions in a host. Blocks of A and B alternate and medians are taken,
 // because the machine is shared. `node bench/executorHosts.ts` (BENCH_QUICK=1: smaller;
-// BENCH_PARTS=memory,trips,start: only those).
+// BENCH_PARTS=memory,trips,start,crash: only those).
 //
 // CPU: "main" is this process's main thread (event loop utilization: what serving the calls costs
 // the thread that also serves HTTP); "process" is this process's CPU, all threads (the in-process
@@ -188,11 +188,65 @@ async function idleMemory(): Promise<void> {
   await pool.close();
 }
 
-/** BENCH_PARTS=memory,trips,start runs only those parts. */
-const PARTS = process.env['BENCH_PARTS']?.split(',') ?? ['memory', 'trips', 'start'];
+/**
+ * What a host's death costs the sessions on it: the time from the fatal event to the death being
+ * seen here, and to a session of that host answering again (a new host, a new worker, the replay
+ * of its link log: `ops` small modules). Once by SIGKILL, once by an allocation V8 aborts on.
+ */
+async function crashRecovery(): Promise<void> {
+  const n = QUICK ? 2 : 4;
+  const ops = 20;
+  const rows: Record<'SIGKILL' | 'heap abort', { seenMs: number[]; backMs: number[] }> = {
+    SIGKILL: { seenMs: [], backMs: [] },
+    'heap abort': { seenMs: [], backMs: [] },
+  };
+  for (let i = 0; i < n; i++) {
+    for (const how of ['SIGKILL', 'heap abort'] as const) {
+      const pool = new ExecutorHostPool({ maxHosts: 1, echoStderr: false });
+      const culprit = await Executor.start({ host: pool, heapLimitMb: 32 });
+      const victim = await session(pool);
+      for (let k = 0; k < ops; k++) {
+        await victim.apply({ op: 'instantiate', label: `m${k}`, bytes: addModule(), imports: [], exports: [{ name: 'add', kind: 'function', addr: 100 + k }] });
+      }
+      const pid = victim.stats().pid ?? 0;
+      const t0 = performance.now();
+      let seen = NaN;
+      const died = new Promise<void>((resolve) => {
+        const timer = setInterval(() => {
+          if (pool.hostInfo().every((h) => h.pid !== pid)) {
+            seen = performance.now() - t0;
+            clearInterval(timer);
+            resolve();
+          }
+        }, 1);
+      });
+      if (how === 'SIGKILL') process.kill(pid, 'SIGKILL');
+      else {
+        const table = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 4, 7, 1, 0x70, 0, 0x80, 0xad, 0xe2, 0x04]); // (table 10000000 funcref)
+        void culprit.apply({ op: 'instantiate', label: 'huge', bytes: table, imports: [], exports: [] }).catch(() => {});
+      }
+      // A call sent before the death is seen would be in flight on the dead host, and fail.
+      await died;
+      await call(victim, 1);
+      const back = performance.now() - t0;
+      rows[how].seenMs.push(seen);
+      rows[how].backMs.push(back);
+      await Promise.all([culprit.close(), victim.close()]);
+      await pool.close();
+    }
+  }
+  console.log(`\nhost death, a co-hosted session with ${ops + 1} modules in its log (medians of ${n})`);
+  for (const [how, r] of Object.entries(rows)) {
+    console.log(`  ${how.padEnd(10)} death seen after ${f1(median(r.seenMs))} ms; the session answers again after ${f1(median(r.backMs))} ms`);
+  }
+}
+
+/** BENCH_PARTS=memory,trips,start,crash runs only those parts. */
+const PARTS = process.env['BENCH_PARTS']?.split(',') ?? ['memory', 'trips', 'start', 'crash'];
 if (PARTS.includes('memory')) await idleMemory();
 if (PARTS.includes('trips')) {
   await roundTrips(1);
   await roundTrips(10);
 }
 if (PARTS.includes('start')) await startTimes();
+if (PARTS.includes('crash')) await crashRecovery();
