@@ -25,8 +25,6 @@ export interface ExecutorHostOptions {
 const HOST_SCRIPT = new URL('./hostProcess.ts', import.meta.url);
 
 export class ExecutorHost {
-  /** performance.now() when the process was started. */
-  readonly startedAt = performance.now();
   private readonly child: ChildProcess;
   private readonly opts: ExecutorHostOptions;
   private readonly connections = new Map<number, HostedConnection>();
