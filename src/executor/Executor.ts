@@ -1,5 +1,6 @@
 // Main-thread proxy of the executor: the one object the JIT uses to change and run the
-// session's code. It owns the worker's lifecycle, keeps requests in a FIFO (one runs at a time),
+// session's code. It owns the worker's lifecycle (a worker thread of this process, or of an
+// executor host process when started with a pool), keeps requests in a FIFO (one runs at a time),
 // assigns link ops their send order, answers lazy call-throughs with the JIT's handler, enforces
 // time limits (terminate, restart, replay) and turns worker failures into JITErrors.
 //
@@ -22,6 +23,8 @@ import { ReplayLog } from './ReplayLog.ts';
 import { SPECTEST_FUNCTIONS, SPECTEST_SYMBOLS, type HostSymbol } from './spectest.ts';
 import { Watchdog } from './Watchdog.ts';
 import { WorkerConnection } from './WorkerConnection.ts';
+import type { ConnectionFactory, ExecutorConnection } from './ExecutorConnection.ts';
+import { ExecutorHostDied, ExecutorHostPoolClosed, isHeapExhaustion } from './hostErrors.ts';
 
 export interface ExecutorOptions {
   /**
@@ -49,6 +52,12 @@ export interface ExecutorOptions {
   readonly compileCacheDir?: string | false;
   /** A call-through handler that has not settled after this long fails the call. Default 60 s. */
   readonly callThroughTimeoutMs?: number;
+  /**
+   * Where the worker lives: an ExecutorHostPool runs it in a child process, so that V8 aborting
+   * that process (heap exhaustion) cannot take the server down. Unset: a worker thread of this
+   * process. Behaviour is the same either way; a host's death restarts the worker like any death.
+   */
+  readonly host?: ConnectionFactory;
 }
 
 export interface InvokeOptions {
@@ -84,8 +93,10 @@ export interface ExecutorStats {
   /** Replayed ops that failed on a fresh worker and were dropped. */
   readonly replayFailures: number;
   readonly callThroughs: number;
-  /** Milliseconds from the latest worker's start to its ready message. */
+  /** Milliseconds from the latest worker's start to its ready message (a new host's start included). */
   readonly lastBootMs: number;
+  /** The process the current worker runs in: this one, or an executor host. */
+  readonly pid: number | undefined;
 }
 
 interface PendingOp {
@@ -117,8 +128,9 @@ export class Executor {
   private readonly startTimeoutMs: number;
   private readonly maxOutputLines: number;
   private readonly compileCacheDir: string | undefined;
+  private readonly host: ConnectionFactory | undefined;
 
-  private conn: WorkerConnection;
+  private conn: ExecutorConnection;
   private readonly terminations = new Set<Promise<void>>();
   private booted: { resolve: () => void; reject: (err: unknown) => void } | null = null;
   private closed = false;
@@ -151,6 +163,7 @@ export class Executor {
       opts.compileCacheDir === false
         ? undefined
         : (opts.compileCacheDir ?? process.env['NODE_COMPILE_CACHE'] ?? join(tmpdir(), 'node-compile-cache'));
+    this.host = opts.host;
     this.callThroughs = new CallThroughServer(opts.callThroughTimeoutMs ?? 60_000);
     this.watchdog = new Watchdog(() => this.onTimeout());
     this.conn = this.connect();
@@ -250,6 +263,7 @@ export class Executor {
       replayFailures: this.counters.replayFailures,
       callThroughs: this.counters.callThroughs,
       lastBootMs: this.counters.lastBootMs,
+      pid: this.conn.pid,
     };
   }
 
@@ -372,16 +386,17 @@ export class Executor {
 
   // --- worker lifecycle -----------------------------------------------------------------------
 
-  private connect(): WorkerConnection {
-    return new WorkerConnection({
+  private connect(): ExecutorConnection {
+    const opts = {
       resourceLimits: this.resourceLimits,
       compileCacheDir: this.compileCacheDir,
       maxOutputLines: this.maxOutputLines,
       sessionMemoryLimitPages: this.sessionMemoryLimitPages,
       sessionTableLimitElements: this.sessionTableLimitElements,
-      onEvent: (ev) => this.onEvent(ev),
-      onDeath: (err) => this.onDeath(err),
-    });
+      onEvent: (ev: WorkerEvent) => this.onEvent(ev),
+      onDeath: (err: Error) => this.onDeath(err),
+    };
+    return this.host === undefined ? new WorkerConnection(opts) : this.host.open(opts);
   }
 
   private onTimeout(): void {
@@ -392,11 +407,22 @@ export class Executor {
 
   private onDeath(err: Error): void {
     if (this.closed) return;
-    const outOfMemory = (err as { code?: unknown }).code === 'ERR_WORKER_OUT_OF_MEMORY';
-    const error = outOfMemory
-      ? new ResourceExhausted('memory', `The executor ran out of memory (limit ${this.heapLimitMb ?? 'default'} MB) and was restarted.`)
-      : new Error(`The executor worker died: ${err.message}`);
+    const error = this.deathError(err);
+    if (err instanceof ExecutorHostPoolClosed) {
+      // Nowhere to restart: what is waiting fails now, and so does everything after.
+      this.booted?.reject(err);
+      this.booted = null;
+      this.broken = err;
+      this.failEverything(err);
+      return;
+    }
     if (this.booted !== null) {
+      // A host dies under a worker still starting for reasons not its own (another session's
+      // allocation, a kill from outside): start again, on another host, a few times.
+      if (err instanceof ExecutorHostDied && ++this.deathsSinceReady <= MAX_CONSECUTIVE_DEATHS) {
+        this.restart(null, error);
+        return;
+      }
       this.booted.reject(error);
       this.booted = null;
       this.closed = true;
@@ -409,6 +435,21 @@ export class Executor {
     }
     // With no culprit reported, the request in flight (if any) is the only suspect.
     this.restart(this.current, error, this.current === null);
+  }
+
+  /** What the call that was running when the worker died is rejected with. */
+  private deathError(err: Error): Error {
+    const limit = `limit ${this.heapLimitMb ?? 'default'} MB`;
+    if (!isHeapExhaustion(err)) return new Error(`The executor worker died: ${err.message}`);
+    if (err instanceof ExecutorHostDied) {
+      // V8 aborted the whole host: the allocation that did it may belong to any session there.
+      return new ResourceExhausted(
+        'memory',
+        `The executor's host process ran out of memory (${limit} per session) and the session was restarted; ` +
+          `the allocation may have been another session's on the same host. (${err.message})`,
+      );
+    }
+    return new ResourceExhausted('memory', `The executor ran out of memory (${limit}) and was restarted.`);
   }
 
   /**
