@@ -26,7 +26,7 @@ type Kind = 'in-process' | 'hosted';
 
 async function session(pool: ExecutorHostPool | undefined): Promise<Executor> {
   const ex = await Executor.start(pool ? { host: pool } : {});
-  await ex.apply({ op: 'instantiate', label: 'add', bytes: addModule(), imports: [], exports: [{ name: 'add', kind: 'function', addr: ADD_ADDR }] });
+  await ex.apply({ op: 'instantiate', label: 'add', bytes: addModule(), imports: [], exports: [{ name: 'add', kind: 'function', addr: ADD_ADDR }], tableElements: 0 });
   await call(ex, 0);
   return ex;
 }
@@ -206,7 +206,7 @@ async function crashRecovery(): Promise<void> {
       const culprit = await Executor.start({ host: pool, heapLimitMb: 32 });
       const victim = await session(pool);
       for (let k = 0; k < ops; k++) {
-        await victim.apply({ op: 'instantiate', label: `m${k}`, bytes: addModule(), imports: [], exports: [{ name: 'add', kind: 'function', addr: 100 + k }] });
+        await victim.apply({ op: 'instantiate', label: `m${k}`, bytes: addModule(), imports: [], exports: [{ name: 'add', kind: 'function', addr: 100 + k }], tableElements: 0 });
       }
       const pid = victim.stats().pid ?? 0;
       const t0 = performance.now();
@@ -223,7 +223,7 @@ async function crashRecovery(): Promise<void> {
       if (how === 'SIGKILL') process.kill(pid, 'SIGKILL');
       else {
         const table = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 4, 7, 1, 0x70, 0, 0x80, 0xad, 0xe2, 0x04]); // (table 10000000 funcref)
-        void culprit.apply({ op: 'instantiate', label: 'huge', bytes: table, imports: [], exports: [] }).catch(() => {});
+        void culprit.apply({ op: 'instantiate', label: 'huge', bytes: table, imports: [], exports: [], tableElements: 0 }).catch(() => {});
       }
       // A call sent before the death is seen would be in flight on the dead host, and fail.
       await died;

@@ -47,6 +47,24 @@ const EnvSchema = z
     REOPTIMIZE_MAX_FUNCTIONS: int(1, 10_000).default(32),
     // How much code a first call compiles beyond the function called (see src/jit/partition.ts).
     PARTITION_BUDGET_BYTES: int(0).default(256 * 1024),
+    // The durable store (src/store/Store.ts): sqlite:<path>, postgres://... or memory:.
+    DATABASE_URL: z.string().min(1).default('sqlite:data/jit.sqlite'),
+    CODE_CACHE_BYTES: int(0).default(512 * MiB),
+    // Set: every route but /health needs a key or this token. Unset: one tenant, no auth.
+    ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    // A tenant's executor stops after this long without a request, or when more than
+    // MAX_LIVE_SESSIONS executors run (least recently used first); its definitions stay.
+    SESSION_IDLE_MS: int(1000).default(10 * 60_000),
+    MAX_LIVE_SESSIONS: int(1).default(200),
+    // Child processes the executors live in (each holds the executor threads of several tenants).
+    EXECUTOR_PROCESSES: int(1, 64).default(2),
+    // Per-tenant defaults for the limits a tenant may be given (API.md "Tenants and keys").
+    MAX_DYLIBS: int(1).default(10_000),
+    MAX_MODULES: int(1).default(10_000),
+    // 0: no rate limit.
+    REQUESTS_PER_SECOND: int(0).default(0),
+    // Failed authentications allowed per client address and minute (429 beyond).
+    AUTH_FAILURES_PER_MINUTE: int(1).default(30),
   })
   .refine((env) => env.CALL_TIMEOUT_MS <= env.MAX_CALL_TIMEOUT_MS, {
     path: ['CALL_TIMEOUT_MS'],
@@ -85,6 +103,19 @@ export interface Config {
   readonly reoptimizeMaxFunctions: number;
   /** Bytes of function bodies a first call compiles beyond the functions called (0: just those). */
   readonly partitionBudgetBytes: number;
+  /** Where definitions, tenants, keys and the code cache are kept. */
+  readonly databaseUrl: string;
+  readonly codeCacheBytes: number;
+  /** With a token, every route but /health needs a key (or the token); without, one open tenant `default`. */
+  readonly adminToken: string | undefined;
+  readonly sessionIdleMs: number;
+  readonly maxLiveSessions: number;
+  readonly executorProcesses: number;
+  /** Defaults of the per-tenant limits not covered above. */
+  readonly maxDylibs: number;
+  readonly maxModules: number;
+  readonly requestsPerSecond: number;
+  readonly authFailuresPerMinute: number;
 }
 
 /** The settings the JIT itself reads (the rest are the HTTP server's). */
@@ -125,6 +156,9 @@ export function defaultJITConfig(): JITConfig {
   return loadConfig({});
 }
 
+/** Variables whose values a message must never show (a token, a URL with a password). */
+const SECRETS: ReadonlySet<string> = new Set(['ADMIN_TOKEN', 'DATABASE_URL']);
+
 export class ConfigError extends Error {
   readonly problems: readonly string[];
   constructor(problems: readonly string[]) {
@@ -143,7 +177,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     throw new ConfigError(
       parsed.error.issues.map((issue) => {
         const name = issue.path.join('.');
-        const got = env[name];
+        const got = SECRETS.has(name) ? undefined : env[name];
         return `${name} ${issue.message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`;
       }),
     );
@@ -167,5 +201,15 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     reoptimizeThreshold: e.REOPTIMIZE_THRESHOLD,
     reoptimizeMaxFunctions: e.REOPTIMIZE_MAX_FUNCTIONS,
     partitionBudgetBytes: e.PARTITION_BUDGET_BYTES,
+    databaseUrl: e.DATABASE_URL,
+    codeCacheBytes: e.CODE_CACHE_BYTES,
+    adminToken: e.ADMIN_TOKEN,
+    sessionIdleMs: e.SESSION_IDLE_MS,
+    maxLiveSessions: e.MAX_LIVE_SESSIONS,
+    executorProcesses: e.EXECUTOR_PROCESSES,
+    maxDylibs: e.MAX_DYLIBS,
+    maxModules: e.MAX_MODULES,
+    requestsPerSecond: e.REQUESTS_PER_SECOND,
+    authFailuresPerMinute: e.AUTH_FAILURES_PER_MINUTE,
   };
 }

@@ -123,14 +123,20 @@ const MAX_CONSECUTIVE_DEATHS = 3;
 export class Executor {
   private readonly resourceLimits: ResourceLimits | undefined;
   private readonly heapLimitMb: number | undefined;
-  private readonly sessionMemoryLimitPages: number | undefined;
+  private sessionMemoryLimitPages: number | undefined;
   private readonly sessionTableLimitElements: number | undefined;
   private readonly startTimeoutMs: number;
   private readonly maxOutputLines: number;
   private readonly compileCacheDir: string | undefined;
   private readonly host: ConnectionFactory | undefined;
 
-  private conn: ExecutorConnection;
+  /** The running worker; null until one is needed (startWorker: false) and after suspend(). */
+  private conn: ExecutorConnection | null = null;
+  /**
+   * While set, link ops are only logged, not sent, and start no worker: recovery defines a
+   * session's code without running anything; its first request starts a worker that replays it all.
+   */
+  deferStart = false;
   private readonly terminations = new Set<Promise<void>>();
   private booted: { resolve: () => void; reject: (err: unknown) => void } | null = null;
   private closed = false;
@@ -166,16 +172,56 @@ export class Executor {
     this.host = opts.host;
     this.callThroughs = new CallThroughServer(opts.callThroughTimeoutMs ?? 60_000);
     this.watchdog = new Watchdog(() => this.onTimeout());
-    this.conn = this.connect();
   }
 
-  /** Starts a worker and resolves once it has created the spectest module and is ready. */
-  static async start(opts: ExecutorOptions = {}): Promise<Executor> {
+  /**
+   * Starts a worker and resolves once it has created the spectest module and is ready; with
+   * `startWorker: false`, resolves at once and the first op or request starts the worker.
+   */
+  static async start(opts: ExecutorOptions & { startWorker?: boolean } = {}): Promise<Executor> {
     const ex = new Executor(opts);
-    await new Promise<void>((resolve, reject) => {
+    if (opts.startWorker === false) return ex;
+    const ready = new Promise<void>((resolve, reject) => {
       ex.booted = { resolve, reject };
     });
+    ex.connected();
+    await ready;
     return ex;
+  }
+
+  /** The page budget of the session's memories from the next worker start on (it is the worker's to enforce). */
+  setSessionMemoryLimitPages(pages: number | undefined): void {
+    this.sessionMemoryLimitPages = pages;
+  }
+
+  /** Whether a worker runs (it stops with suspend() and starts again when needed). */
+  get isRunning(): boolean {
+    return this.conn !== null;
+  }
+
+  /**
+   * Stops the worker of an idle session to give its memory back, keeping the link log: the next
+   * op or request starts a fresh worker that replays it, so definitions stay and runtime state
+   * is what instantiating again produces. Does nothing (false) while anything is pending.
+   */
+  async suspend(): Promise<boolean> {
+    const conn = this.conn;
+    if (conn === null || this.inflight !== null || this.queue.length > 0 || this.pendingOps.size > 0 || this.booted !== null) return false;
+    this.conn = null;
+    this.current = null;
+    this.watchdog.disarm();
+    this.callThroughs.clear();
+    await conn.dispose().catch(() => undefined);
+    return true;
+  }
+
+  /** The running worker, starting one (and replaying the log to it) when there is none. */
+  private connected(): ExecutorConnection {
+    if (this.conn !== null) return this.conn;
+    const conn = this.connect();
+    this.conn = conn;
+    for (const op of this.log.ops()) conn.postOp(op);
+    return conn;
   }
 
   /** The spectest host module's entities, at the fixed addresses every worker creates them at. */
@@ -211,7 +257,8 @@ export class Executor {
     const done = new Promise<void>((resolve, reject) => {
       this.pendingOps.set(op.seq, { resolve, reject, scope: new AsyncResource('wasmjit.linkOp') });
     });
-    this.conn.postOp(op);
+    if (this.conn !== null) this.conn.postOp(op);
+    else if (!this.deferStart) this.connected(); // posts the log, this op included
     return done;
   }
 
@@ -263,7 +310,7 @@ export class Executor {
       replayFailures: this.counters.replayFailures,
       callThroughs: this.counters.callThroughs,
       lastBootMs: this.counters.lastBootMs,
-      pid: this.conn.pid,
+      pid: this.conn?.pid,
     };
   }
 
@@ -273,7 +320,7 @@ export class Executor {
     this.closed = true;
     this.failEverything(new Error('The executor is closed.'));
     this.watchdog.disarm();
-    await Promise.all([this.conn.dispose(), ...this.terminations]);
+    await Promise.all([this.conn?.dispose(), ...this.terminations]);
   }
 
   // --- requests -------------------------------------------------------------------------------
@@ -298,7 +345,7 @@ export class Executor {
     if (job === undefined) return;
     job.id = this.nextRequestId++;
     this.inflight = job;
-    this.conn.postRequest({ ...job.request, id: job.id } as ExecRequest);
+    this.connected().postRequest({ ...job.request, id: job.id } as ExecRequest);
   }
 
   // --- worker events --------------------------------------------------------------------------
@@ -306,7 +353,7 @@ export class Executor {
   private onEvent(ev: WorkerEvent): void {
     switch (ev.ev) {
       case 'ready':
-        this.counters.lastBootMs = performance.now() - this.conn.startedAt;
+        this.counters.lastBootMs = performance.now() - (this.conn?.startedAt ?? performance.now());
         this.deathsSinceReady = 0;
         this.booted?.resolve();
         this.booted = null;
@@ -373,7 +420,7 @@ export class Executor {
     const serve = () =>
       this.callThroughs.serve(callThroughId, (outcome) => {
         // A restart since: that worker and its waiting call are gone.
-        if (conn !== this.conn) return;
+        if (conn === null || conn !== this.conn) return;
         conn.answer({ seq, ...outcome });
       });
     if (scope) scope.runInAsyncScope(serve);
@@ -460,9 +507,11 @@ export class Executor {
   private restart(culprit: Activity | null, error: unknown, blameInflight = false): void {
     this.counters.restarts++;
     const old = this.conn;
-    const termination = old.dispose().catch(() => undefined);
-    this.terminations.add(termination);
-    void termination.then(() => this.terminations.delete(termination));
+    if (old !== null) {
+      const termination = old.dispose().catch(() => undefined);
+      this.terminations.add(termination);
+      void termination.then(() => this.terminations.delete(termination));
+    }
     this.watchdog.disarm();
     this.current = null;
     this.callThroughs.clear();
@@ -480,9 +529,9 @@ export class Executor {
       inflight.fail(error);
     }
 
-    this.conn = this.connect();
-    for (const op of this.log.ops()) this.conn.postOp(op);
-    if (this.inflight !== null) this.conn.postRequest({ ...this.inflight.request, id: this.inflight.id } as ExecRequest);
+    this.conn = null;
+    const conn = this.connected();
+    if (this.inflight !== null) conn.postRequest({ ...this.inflight.request, id: this.inflight.id } as ExecRequest);
     else this.pump();
   }
 

@@ -58,7 +58,7 @@ async function bumps(ex: Executor, n: number): Promise<number[]> {
 }
 
 function hugeTable(ex: Executor): Promise<void> {
-  return ex.apply({ op: 'instantiate', label: 'huge-table', bytes: wat(HUGE_TABLE), imports: [], exports: [] });
+  return ex.apply({ op: 'instantiate', label: 'huge-table', bytes: wat(HUGE_TABLE), imports: [], exports: [], tableElements: 0 });
 }
 
 /** True while `pid` is a process that has not exited (a zombie counts as exited). */

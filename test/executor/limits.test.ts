@@ -5,7 +5,7 @@
 
 import t from 'tap';
 import { ExecutionTimeout, ResourceExhausted } from '../../src/core/errors.ts';
-import type { Executor } from '../../src/executor/Executor.ts';
+import { Executor } from '../../src/executor/Executor.ts';
 import { MEMORY_GROW_HOOK_ADDR } from '../../src/executor/memoryBudget.ts';
 import { DATA_HANDLE_BASE } from '../../src/executor/protocol.ts';
 import { TABLE_GROW_HOOK_ADDR } from '../../src/executor/tableBudget.ts';

@@ -22,7 +22,23 @@ t.test('defaults', async (t) => {
     reoptimizeThreshold: 1000,
     reoptimizeMaxFunctions: 32,
     partitionBudgetBytes: 256 * 1024,
+    databaseUrl: 'sqlite:data/jit.sqlite',
+    codeCacheBytes: 512 * 1024 * 1024,
+    adminToken: undefined,
+    sessionIdleMs: 600_000,
+    maxLiveSessions: 200,
+    executorProcesses: 2,
+    maxDylibs: 10_000,
+    maxModules: 10_000,
+    requestsPerSecond: 0,
+    authFailuresPerMinute: 30,
   });
+});
+
+t.test('secrets never appear in a message', async (t) => {
+  const err = t.throws(() => loadConfig({ ADMIN_TOKEN: 'short-secret' })) as Error;
+  t.match(err.message, /ADMIN_TOKEN must be at least 16 characters/);
+  t.notMatch(err.message, /short-secret/, 'the token is not echoed');
 });
 
 t.test('values from the environment; empty means unset', async (t) => {
