@@ -7,10 +7,11 @@ import { DumpQuery, SessionDump } from '../schemas/dump.ts';
 import { errorResponses } from '../schemas/errors.ts';
 import type { RouteDeps } from './deps.ts';
 
-export const dumpRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { service }) => {
+export const dumpRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { session }) => {
   app.get(
     '/dump',
     {
+      config: { access: 'read' },
       schema: {
         summary: 'Dump the execution session',
         tags: ['operations'],
@@ -28,8 +29,8 @@ export const dumpRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { servic
       },
     },
     async (request, reply) => {
-      if (request.query.format === 'json') return reply.type('application/json').send(service.dump());
-      return reply.type('text/plain; charset=utf-8').send(service.dumpText());
+      if (request.query.format === 'json') return reply.type('application/json').send(session(request).dump());
+      return reply.type('text/plain; charset=utf-8').send(session(request).dumpText());
     },
   );
 };

@@ -9,10 +9,11 @@ import type { RouteDeps } from './deps.ts';
 
 const tags = ['dylibs'];
 
-export const dylibRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { service }) => {
+export const dylibRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { session }) => {
   app.post(
     '/dylibs',
     {
+      config: { access: 'write' },
       schema: {
         summary: 'Create a dylib',
         tags,
@@ -22,13 +23,14 @@ export const dylibRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { servi
     },
     async (request, reply) => {
       const { name, linkOrder } = request.body;
-      return reply.code(201).send(service.createDylib(name, linkOrder));
+      return reply.code(201).send(await session(request).createDylib(name, linkOrder));
     },
   );
 
   app.get(
     '/dylibs',
     {
+      config: { access: 'read' },
       schema: {
         summary: 'List every dylib, implementation dylibs included',
         tags,
@@ -36,12 +38,13 @@ export const dylibRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { servi
         response: { 200: DylibList, ...errorResponses(400) },
       },
     },
-    async (request) => ({ dylibs: service.listDylibs({ hidden: request.query.hidden ?? false }) }),
+    async (request) => ({ dylibs: session(request).listDylibs({ hidden: request.query.hidden ?? false }) }),
   );
 
   app.get(
     '/dylibs/:dylib',
     {
+      config: { access: 'read' },
       schema: {
         summary: 'Show a dylib',
         tags,
@@ -50,12 +53,13 @@ export const dylibRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { servi
         response: { 200: DylibView, ...errorResponses(400, 404) },
       },
     },
-    async (request) => service.getDylib(request.params.dylib, { hidden: request.query.hidden ?? false }),
+    async (request) => session(request).getDylib(request.params.dylib, { hidden: request.query.hidden ?? false }),
   );
 
   app.put(
     '/dylibs/:dylib/link-order',
     {
+      config: { access: 'write' },
       schema: {
         summary: "Replace a dylib's link order",
         tags,
@@ -64,12 +68,13 @@ export const dylibRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { servi
         response: { 200: DylibView, ...errorResponses(400, 404) },
       },
     },
-    async (request) => service.setLinkOrder(request.params.dylib, request.body.linkOrder),
+    async (request) => session(request).setLinkOrder(request.params.dylib, request.body.linkOrder),
   );
 
   app.delete(
     '/dylibs/:dylib',
     {
+      config: { access: 'write' },
       schema: {
         summary: 'Remove a dylib, its symbols and its implementation dylib',
         tags,
@@ -78,7 +83,7 @@ export const dylibRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { servi
       },
     },
     async (request, reply) => {
-      await service.removeDylib(request.params.dylib);
+      await session(request).removeDylib(request.params.dylib);
       return reply.code(204).send();
     },
   );

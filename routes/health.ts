@@ -1,13 +1,29 @@
-// GET /health: liveness. Answers without touching the JIT, so it stays fast while user code runs.
+// GET /health: 200 once recovery is done and while the store is reachable; 503 with what it is
+// waiting for otherwise. Answers without touching the JIT, so it stays fast while user code runs.
 
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { Health } from '../schemas/health.ts';
+import { Health, Unhealthy } from '../schemas/health.ts';
 import type { RouteDeps } from './deps.ts';
 
-export const healthRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app) => {
+export const healthRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { service }) => {
   app.get(
     '/health',
-    { schema: { summary: 'Liveness', tags: ['operations'], response: { 200: Health } } },
-    async () => ({ status: 'ok' as const }),
+    {
+      config: { access: 'public' },
+      schema: { summary: 'Health', tags: ['operations'], response: { 200: Health, 503: Unhealthy } },
+    },
+    async (_request, reply) => {
+      const h = await service.health();
+      if (h.status === 'ok') return { status: 'ok' as const };
+      reply.code(503).header('retry-after', '1');
+      if (h.status === 'unavailable') return { status: 'unavailable' as const, reason: h.reason };
+      const r = h.recovery;
+      return r.status === 'recovering'
+        ? {
+            status: 'recovering' as const,
+            recovery: { tenantsDone: r.tenantsDone, tenants: r.tenants, ...(r.current ? { current: r.current } : {}), definitions: r.definitions },
+          }
+        : { status: 'recovering' as const };
+    },
   );
 };

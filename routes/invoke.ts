@@ -5,19 +5,19 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { DylibParams, SymbolParams } from '../schemas/common.ts';
 import { errorResponses, isApiErrorCode } from '../schemas/errors.ts';
 import { InvokeBody, InvokeByNameBody, InvokeResult } from '../schemas/invoke.ts';
+import type { JITService } from '../src/service/JITService.ts';
 import type { RouteDeps } from './deps.ts';
 
 const tags = ['invoke'];
 const responses = { 200: InvokeResult, ...errorResponses(400, 404, 422, 424) };
 
-export const invokeRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { service, config, metrics }) => {
-  async function invoke(dylib: string, symbol: string, args: readonly unknown[], timeoutMs: number | undefined) {
+export const invokeRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { session, metrics }) => {
+  async function invoke(service: JITService, dylib: string, symbol: string, args: readonly unknown[], timeoutMs: number | undefined) {
     const started = performance.now();
     let outcome = 'ok';
     try {
-      return await service.invoke(dylib, symbol, args, {
-        timeoutMs: timeoutMs === undefined ? undefined : Math.min(timeoutMs, config.maxCallTimeoutMs),
-      });
+      // The session clamps the limit to the tenant's maximum: one place.
+      return await service.invoke(dylib, symbol, args, { timeoutMs });
     } catch (err) {
       const code: unknown = (err as { code?: unknown } | null)?.code;
       outcome = isApiErrorCode(code) ? code : 'Internal';
@@ -30,6 +30,7 @@ export const invokeRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { serv
   app.post(
     '/dylibs/:dylib/symbols/:symbol/invoke',
     {
+      config: { access: 'invoke' },
       schema: {
         summary: 'Call a function',
         tags,
@@ -38,12 +39,13 @@ export const invokeRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { serv
         response: responses,
       },
     },
-    async (request) => invoke(request.params.dylib, request.params.symbol, request.body.args, request.body.timeoutMs),
+    async (request) => invoke(session(request), request.params.dylib, request.params.symbol, request.body.args, request.body.timeoutMs),
   );
 
   app.post(
     '/dylibs/:dylib/invoke',
     {
+      config: { access: 'invoke' },
       schema: {
         summary: 'Call a function named in the body',
         tags,
@@ -52,6 +54,6 @@ export const invokeRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { serv
         response: responses,
       },
     },
-    async (request) => invoke(request.params.dylib, request.body.symbol, request.body.args, request.body.timeoutMs),
+    async (request) => invoke(session(request), request.params.dylib, request.body.symbol, request.body.args, request.body.timeoutMs),
   );
 };

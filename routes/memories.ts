@@ -12,13 +12,14 @@ import {
   MemoryWriteByNameBody,
   MemoryWriteResult,
 } from '../schemas/memory.ts';
+import type { JITService } from '../src/service/JITService.ts';
 import type { RouteDeps } from './deps.ts';
 
 const tags = ['memories'];
 const errors = errorResponses(400, 404, 422, 424);
 
-export const memoryRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { service }) => {
-  async function write(dylib: string, symbol: string, offset: number, base64: string) {
+export const memoryRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { session }) => {
+  async function write(service: JITService, dylib: string, symbol: string, offset: number, base64: string) {
     const bytes = Buffer.from(base64, 'base64');
     await service.writeMemory(dylib, symbol, offset, bytes);
     return { offset, length: bytes.byteLength };
@@ -27,6 +28,7 @@ export const memoryRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { serv
   app.get(
     '/dylibs/:dylib/memories/:symbol',
     {
+      config: { access: 'read' },
       schema: {
         summary: "Read a memory's bytes",
         tags,
@@ -35,12 +37,13 @@ export const memoryRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { serv
         response: { 200: MemoryReadResult, ...errors },
       },
     },
-    async ({ params, query }) => service.readMemory(params.dylib, params.symbol, query.offset ?? 0, query.length),
+    async (request) => session(request).readMemory(request.params.dylib, request.params.symbol, request.query.offset ?? 0, request.query.length),
   );
 
   app.get(
     '/dylibs/:dylib/memories',
     {
+      config: { access: 'read' },
       schema: {
         summary: "Read a memory's bytes, the memory named in the query string",
         tags,
@@ -49,12 +52,13 @@ export const memoryRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { serv
         response: { 200: MemoryReadResult, ...errors },
       },
     },
-    async ({ params, query }) => service.readMemory(params.dylib, query.symbol, query.offset ?? 0, query.length),
+    async (request) => session(request).readMemory(request.params.dylib, request.query.symbol, request.query.offset ?? 0, request.query.length),
   );
 
   app.put(
     '/dylibs/:dylib/memories/:symbol',
     {
+      config: { access: 'write' },
       schema: {
         summary: "Write bytes into a memory",
         tags,
@@ -63,12 +67,13 @@ export const memoryRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { serv
         response: { 200: MemoryWriteResult, ...errors },
       },
     },
-    async ({ params, body }) => write(params.dylib, params.symbol, body.offset, body.base64),
+    async (request) => write(session(request), request.params.dylib, request.params.symbol, request.body.offset, request.body.base64),
   );
 
   app.put(
     '/dylibs/:dylib/memories',
     {
+      config: { access: 'write' },
       schema: {
         summary: 'Write bytes into a memory named in the body',
         tags,
@@ -77,6 +82,6 @@ export const memoryRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { serv
         response: { 200: MemoryWriteResult, ...errors },
       },
     },
-    async ({ params, body }) => write(params.dylib, body.symbol, body.offset, body.base64),
+    async (request) => write(session(request), request.params.dylib, request.body.symbol, request.body.offset, request.body.base64),
   );
 };

@@ -6,7 +6,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { z } from 'zod';
-import type { JITService, ServiceMetrics } from '../src/service/JITService.ts';
+import type { ServiceMetrics } from '../src/service/JITService.ts';
 import type { RouteDeps } from './deps.ts';
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -28,7 +28,7 @@ const SERVICE_COUNTERS: readonly { key: CounterKey; name: string; help: string; 
 
 export class AppMetrics {
   readonly registry = new Registry();
-  readonly #service: JITService;
+  readonly #read: () => ServiceMetrics;
   readonly #dylibs: Gauge;
   readonly #modules: Gauge;
   readonly #symbols: Gauge<'state'>;
@@ -37,8 +37,9 @@ export class AppMetrics {
   readonly #requestSeconds: Histogram<'method' | 'route'>;
   readonly #invokeSeconds: Histogram<'outcome'>;
 
-  constructor(service: JITService) {
-    this.#service = service;
+  /** `read`: the service's counters and gauges, summed over tenants, read once per scrape. */
+  constructor(read: () => ServiceMetrics) {
+    this.#read = read;
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     this.#dylibs = new Gauge({ name: 'wasmjit_dylibs', help: 'Dylibs in the session.', registers });
@@ -82,7 +83,7 @@ export class AppMetrics {
 
   /** The exposition text, with the service's numbers read once for this scrape. */
   async scrape(): Promise<string> {
-    const s = this.#service.metrics();
+    const s = this.#read();
     this.#dylibs.set(s.dylibs);
     this.#modules.set(s.modules);
     for (const [state, n] of Object.entries(s.symbolsByState)) this.#symbols.set({ state }, n);
@@ -99,6 +100,7 @@ export const metricsRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { met
   app.get(
     '/metrics',
     {
+      config: { access: 'admin' },
       schema: {
         summary: 'Prometheus metrics',
         tags: ['operations'],

@@ -11,7 +11,7 @@ import type { RouteDeps } from './deps.ts';
 
 const WASM_TYPES = ['application/wasm', 'application/octet-stream'];
 
-export const moduleRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { service, config }) => {
+export const moduleRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { session, config }) => {
   // Encapsulated: these parsers only apply to this plugin's routes.
   app.addContentTypeParser(WASM_TYPES, { parseAs: 'buffer' }, (_request, body, done) => {
     done(null, { wasm: body });
@@ -24,6 +24,7 @@ export const moduleRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { serv
   app.post(
     '/dylibs/:dylib/modules',
     {
+      config: { access: 'write' },
       schema: {
         summary: 'Add a module to a dylib',
         description:
@@ -51,7 +52,7 @@ export const moduleRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { serv
           { limit: config.maxModuleBytes, size },
         );
       }
-      const result = await service.addModule(request.params.dylib, source, {
+      const result = await session(request).addModule(request.params.dylib, source, {
         lazy: body.lazy ?? query.lazy ?? MODULE_DEFAULTS.lazy,
         optimize: body.optimize ?? query.optimize ?? MODULE_DEFAULTS.optimize,
         name: body.name ?? query.name,
@@ -63,6 +64,7 @@ export const moduleRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { serv
   app.delete(
     '/dylibs/:dylib/modules/:module',
     {
+      config: { access: 'write' },
       schema: {
         summary: 'Remove one module',
         description:
@@ -74,7 +76,7 @@ export const moduleRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { serv
       },
     },
     async (request, reply) => {
-      await service.removeModule(request.params.dylib, request.params.module);
+      await session(request).removeModule(request.params.dylib, request.params.module);
       return reply.code(204).send();
     },
   );

@@ -7,10 +7,11 @@ import { ReexportsBody } from '../schemas/reexports.ts';
 import { SymbolList } from '../schemas/symbol.ts';
 import type { RouteDeps } from './deps.ts';
 
-export const reexportRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { service }) => {
+export const reexportRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { session }) => {
   app.post(
     '/dylibs/:dylib/reexports',
     {
+      config: { access: 'write' },
       schema: {
         summary: "Reexport another dylib's symbols",
         tags: ['modules'],
@@ -21,7 +22,7 @@ export const reexportRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { se
     },
     async (request, reply) => {
       const { from, symbols, lazy } = request.body;
-      const result = await service.addReexports(request.params.dylib, from, symbols, { lazy: lazy ?? false });
+      const result = await session(request).addReexports(request.params.dylib, from, symbols, { lazy: lazy ?? false });
       return reply.code(201).send(result);
     },
   );

@@ -9,10 +9,11 @@ import type { RouteDeps } from './deps.ts';
 
 const tags = ['symbols'];
 
-export const symbolRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { service }) => {
+export const symbolRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { session }) => {
   app.get(
     '/dylibs/:dylib/symbols/:symbol',
     {
+      config: { access: 'read' },
       schema: {
         summary: 'Look a symbol up through the link order',
         description: 'Resolves the symbol (its address is then set) without compiling a lazy body.',
@@ -21,12 +22,13 @@ export const symbolRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { serv
         response: { 200: SymbolView, ...errorResponses(400, 404, 424) },
       },
     },
-    async (request) => service.getSymbol(request.params.dylib, request.params.symbol),
+    async (request) => session(request).getSymbol(request.params.dylib, request.params.symbol),
   );
 
   app.post(
     '/dylibs/:dylib/lookup',
     {
+      config: { access: 'read' },
       schema: {
         summary: 'Look symbols up through the link order, all or nothing',
         tags,
@@ -35,6 +37,6 @@ export const symbolRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { serv
         response: { 200: SymbolList, ...errorResponses(400, 404, 424) },
       },
     },
-    async (request) => ({ symbols: await service.lookup(request.params.dylib, request.body.symbols) }),
+    async (request) => ({ symbols: await session(request).lookup(request.params.dylib, request.body.symbols) }),
   );
 };

@@ -11,6 +11,10 @@ export type HttpErrorCode =
   | 'UnsupportedMediaType'
   | 'Unauthorized'
   | 'Forbidden'
+  | 'TooManyRequests'
+  | 'TenantNotFound'
+  | 'TenantExists'
+  | 'StoreUnavailable'
   | 'Internal';
 
 export type ApiErrorCode = ErrorCode | HttpErrorCode;
@@ -22,6 +26,10 @@ export const STATUS_BY_CODE = {
   Forbidden: 403,
   DylibNotFound: 404,
   ModuleNotFound: 404,
+  TenantNotFound: 404,
+  TenantExists: 409,
+  TooManyRequests: 429,
+  StoreUnavailable: 503,
   SymbolsNotFound: 404,
   NotFound: 404,
   DylibExists: 409,

@@ -1,8 +1,11 @@
 // The HTTP application as a fastify plugin: zod as the one schema language (validation,
-// serialization, OpenAPI at /docs), the route groups, request metrics, and the single error
-// handler that turns every failure into API.md's envelope {"error": {"code", "message", ...}}.
-// It is given the service and config rather than building them, so tests can inject a double.
+// serialization, OpenAPI at /docs), authentication (every route declares the access it needs,
+// checked before it runs), per-tenant rate limits, the route groups, request metrics, and the
+// single error handler that turns every failure into API.md's envelope
+// {"error": {"code", "message", ...}}. It is given the service and config rather than building
+// them, so tests can inject a double.
 
+import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -24,12 +27,28 @@ import { reexportRoutes } from '../routes/reexports.ts';
 import { symbolRoutes } from '../routes/symbols.ts';
 import type { RouteDeps } from '../routes/deps.ts';
 import { type ApiErrorCode, isApiErrorCode, STATUS_BY_CODE } from '../schemas/errors.ts';
+import { tenantRoutes } from '../routes/tenants.ts';
 import type { Config } from './config.ts';
 import type { JITService } from './service/JITService.ts';
+import type { Service } from './service/Service.ts';
+import type { Principal, RouteAccess } from './tenants/Authenticator.ts';
+import { StoreUnavailable } from './store/errors.ts';
+import { Forbidden, TooManyRequests } from './tenants/errors.ts';
 
 export interface AppOptions {
-  readonly service: JITService;
+  readonly service: Service;
   readonly config: Config;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** What the route needs: nothing, a scope in a tenant's session, or the admin token. */
+    access?: RouteAccess;
+  }
+  interface FastifyRequest {
+    /** Who the request acts as; set before the route runs (undefined on public routes). */
+    principal?: Principal;
+  }
 }
 
 interface ErrorReply {
@@ -106,11 +125,22 @@ function classify(err: unknown, request: FastifyRequest): ErrorReply {
 
 // Malformed requests are the client's problem but worth seeing; the JIT's own outcomes
 // (a trap, a missing symbol) are ordinary results of user code.
-const WARN_CODES: ReadonlySet<ApiErrorCode> = new Set(['BadRequest', 'PayloadTooLarge', 'UnsupportedMediaType', 'TypeMismatch']);
+const WARN_CODES: ReadonlySet<ApiErrorCode> = new Set([
+  'BadRequest',
+  'PayloadTooLarge',
+  'UnsupportedMediaType',
+  'TypeMismatch',
+  'Unauthorized',
+  'Forbidden',
+  'TooManyRequests',
+]);
 
 function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply) {
   const { code, message, details } = classify(err, request);
   const status = STATUS_BY_CODE[code];
+  if (code === 'Unauthorized') reply.header('www-authenticate', 'Bearer');
+  const retryAfter = (err as { retryAfterSeconds?: unknown } | null)?.retryAfterSeconds;
+  if (typeof retryAfter === 'number') reply.header('retry-after', String(Math.max(1, Math.ceil(retryAfter))));
   if (status >= 500) {
     // The stack and any cause go to the log only (never the request body).
     request.log.error({ err }, message);
@@ -140,6 +170,15 @@ export function frameworkErrorHandler(err: FastifyError, request: FastifyRequest
   return reply.code(STATUS_BY_CODE.BadRequest).send({ error: { code: 'BadRequest', message } });
 }
 
+/** The session a request acts in: its principal's tenant. */
+function sessionOf(service: Service, request: FastifyRequest): JITService {
+  const p = request.principal;
+  if (!p || p.tenant === undefined) {
+    throw new Forbidden("The admin token acts in a tenant's session only with the header X-Tenant: <tenant>.");
+  }
+  return service.sessions.session(p.tenant);
+}
+
 export default async function app(fastify: FastifyInstance, { service, config }: AppOptions): Promise<void> {
   fastify.setValidatorCompiler(validatorCompiler);
   fastify.setSerializerCompiler(serializerCompiler);
@@ -151,17 +190,57 @@ export default async function app(fastify: FastifyInstance, { service, config }:
     });
   });
 
-  // The body limit is applied per route so it holds however the fastify instance was built.
   fastify.addHook('onRoute', (route) => {
+    // The body limit is applied per route so it holds however the fastify instance was built.
     route.bodyLimit ??= config.bodyLimitBytes;
+    // Every route says what access it needs, so a new route cannot forget authentication. The
+    // documentation's routes (registered by @fastify/swagger-ui) are the admin's when auth is on.
+    const declared = route.config?.access;
+    if (declared === undefined) {
+      if (!route.url.startsWith('/docs')) throw new Error(`route ${route.method} ${route.url} declares no access (config.access)`);
+      route.config = { ...route.config, access: 'admin' };
+    }
   });
 
-  const metrics = new AppMetrics(service);
+  const metrics = new AppMetrics(() => service.metrics());
   fastify.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    const access = request.routeOptions.config?.access;
+    if (access === undefined || access === 'public') return;
+    // Until recovery is done the sessions are not what clients made them: nothing but /health answers.
+    if (service.sessions.state.status !== 'ok') {
+      throw new StoreUnavailable('The service is recovering its definitions from the store; try again shortly.', 1);
+    }
+    const xTenant = request.headers['x-tenant'];
+    request.principal = await service.auth.authenticate({
+      authorization: request.headers.authorization,
+      xTenant: typeof xTenant === 'string' ? xTenant : undefined,
+      address: request.ip,
+      access,
+    });
   });
   fastify.addHook('onResponse', async (request, reply) => {
     metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+  });
+
+  // Each tenant's request rate (its `requestsPerSecond` limit, else REQUESTS_PER_SECOND; 0: none),
+  // counted after authentication so it is the tenant's, not the client address's.
+  await fastify.register(rateLimit, {
+    global: true,
+    hook: 'preHandler',
+    timeWindow: 1000,
+    keyGenerator: (request) => request.principal?.tenant ?? `ip:${request.ip}`,
+    max: (request) => {
+      const tenant = request.principal?.tenant;
+      if (tenant === undefined) return 0;
+      return service.sessions.effectiveLimits(service.sessions.getTenant(tenant).limits).requestsPerSecond;
+    },
+    allowList: (request) => {
+      const tenant = request.principal?.tenant;
+      if (tenant === undefined) return true;
+      return service.sessions.effectiveLimits(service.sessions.getTenant(tenant).limits).requestsPerSecond === 0;
+    },
+    errorResponseBuilder: (_request, context) => new TooManyRequests(`The tenant's limit of ${context.max} requests per second is reached.`, Math.ceil(context.ttl / 1000)),
   });
 
   await fastify.register(swagger, {
@@ -170,7 +249,7 @@ export default async function app(fastify: FastifyInstance, { service, config }:
       info: {
         title: 'wasm-orc-jit',
         description: 'JIT-as-a-service for WebAssembly, modelled on LLVM ORC. Contract: API.md.',
-        version: '1',
+        version: '2',
       },
       tags: [
         { name: 'dylibs' },
@@ -178,6 +257,7 @@ export default async function app(fastify: FastifyInstance, { service, config }:
         { name: 'symbols' },
         { name: 'invoke' },
         { name: 'memories' },
+        { name: 'tenants' },
         { name: 'operations' },
       ],
     },
@@ -186,7 +266,7 @@ export default async function app(fastify: FastifyInstance, { service, config }:
   });
   await fastify.register(swaggerUi, { routePrefix: '/docs' });
 
-  const deps: RouteDeps = { service, config, metrics };
+  const deps: RouteDeps = { service, config, metrics, session: (request) => sessionOf(service, request) };
   for (const routes of [
     healthRoutes,
     dylibRoutes,
@@ -197,6 +277,7 @@ export default async function app(fastify: FastifyInstance, { service, config }:
     memoryRoutes,
     dumpRoutes,
     metricsRoutes,
+    tenantRoutes,
   ]) {
     await fastify.register(routes, deps);
   }

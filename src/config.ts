@@ -41,10 +41,30 @@ const EnvSchema = z
     MAX_FUNCTIONS_PER_MODULE: int(1).default(100_000),
     // V8's own limit on a table's size.
     TABLE_LIMIT_ELEMENTS: int(1, 10_000_000).default(10_000_000),
+    // All tables of the session together; unset: derived from EXECUTOR_HEAP_LIMIT_MB (below).
+    SESSION_TABLE_LIMIT_ELEMENTS: int(1).optional(),
     REOPTIMIZE_THRESHOLD: int(0).default(1000),
     REOPTIMIZE_MAX_FUNCTIONS: int(1, 10_000).default(32),
     // How much code a first call compiles beyond the function called (see src/jit/partition.ts).
     PARTITION_BUDGET_BYTES: int(0).default(256 * 1024),
+    // The durable store (src/store/Store.ts): sqlite:<path>, postgres://... or memory:.
+    DATABASE_URL: z.string().min(1).default('sqlite:data/jit.sqlite'),
+    CODE_CACHE_BYTES: int(0).default(512 * MiB),
+    // Set: every route but /health needs a key or this token. Unset: one tenant, no auth.
+    ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    // A tenant's executor stops after this long without a request, or when more than
+    // MAX_LIVE_SESSIONS executors run (least recently used first); its definitions stay.
+    SESSION_IDLE_MS: int(1000).default(10 * 60_000),
+    MAX_LIVE_SESSIONS: int(1).default(200),
+    // Child processes the executors live in (each holds the executor threads of several tenants).
+    EXECUTOR_PROCESSES: int(1, 64).default(2),
+    // Per-tenant defaults for the limits a tenant may be given (API.md "Tenants and keys").
+    MAX_DYLIBS: int(1).default(10_000),
+    MAX_MODULES: int(1).default(10_000),
+    // 0: no rate limit.
+    REQUESTS_PER_SECOND: int(0).default(0),
+    // Failed authentications allowed per client address and minute (429 beyond).
+    AUTH_FAILURES_PER_MINUTE: int(1).default(30),
   })
   .refine((env) => env.CALL_TIMEOUT_MS <= env.MAX_CALL_TIMEOUT_MS, {
     path: ['CALL_TIMEOUT_MS'],
@@ -75,12 +95,27 @@ export interface Config {
   readonly maxFunctionsPerModule: number;
   /** Most elements any one table may have (ResourceExhausted beyond; table.grow returns -1). */
   readonly tableLimitElements: number;
+  /** Most elements all tables of the session may hold together (ResourceExhausted at add, -1 from table.grow). */
+  readonly sessionTableLimitElements: number;
   /** Calls after which a lazily compiled function is re-optimized with its callees; 0 turns it off. */
   readonly reoptimizeThreshold: number;
   /** Most functions compiled together into one re-optimized function. */
   readonly reoptimizeMaxFunctions: number;
   /** Bytes of function bodies a first call compiles beyond the functions called (0: just those). */
   readonly partitionBudgetBytes: number;
+  /** Where definitions, tenants, keys and the code cache are kept. */
+  readonly databaseUrl: string;
+  readonly codeCacheBytes: number;
+  /** With a token, every route but /health needs a key (or the token); without, one open tenant `default`. */
+  readonly adminToken: string | undefined;
+  readonly sessionIdleMs: number;
+  readonly maxLiveSessions: number;
+  readonly executorProcesses: number;
+  /** Defaults of the per-tenant limits not covered above. */
+  readonly maxDylibs: number;
+  readonly maxModules: number;
+  readonly requestsPerSecond: number;
+  readonly authFailuresPerMinute: number;
 }
 
 /** The settings the JIT itself reads (the rest are the HTTP server's). */
@@ -94,15 +129,35 @@ export type JITConfig = Pick<
   | 'executorHeapLimitMb'
   | 'maxFunctionsPerModule'
   | 'tableLimitElements'
+  | 'sessionTableLimitElements'
   | 'reoptimizeThreshold'
   | 'reoptimizeMaxFunctions'
   | 'partitionBudgetBytes'
 >;
 
+/**
+ * V8 heap bytes a table element costs the executor, as measured for a funcref table (an
+ * externref element costs less): unlike linear memories, tables live in the executor's JS heap.
+ */
+export const TABLE_ELEMENT_HEAP_BYTES = 32;
+
+/**
+ * The default session table budget: a quarter of the executor's heap. V8 aborts the whole
+ * process, not just the worker, when one allocation passes the heap limit, and table.grow
+ * allocates the new backing store while the old one is still alive, so tables must stay well
+ * below the limit rather than merely under it.
+ */
+export function defaultSessionTableLimitElements(executorHeapLimitMb: number): number {
+  return Math.floor((executorHeapLimitMb * MiB) / 4 / TABLE_ELEMENT_HEAP_BYTES);
+}
+
 /** The JIT's settings as an empty environment gives them: every default in one place (EnvSchema). */
 export function defaultJITConfig(): JITConfig {
   return loadConfig({});
 }
+
+/** Variables whose values a message must never show (a token, a URL with a password). */
+const SECRETS: ReadonlySet<string> = new Set(['ADMIN_TOKEN', 'DATABASE_URL']);
 
 export class ConfigError extends Error {
   readonly problems: readonly string[];
@@ -122,7 +177,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     throw new ConfigError(
       parsed.error.issues.map((issue) => {
         const name = issue.path.join('.');
-        const got = env[name];
+        const got = SECRETS.has(name) ? undefined : env[name];
         return `${name} ${issue.message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`;
       }),
     );
@@ -142,8 +197,19 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     maxModuleBytes: e.MAX_MODULE_BYTES,
     maxFunctionsPerModule: e.MAX_FUNCTIONS_PER_MODULE,
     tableLimitElements: e.TABLE_LIMIT_ELEMENTS,
+    sessionTableLimitElements: e.SESSION_TABLE_LIMIT_ELEMENTS ?? defaultSessionTableLimitElements(e.EXECUTOR_HEAP_LIMIT_MB),
     reoptimizeThreshold: e.REOPTIMIZE_THRESHOLD,
     reoptimizeMaxFunctions: e.REOPTIMIZE_MAX_FUNCTIONS,
     partitionBudgetBytes: e.PARTITION_BUDGET_BYTES,
+    databaseUrl: e.DATABASE_URL,
+    codeCacheBytes: e.CODE_CACHE_BYTES,
+    adminToken: e.ADMIN_TOKEN,
+    sessionIdleMs: e.SESSION_IDLE_MS,
+    maxLiveSessions: e.MAX_LIVE_SESSIONS,
+    executorProcesses: e.EXECUTOR_PROCESSES,
+    maxDylibs: e.MAX_DYLIBS,
+    maxModules: e.MAX_MODULES,
+    requestsPerSecond: e.REQUESTS_PER_SECOND,
+    authFailuresPerMinute: e.AUTH_FAILURES_PER_MINUTE,
   };
 }

@@ -1,7 +1,9 @@
-// The process entry point: load and validate the config, build the pino logger and the JIT
-// service, serve the app on HOST:PORT, and shut down gracefully on SIGTERM/SIGINT (stop
-// accepting, let in-flight requests finish, close the service, exit 0). buildServer and
-// startServer are exported so tests can run the real server around a service they built.
+// The process entry point: load and validate the config, build the pino logger and the service
+// (opening the store: a corrupt or too-new one stops the start with a message naming it), serve
+// the app on HOST:PORT, recover the tenants' definitions from the store (/health answers 503
+// until that is done), and shut down gracefully on SIGTERM/SIGINT (stop accepting, let in-flight
+// requests finish, close the service, exit 0). buildServer and startServer are exported so tests
+// can run the real server around a service they built.
 
 import { randomUUID } from 'node:crypto';
 import closeWithGrace from 'close-with-grace';
@@ -10,11 +12,11 @@ import { type Logger, pino } from 'pino';
 import app, { frameworkErrorHandler } from './app.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { createService } from './service/createService.ts';
-import type { JITService } from './service/JITService.ts';
+import type { Service } from './service/Service.ts';
 
 export interface ServerParts {
   readonly config: Config;
-  readonly service: JITService;
+  readonly service: Service;
   readonly logger: Logger;
 }
 
@@ -57,6 +59,10 @@ export async function startServer(parts: ServerParts): Promise<FastifyInstance> 
   return server;
 }
 
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
 /** Signals a process must leave to V8 and the OS: they report faults, not requests to stop. */
 export const FATAL_SIGNALS = ['SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGTRAP', 'SIGABRT'] as const;
 
@@ -71,8 +77,23 @@ export async function main(): Promise<void> {
     process.exit(1);
   }
   const logger = createLogger(config);
-  const service = await createService(config, logger);
+  let service;
+  try {
+    service = await createService(config, logger);
+  } catch (err) {
+    // A store that cannot be opened (corrupt, newer than this code, unreachable) stops the start.
+    logger.fatal({ err }, `cannot start: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  }
   const server = await startServer({ config, service, logger });
+  if (config.adminToken === undefined && !isLoopback(config.host)) {
+    logger.warn({ host: config.host }, 'serving without ADMIN_TOKEN on an address other than loopback: anyone who can reach it can read, call and delete everything');
+  }
+  service.recover().catch((err: unknown) => {
+    logger.fatal({ err }, 'recovery from the store failed');
+    process.exitCode = 1;
+    void server.close();
+  });
   // close-with-grace also listens to the fatal signals unless told to skip them, and a JavaScript
   // listener for SIGSEGV or SIGBUS replaces the handler V8 installs to turn a wasm out-of-bounds
   // access into a trap: the first such access would then end the process. Those signals stay V8's.

@@ -1,5 +1,6 @@
 // Main-thread proxy of the executor: the one object the JIT uses to change and run the
-// session's code. It owns the worker's lifecycle, keeps requests in a FIFO (one runs at a time),
+// session's code. It owns the worker's lifecycle (a worker thread of this process, or of an
+// executor host process when started with a pool), keeps requests in a FIFO (one runs at a time),
 // assigns link ops their send order, answers lazy call-throughs with the JIT's handler, enforces
 // time limits (terminate, restart, replay) and turns worker failures into JITErrors.
 //
@@ -22,6 +23,8 @@ import { ReplayLog } from './ReplayLog.ts';
 import { SPECTEST_FUNCTIONS, SPECTEST_SYMBOLS, type HostSymbol } from './spectest.ts';
 import { Watchdog } from './Watchdog.ts';
 import { WorkerConnection } from './WorkerConnection.ts';
+import type { ConnectionFactory, ExecutorConnection } from './ExecutorConnection.ts';
+import { ExecutorHostDied, ExecutorHostPoolClosed, isHeapExhaustion } from './hostErrors.ts';
 
 export interface ExecutorOptions {
   /**
@@ -31,6 +34,12 @@ export interface ExecutorOptions {
   readonly heapLimitMb?: number;
   /** Most 64 KiB pages the session's memories (createMemory) may hold together. Unset: no cap. */
   readonly sessionMemoryLimitPages?: number;
+  /**
+   * Most elements the tables the session's modules define may hold together (instantiate ops
+   * that define tables, table.grow). Unset: no cap. Tables live in the worker's heap: keep this
+   * well under heapLimitMb.
+   */
+  readonly sessionTableLimitElements?: number;
   /** Time limit for a start function run by apply(instantiate) outside any invoke. Default 10 s. */
   readonly startTimeoutMs?: number;
   /** Print lines kept per invoke or op; more are counted in a final line. Default 10,000. */
@@ -43,6 +52,12 @@ export interface ExecutorOptions {
   readonly compileCacheDir?: string | false;
   /** A call-through handler that has not settled after this long fails the call. Default 60 s. */
   readonly callThroughTimeoutMs?: number;
+  /**
+   * Where the worker lives: an ExecutorHostPool runs it in a child process, so that V8 aborting
+   * that process (heap exhaustion) cannot take the server down. Unset: a worker thread of this
+   * process. Behaviour is the same either way; a host's death restarts the worker like any death.
+   */
+  readonly host?: ConnectionFactory;
 }
 
 export interface InvokeOptions {
@@ -78,8 +93,10 @@ export interface ExecutorStats {
   /** Replayed ops that failed on a fresh worker and were dropped. */
   readonly replayFailures: number;
   readonly callThroughs: number;
-  /** Milliseconds from the latest worker's start to its ready message. */
+  /** Milliseconds from the latest worker's start to its ready message (a new host's start included). */
   readonly lastBootMs: number;
+  /** The process the current worker runs in: this one, or an executor host. */
+  readonly pid: number | undefined;
 }
 
 interface PendingOp {
@@ -106,12 +123,20 @@ const MAX_CONSECUTIVE_DEATHS = 3;
 export class Executor {
   private readonly resourceLimits: ResourceLimits | undefined;
   private readonly heapLimitMb: number | undefined;
-  private readonly sessionMemoryLimitPages: number | undefined;
+  private sessionMemoryLimitPages: number | undefined;
+  private readonly sessionTableLimitElements: number | undefined;
   private readonly startTimeoutMs: number;
   private readonly maxOutputLines: number;
   private readonly compileCacheDir: string | undefined;
+  private readonly host: ConnectionFactory | undefined;
 
-  private conn: WorkerConnection;
+  /** The running worker; null until one is needed (startWorker: false) and after suspend(). */
+  private conn: ExecutorConnection | null = null;
+  /**
+   * While set, link ops are only logged, not sent, and start no worker: recovery defines a
+   * session's code without running anything; its first request starts a worker that replays it all.
+   */
+  deferStart = false;
   private readonly terminations = new Set<Promise<void>>();
   private booted: { resolve: () => void; reject: (err: unknown) => void } | null = null;
   private closed = false;
@@ -136,6 +161,7 @@ export class Executor {
   private constructor(opts: ExecutorOptions) {
     this.heapLimitMb = opts.heapLimitMb;
     this.sessionMemoryLimitPages = opts.sessionMemoryLimitPages;
+    this.sessionTableLimitElements = opts.sessionTableLimitElements;
     this.resourceLimits = opts.heapLimitMb === undefined ? undefined : { maxOldGenerationSizeMb: opts.heapLimitMb };
     this.startTimeoutMs = opts.startTimeoutMs ?? 10_000;
     this.maxOutputLines = opts.maxOutputLines ?? 10_000;
@@ -143,18 +169,59 @@ export class Executor {
       opts.compileCacheDir === false
         ? undefined
         : (opts.compileCacheDir ?? process.env['NODE_COMPILE_CACHE'] ?? join(tmpdir(), 'node-compile-cache'));
+    this.host = opts.host;
     this.callThroughs = new CallThroughServer(opts.callThroughTimeoutMs ?? 60_000);
     this.watchdog = new Watchdog(() => this.onTimeout());
-    this.conn = this.connect();
   }
 
-  /** Starts a worker and resolves once it has created the spectest module and is ready. */
-  static async start(opts: ExecutorOptions = {}): Promise<Executor> {
+  /**
+   * Starts a worker and resolves once it has created the spectest module and is ready; with
+   * `startWorker: false`, resolves at once and the first op or request starts the worker.
+   */
+  static async start(opts: ExecutorOptions & { startWorker?: boolean } = {}): Promise<Executor> {
     const ex = new Executor(opts);
-    await new Promise<void>((resolve, reject) => {
+    if (opts.startWorker === false) return ex;
+    const ready = new Promise<void>((resolve, reject) => {
       ex.booted = { resolve, reject };
     });
+    ex.connected();
+    await ready;
     return ex;
+  }
+
+  /** The page budget of the session's memories from the next worker start on (it is the worker's to enforce). */
+  setSessionMemoryLimitPages(pages: number | undefined): void {
+    this.sessionMemoryLimitPages = pages;
+  }
+
+  /** Whether a worker runs (it stops with suspend() and starts again when needed). */
+  get isRunning(): boolean {
+    return this.conn !== null;
+  }
+
+  /**
+   * Stops the worker of an idle session to give its memory back, keeping the link log: the next
+   * op or request starts a fresh worker that replays it, so definitions stay and runtime state
+   * is what instantiating again produces. Does nothing (false) while anything is pending.
+   */
+  async suspend(): Promise<boolean> {
+    const conn = this.conn;
+    if (conn === null || this.inflight !== null || this.queue.length > 0 || this.pendingOps.size > 0 || this.booted !== null) return false;
+    this.conn = null;
+    this.current = null;
+    this.watchdog.disarm();
+    this.callThroughs.clear();
+    await conn.dispose().catch(() => undefined);
+    return true;
+  }
+
+  /** The running worker, starting one (and replaying the log to it) when there is none. */
+  private connected(): ExecutorConnection {
+    if (this.conn !== null) return this.conn;
+    const conn = this.connect();
+    this.conn = conn;
+    for (const op of this.log.ops()) conn.postOp(op);
+    return conn;
   }
 
   /** The spectest host module's entities, at the fixed addresses every worker creates them at. */
@@ -162,7 +229,7 @@ export class Executor {
     return SPECTEST_SYMBOLS;
   }
 
-  /** Where the executor's own functions (the reoptimize hook) sit; the JIT allocates above them. */
+  /** Where the executor's own functions (the grow and reoptimize hooks) sit; the JIT allocates above them. */
   hookAddresses(): Readonly<Record<HostFunction, ExecutorAddr>> {
     return HOOK_ADDRESSES;
   }
@@ -190,7 +257,8 @@ export class Executor {
     const done = new Promise<void>((resolve, reject) => {
       this.pendingOps.set(op.seq, { resolve, reject, scope: new AsyncResource('wasmjit.linkOp') });
     });
-    this.conn.postOp(op);
+    if (this.conn !== null) this.conn.postOp(op);
+    else if (!this.deferStart) this.connected(); // posts the log, this op included
     return done;
   }
 
@@ -242,6 +310,7 @@ export class Executor {
       replayFailures: this.counters.replayFailures,
       callThroughs: this.counters.callThroughs,
       lastBootMs: this.counters.lastBootMs,
+      pid: this.conn?.pid,
     };
   }
 
@@ -251,7 +320,7 @@ export class Executor {
     this.closed = true;
     this.failEverything(new Error('The executor is closed.'));
     this.watchdog.disarm();
-    await Promise.all([this.conn.dispose(), ...this.terminations]);
+    await Promise.all([this.conn?.dispose(), ...this.terminations]);
   }
 
   // --- requests -------------------------------------------------------------------------------
@@ -276,7 +345,7 @@ export class Executor {
     if (job === undefined) return;
     job.id = this.nextRequestId++;
     this.inflight = job;
-    this.conn.postRequest({ ...job.request, id: job.id } as ExecRequest);
+    this.connected().postRequest({ ...job.request, id: job.id } as ExecRequest);
   }
 
   // --- worker events --------------------------------------------------------------------------
@@ -284,7 +353,7 @@ export class Executor {
   private onEvent(ev: WorkerEvent): void {
     switch (ev.ev) {
       case 'ready':
-        this.counters.lastBootMs = performance.now() - this.conn.startedAt;
+        this.counters.lastBootMs = performance.now() - (this.conn?.startedAt ?? performance.now());
         this.deathsSinceReady = 0;
         this.booted?.resolve();
         this.booted = null;
@@ -351,7 +420,7 @@ export class Executor {
     const serve = () =>
       this.callThroughs.serve(callThroughId, (outcome) => {
         // A restart since: that worker and its waiting call are gone.
-        if (conn !== this.conn) return;
+        if (conn === null || conn !== this.conn) return;
         conn.answer({ seq, ...outcome });
       });
     if (scope) scope.runInAsyncScope(serve);
@@ -364,15 +433,17 @@ export class Executor {
 
   // --- worker lifecycle -----------------------------------------------------------------------
 
-  private connect(): WorkerConnection {
-    return new WorkerConnection({
+  private connect(): ExecutorConnection {
+    const opts = {
       resourceLimits: this.resourceLimits,
       compileCacheDir: this.compileCacheDir,
       maxOutputLines: this.maxOutputLines,
       sessionMemoryLimitPages: this.sessionMemoryLimitPages,
-      onEvent: (ev) => this.onEvent(ev),
-      onDeath: (err) => this.onDeath(err),
-    });
+      sessionTableLimitElements: this.sessionTableLimitElements,
+      onEvent: (ev: WorkerEvent) => this.onEvent(ev),
+      onDeath: (err: Error) => this.onDeath(err),
+    };
+    return this.host === undefined ? new WorkerConnection(opts) : this.host.open(opts);
   }
 
   private onTimeout(): void {
@@ -383,11 +454,22 @@ export class Executor {
 
   private onDeath(err: Error): void {
     if (this.closed) return;
-    const outOfMemory = (err as { code?: unknown }).code === 'ERR_WORKER_OUT_OF_MEMORY';
-    const error = outOfMemory
-      ? new ResourceExhausted('memory', `The executor ran out of memory (limit ${this.heapLimitMb ?? 'default'} MB) and was restarted.`)
-      : new Error(`The executor worker died: ${err.message}`);
+    const error = this.deathError(err);
+    if (err instanceof ExecutorHostPoolClosed) {
+      // Nowhere to restart: what is waiting fails now, and so does everything after.
+      this.booted?.reject(err);
+      this.booted = null;
+      this.broken = err;
+      this.failEverything(err);
+      return;
+    }
     if (this.booted !== null) {
+      // A host dies under a worker still starting for reasons not its own (another session's
+      // allocation, a kill from outside): start again, on another host, a few times.
+      if (err instanceof ExecutorHostDied && ++this.deathsSinceReady <= MAX_CONSECUTIVE_DEATHS) {
+        this.restart(null, error);
+        return;
+      }
       this.booted.reject(error);
       this.booted = null;
       this.closed = true;
@@ -402,6 +484,21 @@ export class Executor {
     this.restart(this.current, error, this.current === null);
   }
 
+  /** What the call that was running when the worker died is rejected with. */
+  private deathError(err: Error): Error {
+    const limit = `limit ${this.heapLimitMb ?? 'default'} MB`;
+    if (!isHeapExhaustion(err)) return new Error(`The executor worker died: ${err.message}`);
+    if (err instanceof ExecutorHostDied) {
+      // V8 aborted the whole host: the allocation that did it may belong to any session there.
+      return new ResourceExhausted(
+        'memory',
+        `The executor's host process ran out of memory (${limit} per session) and the session was restarted; ` +
+          `the allocation may have been another session's on the same host. (${err.message})`,
+      );
+    }
+    return new ResourceExhausted('memory', `The executor ran out of memory (${limit}) and was restarted.`);
+  }
+
   /**
    * Replaces the worker: rejects the culprit with `error`, starts a fresh worker, replays the
    * log (applied and pending ops, in send order) and re-sends the request in flight unless it
@@ -410,9 +507,11 @@ export class Executor {
   private restart(culprit: Activity | null, error: unknown, blameInflight = false): void {
     this.counters.restarts++;
     const old = this.conn;
-    const termination = old.dispose().catch(() => undefined);
-    this.terminations.add(termination);
-    void termination.then(() => this.terminations.delete(termination));
+    if (old !== null) {
+      const termination = old.dispose().catch(() => undefined);
+      this.terminations.add(termination);
+      void termination.then(() => this.terminations.delete(termination));
+    }
     this.watchdog.disarm();
     this.current = null;
     this.callThroughs.clear();
@@ -430,9 +529,9 @@ export class Executor {
       inflight.fail(error);
     }
 
-    this.conn = this.connect();
-    for (const op of this.log.ops()) this.conn.postOp(op);
-    if (this.inflight !== null) this.conn.postRequest({ ...this.inflight.request, id: this.inflight.id } as ExecRequest);
+    this.conn = null;
+    const conn = this.connected();
+    if (this.inflight !== null) conn.postRequest({ ...this.inflight.request, id: this.inflight.id } as ExecRequest);
     else this.pump();
   }
 

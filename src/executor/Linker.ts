@@ -1,7 +1,9 @@
 // Worker side of linking: applies LinkOps to the session's address space. Instantiation binds
 // each import to the object at its address and places each export at its address; stubs and
 // trampolines come from one generated module per createStubs; updatePointer repoints a slot;
-// createMemory makes a module's memory, counted against the session's memory budget.
+// createMemory makes a module's memory, counted against the session's memory budget; the tables
+// an instantiation defines are counted against the session's table budget, from before the
+// module is compiled until their handles are released.
 // Any failure throws (ExecutorFailure or the engine's error) and places nothing.
 
 import type { ExternKind } from '../wasm/types.ts';
@@ -9,6 +11,7 @@ import { ExecutorFailure } from './failures.ts';
 import type { MemoryBudget } from './memoryBudget.ts';
 import type { ExecutorAddr, LinkOp } from './protocol.ts';
 import type { SessionSpace } from './SessionSpace.ts';
+import type { TableBudget } from './tableBudget.ts';
 import { buildStubModule, stubExportName, trampolineExportName } from './stubModule.ts';
 
 type DataCtor = typeof WebAssembly.Global | typeof WebAssembly.Memory | typeof WebAssembly.Table;
@@ -22,14 +25,16 @@ export class Linker {
   private readonly space: SessionSpace;
   private readonly resolve: (callThroughId: number) => void;
   private readonly memoryBudget: MemoryBudget;
+  private readonly tableBudget: TableBudget;
   /** callThroughId -> where its trampoline sits, to tell whether it has been resolved. */
   private readonly trampolines = new Map<number, { readonly ptrAddr: ExecutorAddr; readonly fn: unknown }>();
   private readonly trampolineAtPtr = new Map<ExecutorAddr, number>();
 
-  constructor(space: SessionSpace, resolve: (callThroughId: number) => void, memoryBudget: MemoryBudget) {
+  constructor(space: SessionSpace, resolve: (callThroughId: number) => void, memoryBudget: MemoryBudget, tableBudget: TableBudget) {
     this.space = space;
     this.resolve = resolve;
     this.memoryBudget = memoryBudget;
+    this.tableBudget = tableBudget;
   }
 
   isResolved(callThroughId: number): boolean {
@@ -40,7 +45,7 @@ export class Linker {
   apply(op: LinkOp): void {
     switch (op.op) {
       case 'instantiate':
-        return this.instantiate(op);
+        return this.tableBudget.instantiating(op.tableElements, () => this.instantiate(op));
       case 'createStubs':
         return this.createStubs(op);
       case 'updatePointer': {
@@ -62,6 +67,7 @@ export class Linker {
         for (const addr of op.addrs) {
           this.space.release(addr);
           this.memoryBudget.forget(addr);
+          this.tableBudget.forget(addr);
           const id = this.trampolineAtPtr.get(addr);
           if (id !== undefined) {
             this.trampolineAtPtr.delete(addr);
@@ -101,8 +107,13 @@ export class Linker {
       return { p, value: value as object };
     });
     for (const { p, value } of placed) {
-      if (p.kind === 'function') this.space.placeFunction(p.addr, value);
-      else this.space.placeData(p.addr, value);
+      if (p.kind === 'function') {
+        this.space.placeFunction(p.addr, value);
+        continue;
+      }
+      this.space.placeData(p.addr, value);
+      if (value instanceof WebAssembly.Table) this.tableBudget.place(p.addr, value);
+      else this.tableBudget.forget(p.addr);
     }
   }
 

@@ -1,27 +1,14 @@
-// Main side: one executor worker and its channels (one "generation"; a restart makes a new one).
+// Main side: one executor worker thread of this process and its channels (one "generation"; a
+// restart makes a new one). An executor host runs the same class for each worker it holds.
 // Posting is always asynchronous and never blocks main; after every op or call-through answer
 // the shared signal counter is bumped and notified, which wakes a worker blocked in a
 // call-through so it can apply the op (see CallThroughClient).
 
-import { MessageChannel, Worker, type MessagePort, type ResourceLimits } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import type { ConnectionOptions, ExecutorConnection } from './ExecutorConnection.ts';
 import { SIGNAL, type CallThroughAnswer, type ExecRequest, type LinkOp, type WorkerEvent, type WorkerInit } from './protocol.ts';
 
-export interface ConnectionOptions {
-  readonly resourceLimits: ResourceLimits | undefined;
-  /**
-   * Node's compile cache directory for the worker, or undefined for none. Each worker otherwise
-   * strips the types of every executor .ts file again, which doubles its start time (~75 ms
-   * against ~35 ms measured here).
-   */
-  readonly compileCacheDir: string | undefined;
-  readonly maxOutputLines: number;
-  readonly sessionMemoryLimitPages: number | undefined;
-  readonly onEvent: (ev: WorkerEvent) => void;
-  /** The worker died on its own (not through `dispose`): an error event or a non-zero exit. */
-  readonly onDeath: (err: Error) => void;
-}
-
-export class WorkerConnection {
+export class WorkerConnection implements ExecutorConnection {
   private readonly worker: Worker;
   private readonly ops: MessagePort;
   private readonly answers: MessagePort;
@@ -30,6 +17,7 @@ export class WorkerConnection {
   private dead = false;
   /** When this worker was asked to start (performance.now()), to measure its boot. */
   readonly startedAt = performance.now();
+  readonly pid: number | undefined = process.pid;
 
   constructor(opts: ConnectionOptions) {
     const opsChannel = new MessageChannel();
@@ -44,6 +32,7 @@ export class WorkerConnection {
       signal: shared,
       maxOutputLines: opts.maxOutputLines,
       sessionMemoryLimitPages: opts.sessionMemoryLimitPages,
+      sessionTableLimitElements: opts.sessionTableLimitElements,
     };
     this.worker = new Worker(new URL('./worker.ts', import.meta.url), {
       workerData: init,

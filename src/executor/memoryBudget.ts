@@ -12,10 +12,8 @@
 // Not counted: the built-in spectest memory (1 page, at most 2), which exists in every session.
 
 import { ExecutorFailure } from './failures.ts';
-import { GLUE_MODULE_PREFIX } from './glue.ts';
 import type { ExecutorAddr, MemoryType } from './protocol.ts';
-import { HOOK_ADDRESSES } from './hooks.ts';
-import { Code, ModuleEncoder } from './wasmEncoder.ts';
+import { growHookFunction, HOOK_ADDRESSES } from './hooks.ts';
 
 /**
  * The hook's fixed slot in the session's funcref table, right after the spectest functions;
@@ -73,12 +71,6 @@ export class MemoryBudget {
 
   /** The hook as a wasm function (funcref tables hold only those), to place at MEMORY_GROW_HOOK_ADDR. */
   hookFunction(): Function {
-    const m = new ModuleEncoder();
-    m.setModuleName(`${GLUE_MODULE_PREFIX}memory`);
-    const type = { params: ['i32' as const], results: ['i32' as const] };
-    const host = m.importFunc('host', 'grow', type);
-    m.exportFunc('grow', m.addFunc(type, new Code().localGet(0).call(host), [], 'memory.grow'));
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(m.encode() as BufferSource), { host: { grow: this.grow } });
-    return instance.exports['grow'] as Function;
+    return growHookFunction('memory', this.grow);
   }
 }

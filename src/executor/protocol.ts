@@ -64,6 +64,13 @@ export type LinkOp =
       readonly bytes: Uint8Array;
       readonly imports: readonly ImportBinding[];
       readonly exports: readonly ExportPlacement[];
+      /**
+       * Elements the tables the module itself defines start with (0: it defines none). They
+       * count against the session's table budget: an op whose tables do not fit fails with
+       * ResourceExhausted before anything is compiled or instantiated. The module must export
+       * every table it defines, and the op place it, so the budget keeps counting it.
+       */
+      readonly tableElements: number;
     }
   | { readonly op: 'createStubs'; readonly seq: number; readonly stubs: readonly StubSpec[] }
   /**
@@ -149,6 +156,8 @@ export interface WorkerInit {
   readonly maxOutputLines: number;
   /** Most 64 KiB pages all memories the session creates may hold together; undefined: no cap. */
   readonly sessionMemoryLimitPages: number | undefined;
+  /** Most elements all tables the session's modules define may hold together; undefined: no cap. */
+  readonly sessionTableLimitElements: number | undefined;
 }
 
 export const SIGNAL = 0;

@@ -15,6 +15,7 @@ import { OutputSink } from './OutputSink.ts';
 import type { ExecRequest, ExecResponse, LinkOp, WorkerEvent, WorkerInit } from './protocol.ts';
 import { RefInterner } from './RefInterner.ts';
 import { SessionSpace } from './SessionSpace.ts';
+import { TABLE_GROW_HOOK_ADDR, TableBudget } from './tableBudget.ts';
 import { createHooks } from './hooks.ts';
 import { createSpectest } from './spectestHost.ts';
 
@@ -40,8 +41,10 @@ const callThrough = new CallThroughClient({
   isResolved: (id) => linker.isResolved(id),
 });
 const memoryBudget = new MemoryBudget(init.sessionMemoryLimitPages);
-const linker = new Linker(space, (id) => callThrough.resolve(id), memoryBudget);
+const tableBudget = new TableBudget(init.sessionTableLimitElements);
+const linker = new Linker(space, (id) => callThrough.resolve(id), memoryBudget, tableBudget);
 space.placeFunction(MEMORY_GROW_HOOK_ADDR, memoryBudget.hookFunction());
+space.placeFunction(TABLE_GROW_HOOK_ADDR, tableBudget.hookFunction());
 
 const spectest = createSpectest((line) => sink?.push(line));
 for (const f of spectest.functions) space.placeFunction(f.addr, f.fn);

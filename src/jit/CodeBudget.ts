@@ -11,8 +11,8 @@ import type { JITDylib } from '../core/JITDylib.ts';
 import type { ResourceKey, ResourceManager } from '../core/ResourceTracker.ts';
 
 export class CodeBudget implements ResourceManager {
-  /** undefined: no cap. */
-  readonly limitBytes: number | undefined;
+  /** undefined: no cap. Changing it keeps what is compiled and applies to what is compiled next. */
+  limitBytes: number | undefined;
   #used = 0;
   private readonly byKey = new Map<ResourceKey, number>();
 

@@ -19,6 +19,7 @@ import {
   wholeModulePiece,
   type CompiledPiece,
 } from '../wasm/index.ts';
+import { CodeCache } from './CodeCache.ts';
 import type { OptimizingCompiler } from './OptimizingCompiler.ts';
 import type { PieceLayer, PieceRequest } from './PieceRequest.ts';
 import type { WasmLinkingLayer } from './WasmLinkingLayer.ts';
@@ -26,10 +27,12 @@ import type { WasmLinkingLayer } from './WasmLinkingLayer.ts';
 export class CompileLayer implements PieceLayer {
   private readonly linker: WasmLinkingLayer;
   private readonly optimizer: OptimizingCompiler;
+  private readonly cache: CodeCache;
 
-  constructor(linker: WasmLinkingLayer, optimizer: OptimizingCompiler) {
+  constructor(linker: WasmLinkingLayer, optimizer: OptimizingCompiler, cache: CodeCache) {
     this.linker = linker;
     this.optimizer = optimizer;
+    this.cache = cache;
   }
 
   async emit(r: MaterializationResponsibility, request: PieceRequest): Promise<void> {
@@ -52,11 +55,14 @@ export class CompileLayer implements PieceLayer {
           moduleName: record.id,
         });
       case 'whole': {
-        const baseline = wholeModulePiece(m, record.id);
+        const baseline = wholeModulePiece(m);
         if (record.options.optimize <= 0) return baseline;
+        const level = record.options.optimize;
         try {
-          const bytes = await this.optimizer.optimize(baseline.bytes, { level: record.options.optimize, keepImports: true });
-          return describeOptimizedWhole(m, baseline, bytes);
+          const bytes = await this.cache.through(CodeCache.key(['whole', m.hash, level]), () =>
+            this.optimizer.optimize(baseline.bytes, { level, keepImports: true }),
+          );
+          return describeOptimizedWhole(baseline, bytes);
         } catch {
           // binaryen could not optimize this module: the baseline is correct, only slower.
           return baseline;
@@ -64,9 +70,12 @@ export class CompileLayer implements PieceLayer {
       }
       case 'optimized': {
         if (request.root === undefined) throw new Error(`${request.label}: an optimized piece needs a root`);
-        const cut = cutPiece(m.binary, references, { functions: request.functions, exports: [request.root], moduleName: record.id });
+        // No module name in the piece: it would make the same code differ per module id, and
+        // the cache shares it between every module with these bytes.
+        const cut = cutPiece(m.binary, references, { functions: request.functions, exports: [request.root] });
         const level = Math.max(2, record.options.optimize);
-        const bytes = await this.optimizer.optimize(cut.bytes, { level, keepImports: false });
+        const key = CodeCache.key(['optimized', m.hash, level, request.root, request.functions.join(',')]);
+        const bytes = await this.cache.through(key, () => this.optimizer.optimize(cut.bytes, { level, keepImports: false }));
         return describeOptimizedPiece(cut, bytes);
       }
     }

@@ -15,14 +15,17 @@ import { absoluteSymbols, type AbsoluteSymbol } from '../core/AbsoluteSymbols.ts
 import { DylibNotFound, ExecutionTimeout, FailedToMaterialize, InvalidModule, JITError, ModuleNotFound, ResourceExhausted, TypeMismatch } from '../core/errors.ts';
 import { ExecutionSession, type LookupResult } from '../core/ExecutionSession.ts';
 import type { JITDylib, JITDylibSearchOrder, SymbolTableEntry } from '../core/JITDylib.ts';
+import type { ResourceTracker } from '../core/ResourceTracker.ts';
 import { buildSimpleReexportsAliasMap, reexports } from '../core/ReExports.ts';
 import type { ExecutorAddr } from '../core/SymbolDefinition.ts';
 import { JITSymbolFlags, SymbolState } from '../core/SymbolFlags.ts';
 import type { JITConfig } from '../config.ts';
 import { ExecutorLinkError } from '../executor/errors.ts';
 import { Executor } from '../executor/Executor.ts';
+import type { ExecutorHostPool } from '../executor/ExecutorHostPool.ts';
 import { loadModule, type FuncType, type GlobalType, type ImportInfo, type WasmValue } from '../wasm/index.ts';
 import { CodeBudget, limitHit } from './CodeBudget.ts';
+import { CodeCache, type CodeCacheBackend } from './CodeCache.ts';
 import { CompileLayer } from './CompileLayer.ts';
 import {
   CompileOnDemandLayer,
@@ -42,18 +45,37 @@ import { publicOrder } from './publicOrder.ts';
 import { ReOptimizeLayer } from './ReOptimizeLayer.ts';
 import { setSymbolTarget, symbolTarget, type SymbolTarget } from './symbolTargets.ts';
 import { WasmLinkingLayer } from './WasmLinkingLayer.ts';
-import { WasmModuleRecord, type ModuleOptions, type Tier } from './WasmModuleRecord.ts';
+import { WasmModuleRecord, type ModuleOptions, type StoredBinding, type Tier } from './WasmModuleRecord.ts';
 
 export type ModuleSource = { readonly wat: string } | { readonly wasm: Uint8Array };
+
+export interface LazyJITOptions {
+  /** Where the executor's worker lives: an executor host process of this pool, or (absent) this process. */
+  readonly host?: ExecutorHostPool | undefined;
+  /** false: start the executor's worker when it is first needed (a tenant recovered at start). Default true. */
+  readonly startExecutor?: boolean;
+  /** Where the optimizing compiler's output is cached (the durable store); absent: no cache. */
+  readonly codeCache?: CodeCacheBackend | undefined;
+}
 
 export interface AddedModule {
   readonly id: string;
   readonly name?: string | undefined;
   readonly lazy: boolean;
+  /** The module's binary as added (a WAT source turned into one): what a store keeps to add it again. */
+  readonly bytes: Uint8Array;
+  /** Where its memory, table and global imports resolved: what recovery binds them to again. */
+  readonly bindings: readonly StoredBinding[];
   /** The module's exported symbols in its dylib, as entries of the symbol table. */
   readonly symbols: readonly SymbolTableEntry[];
   /** Function imports that resolve nowhere at the end of the add (calls reaching them fail until they are defined). */
   readonly unresolvedImports: readonly ImportInfo[];
+}
+
+/** Recovery: add a module as it was added before, with the same id, imports bound as they were, nothing awaited. */
+export interface RestoreOptions {
+  readonly id: string;
+  readonly bindings: readonly StoredBinding[];
 }
 
 export interface InvokeOutcome {
@@ -95,6 +117,7 @@ export class LazyJIT {
   readonly config: JITConfig;
   readonly counters: JITCounters = { compiles: 0, compiledFunctions: 0, compiledBytes: 0, compileMs: 0, reoptimizations: 0, invokes: 0, traps: 0, timeouts: 0 };
   readonly codeBudget: CodeBudget;
+  readonly codeCache: CodeCache;
   private readonly addresses: ExecutorResources;
   private readonly stubs: IndirectStubsManager;
   private readonly lctm: LazyCallThroughManager;
@@ -108,7 +131,7 @@ export class LazyJIT {
   private readonly currentInvoke = new AsyncLocalStorage<InvokeContext>();
   private nextModuleId = 1;
 
-  private constructor(executor: Executor, config: JITConfig) {
+  private constructor(executor: Executor, config: JITConfig, codeCache: CodeCacheBackend | undefined) {
     this.executor = executor;
     this.config = config;
     const report = (err: unknown) => this.session.reportError(err);
@@ -128,7 +151,8 @@ export class LazyJIT {
       lctm: this.lctm,
       observer: (e) => this.onCompiled(e),
     });
-    this.compileLayer = new CompileLayer(this.linker, this.optimizer);
+    this.codeCache = new CodeCache(codeCache, report);
+    this.compileLayer = new CompileLayer(this.linker, this.optimizer, this.codeCache);
     this.reoptimizer = new ReOptimizeLayer(this.session, this.compileLayer, this.stubs, {
       threshold: config.reoptimizeThreshold,
       maxFunctions: config.reoptimizeMaxFunctions,
@@ -151,14 +175,26 @@ export class LazyJIT {
     spectest.define(absoluteSymbols(defs));
   }
 
-  static async create(config: JITConfig): Promise<LazyJIT> {
+  static async create(config: JITConfig, opts: LazyJITOptions = {}): Promise<LazyJIT> {
     const executor = await Executor.start({
       heapLimitMb: config.executorHeapLimitMb,
       sessionMemoryLimitPages: config.sessionMemoryLimitPages,
+      sessionTableLimitElements: config.sessionTableLimitElements,
       // A start function runs like a call, under the same limit.
       startTimeoutMs: config.callTimeoutMs,
+      ...(opts.host ? { host: opts.host } : {}),
+      startWorker: opts.startExecutor ?? true,
     });
-    return new LazyJIT(executor, config);
+    return new LazyJIT(executor, config, opts.codeCache);
+  }
+
+  /**
+   * Changes the session's limits: compiled code at once (what is compiled stays), memory pages
+   * when the executor next starts (they are the worker's to enforce).
+   */
+  setLimits(limits: { sessionCodeLimitBytes: number; sessionMemoryLimitPages: number }): void {
+    this.codeBudget.limitBytes = limits.sessionCodeLimitBytes;
+    this.executor.setSessionMemoryLimitPages(limits.sessionMemoryLimitPages);
   }
 
   async close(): Promise<void> {
@@ -234,9 +270,10 @@ export class LazyJIT {
    * no function body is compiled. Eagerly, the whole module is one unit, compiled on first
    * lookup (at once if it has a start function). Nothing is defined if any step fails.
    */
-  async addModule(dylibName: string, source: ModuleSource, opts: Partial<ModuleOptions> = {}): Promise<AddedModule> {
+  async addModule(dylibName: string, source: ModuleSource, opts: Partial<ModuleOptions> & { restore?: RestoreOptions } = {}): Promise<AddedModule> {
     const jd = this.getDylib(dylibName);
     const options: ModuleOptions = { lazy: opts.lazy ?? true, optimize: opts.optimize ?? 2, name: opts.name };
+    const restore = opts.restore;
     const bytes = 'wasm' in source ? source.wasm : await this.optimizer.watToWasm(source.wat);
     const module = await loadModule(bytes, { memoryMaxPages: this.config.memoryLimitPages, tableMaxElements: this.config.tableLimitElements });
     const defined = module.info.functions.length - module.importedFunctions;
@@ -246,25 +283,32 @@ export class LazyJIT {
     if (module.binary.memories.length - module.binary.importedMemories > 1) {
       throw new InvalidModule('The module defines more than one memory; this JIT handles one defined memory per module.', []);
     }
-    const id = `m${this.nextModuleId++}`;
+    const id = restore ? restore.id : `m${this.nextModuleId++}`;
+    if (restore) this.nextModuleId = Math.max(this.nextModuleId, moduleNumber(restore.id) + 1);
     // DylibExists when a dylib named like the impl dylib exists and is not this one's.
     const implJD = options.lazy ? this.cod.implDylib(jd) : undefined;
     const record = new WasmModuleRecord({
       id,
       options,
       module,
+      sourceBytes: bytes,
       targetJD: jd,
       implJD,
       tracker: jd.createResourceTracker(),
       implTracker: implJD?.createResourceTracker(),
       keptFunctions: new Set(module.functionsUsingSegments()),
     });
+    record.restoring = restore ? { bindings: restore.bindings } : undefined;
     this.modules.add(record);
     let targetSymbols: readonly string[] = [];
     try {
-      await this.linker.checkDataImports(record).catch((err: unknown) => {
-        throw new FailedToMaterialize([{ dylib: jd.name, name: initSymbolName(id) }], err);
-      });
+      // Checked when the module was first added; recovery binds them as they were.
+      if (!restore) {
+        await this.linker.checkDataImports(record).catch((err: unknown) => {
+          throw new FailedToMaterialize([{ dylib: jd.name, name: initSymbolName(id) }], err);
+        });
+      }
+      this.noteDataBindings(record);
       await this.createMemories(record);
       const def = options.lazy ? this.cod.add(record) : this.defineEager(record);
       targetSymbols = def.targetSymbols;
@@ -274,16 +318,48 @@ export class LazyJIT {
       await this.undoAdd(record, targetSymbols, instantiationRan(cause));
       throw cause;
     }
+    record.restoring = undefined;
     const symbols = targetSymbols.map((n) => jd.entry(n)).filter((e): e is SymbolTableEntry => e !== undefined && e.info.flags.isExported);
     const unresolvedImports = module.info.imports.filter((imp) => imp.kind === 'function' && !this.linker.findImport(record, imp));
-    return { id, name: options.name, lazy: options.lazy, symbols, unresolvedImports };
+    const bindings = record.dataBindings.map((b) => ({ module: b.module, name: b.name, dylib: b.dylib.name, symbol: b.symbol }));
+    return { id, name: options.name, lazy: options.lazy, bytes, bindings, symbols, unresolvedImports };
+  }
+
+  /** Records where each of the module's memory, table and global imports resolves (they all resolve: checked). */
+  private noteDataBindings(record: WasmModuleRecord): void {
+    for (const imp of record.module.info.imports) {
+      if (imp.kind === 'function') continue;
+      const entry = this.linker.findImport(record, imp);
+      if (!entry) continue;
+      record.dataBindings.push({ module: imp.module, name: imp.name, dylib: entry.jd, symbol: entry.name, definer: this.modules.byTracker(entry.tracker) });
+    }
+  }
+
+  /**
+   * The live modules whose memory, table or global imports resolved into `target` (a module, or
+   * a dylib): while there are any, the entities they use live on even if the target is removed.
+   */
+  importers(target: { readonly record: WasmModuleRecord } | { readonly dylib: JITDylib }): WasmModuleRecord[] {
+    const out: WasmModuleRecord[] = [];
+    for (const r of this.modules.all()) {
+      if ('record' in target ? r === target.record : r.targetJD === target.dylib) continue;
+      const hit = r.dataBindings.some((b) => ('record' in target ? b.definer === target.record : b.dylib === target.dylib));
+      if (hit) out.push(r);
+    }
+    return out;
+  }
+
+  /** The module `moduleId` of dylib `dylibName` (ModuleNotFound). */
+  moduleOf(dylibName: string, moduleId: string): WasmModuleRecord {
+    const jd = this.getDylib(dylibName);
+    const record = this.modules.get(moduleId);
+    if (!record || record.targetJD !== jd || record.hidden) throw new ModuleNotFound(jd.name, moduleId);
+    return record;
   }
 
   /** Removes one module: its trackers, so its symbols, stubs, bodies, memories and code. */
   async removeModule(dylibName: string, moduleId: string): Promise<void> {
-    const jd = this.getDylib(dylibName);
-    const record = this.modules.get(moduleId);
-    if (!record || record.targetJD !== jd || record.hidden) throw new ModuleNotFound(jd.name, moduleId);
+    const record = this.moduleOf(dylibName, moduleId);
     await Promise.all(record.trackers().map((t) => t.remove()));
   }
 
@@ -292,8 +368,11 @@ export class LazyJIT {
     const { binary } = record.module;
     for (let index = binary.importedMemories; index < binary.memories.length; index++) {
       const addr = this.addresses.allocate(record.tracker, 'memory');
-      await this.executor.apply({ op: 'createMemory', addr, type: binary.memories[index] as (typeof binary.memories)[number] });
+      const created = this.executor.apply({ op: 'createMemory', addr, type: binary.memories[index] as (typeof binary.memories)[number] });
       record.setAddress({ kind: 'memory', index }, addr);
+      // Recovery does not wait for the executor: it creates the memory when it next starts.
+      if (record.restoring) created.catch((err: unknown) => this.session.reportError(err));
+      else await created;
     }
   }
 
@@ -342,21 +421,28 @@ export class LazyJIT {
    * Defines reexports of `from`'s symbols in `dylibName` (alias -> target name). With `lazy`,
    * functions become lazy reexports: stubs that look the target up on first call.
    */
-  async addReexports(dylibName: string, fromName: string, aliases: ReadonlyMap<string, string>, lazy: boolean): Promise<SymbolTableEntry[]> {
+  async addReexports(
+    dylibName: string,
+    fromName: string,
+    aliases: ReadonlyMap<string, string>,
+    lazy: boolean,
+  ): Promise<{ entries: SymbolTableEntry[]; tracker: ResourceTracker }> {
     const jd = this.getDylib(dylibName);
     const from = this.getDylib(fromName);
     const map = buildSimpleReexportsAliasMap(from, aliases);
     jd.checkCanDefine(map.keys());
     const lazyOnes = new Map([...map].filter(([, e]) => lazy && e.kind === 'function'));
     const plain = new Map([...map].filter(([n]) => !lazyOnes.has(n)));
-    if (lazyOnes.size > 0) jd.define(lazyReexports(this.lctm, this.stubs, from, lazyOnes, `reexports of ${from.name}`));
-    if (plain.size > 0) jd.define(reexports(from, plain));
+    // A tracker of their own, so the definition can be taken back as a whole.
+    const tracker = jd.createResourceTracker();
+    if (lazyOnes.size > 0) jd.define(lazyReexports(this.lctm, this.stubs, from, lazyOnes, `reexports of ${from.name}`), tracker);
+    if (plain.size > 0) jd.define(reexports(from, plain), tracker);
     const entries = [...map.keys()].map((n) => jd.entry(n) as SymbolTableEntry);
     for (const e of entries) {
       const aliasee = map.get(e.name)?.aliasee as string;
       setSymbolTarget(e, { jd: from, name: aliasee, lazy: lazyOnes.has(e.name) });
     }
-    return entries;
+    return { entries, tracker };
   }
 
   /**
@@ -475,6 +561,12 @@ export class LazyJIT {
       return (t.lazy ? `(lazy ${arrow}, ${t.compiled ? (t.tier ? `compiled, ${t.tier}` : 'compiled') : 'not compiled'})` : `(alias ${arrow})`) + hidden;
     });
   }
+}
+
+/** The number in a module id `m<n>`. */
+function moduleNumber(id: string): number {
+  const m = /^m([0-9]+)$/.exec(id);
+  return m ? Number(m[1]) : 0;
 }
 
 /** `p`, or ExecutionTimeout once `deadline` (performance.now() time) passes first. */

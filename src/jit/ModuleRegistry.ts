@@ -15,6 +15,11 @@ export class ModuleRegistry implements ResourceManager {
     for (const t of record.trackers()) this.byKey.set(t, record);
   }
 
+  /** The module a tracker's definitions belong to, if it is a module's. */
+  byTracker(key: ResourceKey): WasmModuleRecord | undefined {
+    return this.byKey.get(key);
+  }
+
   get(id: string): WasmModuleRecord | undefined {
     return this.byId.get(id);
   }

@@ -94,18 +94,31 @@ export class WasmLinkingLayer {
         }
         exports.set(refKey(exp.ref), addr);
       }
-      instantiated = this.executor.apply({ op: 'instantiate', label: request.label, bytes: piece.bytes, imports, exports: placements });
+      instantiated = this.executor.apply({
+        op: 'instantiate',
+        label: request.label,
+        bytes: piece.bytes,
+        imports,
+        exports: placements,
+        tableElements: piece.tableElements ?? 0,
+      });
     } catch (err) {
       this.budget.refund(key, size);
       throw err;
     }
-    const awaited = request.kind === 'globals' || request.kind === 'whole';
+    // A globals module or whole module is instantiated (and its start function run) before its
+    // symbols resolve: a trap there fails the add. Not during recovery: the executor replays
+    // everything in order when it next starts, and the original add already succeeded.
+    const awaited = (request.kind === 'globals' || request.kind === 'whole') && record.restoring === undefined;
+    if (request.kind === 'globals' || request.kind === 'whole') {
+      for (const exp of piece.exports) record.setAddress(exp.ref, exports.get(refKey(exp.ref)) as ExecutorAddr);
+    }
     if (awaited) {
       await instantiated;
-      for (const exp of piece.exports) record.setAddress(exp.ref, exports.get(refKey(exp.ref)) as ExecutorAddr);
       if (piece.start) await this.runStart(record, piece.start.index, deps, key);
     } else {
       instantiated.catch((err: unknown) => this.session.reportError(err));
+      if (piece.start) this.runStart(record, piece.start.index, deps, key).catch((err: unknown) => this.session.reportError(err));
     }
 
     const resolved = new Map<string, ExecutorSymbolDef>();
@@ -244,7 +257,7 @@ export class WasmLinkingLayer {
       throw new UnresolvedImport(imp, `resolves nowhere: ${missing}`);
     }
     checkKind(imp, entry);
-    const def = await this.session.lookupOne(order, imp.name);
+    const def = await this.session.lookupOne(order, entry.name);
     addDep(deps, def.entry.jd, def.entry.name);
     record.setAddress({ kind: imp.kind, index: imp.index }, def.address);
     if (key !== undefined) this.addresses.noteUse(key, def.address);
@@ -301,7 +314,7 @@ export class WasmLinkingLayer {
       if (imp.kind === 'table' && (want as TableType).elementType !== (have as TableType).elementType) {
         throw new UnresolvedImport(imp, `incompatible import type: ${where} holds ${(have as TableType).elementType}, the import wants ${(want as TableType).elementType}`);
       }
-      const def = await this.session.lookupOne(order, imp.name);
+      const def = await this.session.lookupOne(order, entry.name);
       const size = await this.executor.dataSize(def.address);
       const why = limitsMismatch({ ...have, initial: size }, want, imp.kind === 'memory' ? 'pages' : 'elements');
       if (why) throw new UnresolvedImport(imp, `incompatible import type: ${where} ${why}`);
@@ -320,6 +333,13 @@ export class WasmLinkingLayer {
   private searchImport(record: WasmModuleRecord, imp: ImportInfo) {
     let order: JITDylibSearchOrder | undefined;
     let missing: string;
+    const bound = imp.kind === 'function' ? undefined : record.restoredBinding(imp.module, imp.name);
+    if (bound) {
+      const jd = this.session.getJITDylibByName(bound.dylib);
+      order = jd ? [{ jd, flags: 'MatchExportedSymbolsOnly' as const }] : undefined;
+      const entry = order && this.session.search(order, bound.symbol);
+      return { order, entry, missing: `the dylib "${bound.dylib}" it was bound to has no symbol "${bound.symbol}" any more` };
+    }
     if (imp.module === 'env') {
       order = publicOrder(record.targetJD);
       missing = `the link order of "${record.targetJD.name}" has no symbol "${imp.name}"`;

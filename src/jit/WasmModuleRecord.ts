@@ -19,6 +19,28 @@ export interface ModuleOptions {
 /** How a compiled body was compiled: the baseline byte copy at first call, or re-optimized with its callees once hot. */
 export type Tier = 'baseline' | 'optimized';
 
+/**
+ * What one of the module's memory, table or global imports resolved to when it was added: the
+ * exported symbol of which dylib, and the module that defined it (when a module did). Recovery
+ * binds the import to the same symbol again, whatever the link orders say by then.
+ */
+export interface DataBinding {
+  /** The import, by module and name. */
+  readonly module: string;
+  readonly name: string;
+  readonly dylib: JITDylib;
+  readonly symbol: string;
+  readonly definer: WasmModuleRecord | undefined;
+}
+
+/** A data binding as recovery gives it back: dylibs by name (the same JITDylib objects no longer exist). */
+export interface StoredBinding {
+  readonly module: string;
+  readonly name: string;
+  readonly dylib: string;
+  readonly symbol: string;
+}
+
 export interface CompiledBody {
   readonly addr: ExecutorAddr;
   readonly tier: Tier;
@@ -39,6 +61,15 @@ export class WasmModuleRecord {
   readonly keptFunctions: ReadonlySet<number>;
   /** The add failed but left bodies whose references may have escaped (see LazyJIT.addModule): listed nowhere. */
   hidden = false;
+  /** The bytes the module was added as (before memories and tables were clamped): what the store keeps. */
+  readonly sourceBytes: Uint8Array;
+  /** Where its memory, table and global imports resolved at add. */
+  readonly dataBindings: DataBinding[] = [];
+  /**
+   * Recovery: the data bindings to resolve the imports by (instead of the link order), and no
+   * waiting for the executor, which replays everything when it next starts.
+   */
+  restoring: { readonly bindings: readonly StoredBinding[] } | undefined;
   /** Symbol name of each defined function in the target dylib (its stub) and the impl dylib (its body). */
   private readonly functionSymbols = new Map<number, string>();
   private readonly addrs: Record<ExternKind, Map<number, ExecutorAddr>> = {
@@ -56,6 +87,7 @@ export class WasmModuleRecord {
     id: string;
     options: ModuleOptions;
     module: WasmModule;
+    sourceBytes: Uint8Array;
     targetJD: JITDylib;
     implJD: JITDylib | undefined;
     tracker: ResourceTracker;
@@ -65,11 +97,17 @@ export class WasmModuleRecord {
     this.id = init.id;
     this.options = init.options;
     this.module = init.module;
+    this.sourceBytes = init.sourceBytes;
     this.targetJD = init.targetJD;
     this.implJD = init.implJD;
     this.tracker = init.tracker;
     this.implTracker = init.implTracker;
     this.keptFunctions = init.keptFunctions;
+  }
+
+  /** Recovery only: the dylib and symbol a data import was bound to at the original add. */
+  restoredBinding(module: string, name: string): StoredBinding | undefined {
+    return this.restoring?.bindings.find((b) => b.module === module && b.name === name);
   }
 
   get label(): string {

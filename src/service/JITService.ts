@@ -40,10 +40,10 @@ export interface ServiceMetrics {
 }
 
 export interface JITService {
-  createDylib(name: string, linkOrder?: readonly string[]): DylibView;          // DylibExists, DylibNotFound (link order names)
+  createDylib(name: string, linkOrder?: readonly string[]): Promise<DylibView>; // DylibExists, DylibNotFound (link order names)
   listDylibs(opts?: { hidden: boolean }): DylibView[];                          // hidden: symbols without Exported too
   getDylib(name: string, opts?: { hidden: boolean }): DylibView;                 // DylibNotFound
-  setLinkOrder(name: string, linkOrder: readonly string[]): DylibView;
+  setLinkOrder(name: string, linkOrder: readonly string[]): Promise<DylibView>;
   removeDylib(name: string): Promise<void>;
   addModule(dylib: string, source: { wat: string } | { wasm: Uint8Array }, opts: { lazy: boolean; optimize: number; name?: string | undefined }): Promise<AddModuleResult>;
   removeModule(dylib: string, moduleId: string): Promise<void>;                   // DylibNotFound, ModuleNotFound

@@ -5,6 +5,7 @@
 // module costs a decode of its sections plus V8's validation, which runs on V8's own background
 // threads (WebAssembly.compile), not on the event loop.
 
+import { createHash } from 'node:crypto';
 import { InvalidModule } from '../core/errors.ts';
 import { MalformedBinary } from './bytes.ts';
 import { scanBody, skipLocals, type CodeReferences } from './codeScan.ts';
@@ -43,6 +44,14 @@ export class WasmModule {
       usesSegments: (i) => this.usesSegments(i),
       size: (i) => this.references(i).instructions,
     });
+  }
+
+  #hash: string | undefined;
+
+  /** Hex SHA-256 of the binary of record: the module's identity for content-keyed caches. */
+  get hash(): string {
+    this.#hash ??= createHash('sha256').update(this.bytes).digest('hex');
+    return this.#hash;
   }
 
   get importedFunctions(): number {

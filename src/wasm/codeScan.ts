@@ -33,6 +33,8 @@ export interface CodeReferences {
   readonly functionSites: readonly FunctionIndexSite[];
   /** Absolute offset of every memory.grow opcode, in order (growInstrumentation.ts rewrites them). */
   readonly memoryGrowSites: readonly number[];
+  /** Absolute offset of every table.grow's 0xfc prefix, in order (rewritten like memory.grow). */
+  readonly tableGrowSites: readonly number[];
   /** Absolute offset just past the scanned code. */
   readonly end: number;
 }
@@ -48,6 +50,7 @@ class Collector {
   elemSegments = new Set<number>();
   functionSites: FunctionIndexSite[] = [];
   memoryGrowSites: number[] = [];
+  tableGrowSites: number[] = [];
 
   result(end: number): CodeReferences {
     return {
@@ -62,6 +65,7 @@ class Collector {
       usesSegments: this.dataSegments.size > 0 || this.elemSegments.size > 0,
       functionSites: this.functionSites,
       memoryGrowSites: this.memoryGrowSites,
+      tableGrowSites: this.tableGrowSites,
       end,
     };
   }
@@ -102,6 +106,7 @@ function memarg(r: ByteReader, c: Collector): void {
 }
 
 function scanFC(r: ByteReader, c: Collector): void {
+  const prefix = r.pos - 1;
   const op = r.u32();
   if (op <= 7) return; // saturating truncations
   switch (op) {
@@ -131,6 +136,9 @@ function scanFC(r: ByteReader, c: Collector): void {
       c.tables.add(r.u32());
       return;
     case 15: // table.grow
+      c.tableGrowSites.push(prefix);
+      c.tables.add(r.u32());
+      return;
     case 16: // table.size
     case 17: // table.fill
       c.tables.add(r.u32());

@@ -22,9 +22,10 @@ export interface PieceImport {
 /**
  * A function the executor itself provides to compiled code, rather than an entity of the
  * original module: `reoptimize(id)` is what entry counters call once a function gets hot;
- * `memoryGrow(delta)` is what every memory.grow asks first (the session's memory budget).
+ * `memoryGrow(delta)` is what every memory.grow asks first (the session's memory budget), and
+ * `tableGrow(delta)` what every table.grow asks first (the session's table budget).
  */
-export type HostFunction = 'reoptimize' | 'memoryGrow';
+export type HostFunction = 'reoptimize' | 'memoryGrow' | 'tableGrow';
 
 export interface HostImport {
   readonly module: string;
@@ -43,6 +44,12 @@ export interface CompiledPiece {
   /** Imports of the executor's own functions (none unless the piece counts entries). */
   readonly hostImports: readonly HostImport[];
   readonly exports: readonly PieceExport[];
+  /**
+   * Elements the tables the piece itself defines start with (absent: it defines none): what
+   * instantiating it adds to the session's table budget. A piece that defines tables exports
+   * each of them (prepareForSession sees to it), so the executor can count them afterwards.
+   */
+  readonly tableElements?: number;
   /**
    * Globals module only: the original module's start function. The globals module has no start
    * section (its start would call stubs whose bodies import the globals module's own memories,

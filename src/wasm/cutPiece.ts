@@ -12,14 +12,16 @@
 // - A ref.func always goes through an import, even of a function the piece holds: a function
 //   reference must be the same funcref wherever it is made, the one element segments put in
 //   tables (the function's stub), so the linker binds those imports (marked `identity`) to stubs.
-// - Every memory.grow first calls the executor's hook with the requested delta (as
-//   growInstrumentation.ts does for binaryen's pieces): the session's memory budget.
+// - Every memory.grow and every table.grow first calls the executor's hook with the requested
+//   delta (as growInstrumentation.ts does for the other pieces): the session's memory and table
+//   budgets.
 // - Counted functions start with an entry counter that calls the reoptimize hook once, on the
 //   entry that reaches the threshold (what binaryen.ts addEntryCounter does for extracted code).
 //
 // A cut piece is ready for the session as it is: it must not go through prepareForSession
-// (sessionPiece.ts), which would hook every memory.grow a second time (and refuses pieces that
-// import more than one memory).
+// (sessionPiece.ts), which would hook every grow a second time (and refuses pieces that import
+// more than one memory). It defines no table (it imports them all), so it adds nothing to the
+// table budget when instantiated.
 //
 // Pieces have no start, no data and no data count: functions using segment instructions stay in
 // the globals module. Whatever the scan of a body cannot read fails there (MalformedBinary), so
@@ -32,7 +34,7 @@ import { cutContext, type CutContext } from './cutContext.ts';
 import { displayName } from './displayName.ts';
 import { entityName } from './linkNames.ts';
 import { SectionId, type ModuleBinary } from './moduleBinary.ts';
-import { MEMORY_GROW_HOOK_NAME } from './sessionPiece.ts';
+import { MEMORY_GROW_HOOK_NAME, TABLE_GROW_HOOK_NAME } from './sessionPiece.ts';
 
 export interface CutOptions {
   /**
@@ -86,7 +88,7 @@ const FUNCREF_ELEMENT_KIND = 0x00;
 const NAME_MODULE = 0;
 const NAME_FUNCTIONS = 1;
 
-/** (i32) -> i32 for memory.grow's hook; (i32) -> () for reoptimize. */
+/** (i32) -> i32 for the memory.grow and table.grow hooks (one type for both); (i32) -> () for reoptimize. */
 const GROW_HOOK_TYPE = Uint8Array.of(FUNC_TYPE, 1, I32, 1, I32);
 const REOPTIMIZE_HOOK_TYPE = Uint8Array.of(FUNC_TYPE, 1, I32, 0);
 
@@ -135,6 +137,8 @@ interface FunctionSpace {
   readonly refImport: ReadonlyMap<number, number>;
   /** Index of the memory.grow hook, or -1 when no body grows a memory. */
   readonly growHook: number;
+  /** Index of the table.grow hook, or -1 when no body grows a table. */
+  readonly tableGrowHook: number;
   /** Index of the reoptimize hook, or -1 when nothing is counted. */
   readonly reoptimizeHook: number;
   /** Function imports in all: the first body's index. */
@@ -146,6 +150,7 @@ function planFunctionSpace(binary: ModuleBinary, scans: readonly CodeReferences[
   const callees = new Set<number>();
   const taken = new Set<number>();
   let grows = false;
+  let tableGrows = false;
   for (const refs of scans) {
     for (const site of refs.functionSites) {
       if (site.index >= binary.funcTypes.length) throw new MalformedBinary(`function index ${site.index} at byte ${site.offset} is out of range`);
@@ -153,6 +158,7 @@ function planFunctionSpace(binary: ModuleBinary, scans: readonly CodeReferences[
       else if (!position.has(site.index)) callees.add(site.index);
     }
     if (refs.memoryGrowSites.length > 0) grows = true;
+    if (refs.tableGrowSites.length > 0) tableGrows = true;
   }
   const space = {
     callees: [...callees].sort(byIndex),
@@ -164,8 +170,9 @@ function planFunctionSpace(binary: ModuleBinary, scans: readonly CodeReferences[
   for (const f of space.callees) space.callImport.set(f, next++);
   for (const f of space.taken) space.refImport.set(f, next++);
   const growHook = grows ? next++ : -1;
+  const tableGrowHook = tableGrows ? next++ : -1;
   const reoptimizeHook = counting ? next++ : -1;
-  return { ...space, growHook, reoptimizeHook, imported: next };
+  return { ...space, growHook, tableGrowHook, reoptimizeHook, imported: next };
 }
 
 /** One listed function, planned: where its bytes are and what its function index sites become. */
@@ -235,6 +242,7 @@ export function cutPiece(binary: ModuleBinary, references: (index: number) => Co
   for (const index of listed) if (counterIds.has(index)) counterGlobal.set(index, binary.globals.length + counterGlobal.size);
 
   const growCallSize = space.growHook >= 0 ? 1 + u32Size(space.growHook) : 0;
+  const tableGrowCallSize = space.tableGrowHook >= 0 ? 1 + u32Size(space.tableGrowHook) : 0;
   const targets = new Int32Array(scans.reduce((n, refs) => n + refs.functionSites.length, 0));
   let nextTarget = 0;
   const plans: BodyPlan[] = listed.map((index, k) => {
@@ -242,7 +250,7 @@ export function cutPiece(binary: ModuleBinary, references: (index: number) => Co
     const entry = binary.code[index - binary.importedFunctions]!;
     const exprStart = skipLocals(bytes, entry.start, entry.end);
     const firstTarget = nextTarget;
-    let size = entry.end - entry.start + refs.memoryGrowSites.length * growCallSize;
+    let size = entry.end - entry.start + refs.memoryGrowSites.length * growCallSize + refs.tableGrowSites.length * tableGrowCallSize;
     for (const site of refs.functionSites) {
       const t = target(site);
       targets[nextTarget++] = t;
@@ -260,7 +268,8 @@ export function cutPiece(binary: ModuleBinary, references: (index: number) => Co
   out.bytes(bytes.subarray(0, 8)); // magic and version
 
   // Types: the module's, verbatim, then the hooks' (so no type index in a copied body moves).
-  const hookTypes = [...(space.growHook >= 0 ? [GROW_HOOK_TYPE] : []), ...(space.reoptimizeHook >= 0 ? [REOPTIMIZE_HOOK_TYPE] : [])];
+  const growHookType = space.growHook >= 0 || space.tableGrowHook >= 0;
+  const hookTypes = [...(growHookType ? [GROW_HOOK_TYPE] : []), ...(space.reoptimizeHook >= 0 ? [REOPTIMIZE_HOOK_TYPE] : [])];
   const typeCount = ctx.typeCount + hookTypes.length;
   if (typeCount > 0) {
     const hookTypesSize = hookTypes.reduce((n, t) => n + t.length, 0);
@@ -306,7 +315,7 @@ export function cutPiece(binary: ModuleBinary, references: (index: number) => Co
   }
 
   out.u8(SectionId.code).u32(codeSize).u32(plans.length);
-  for (const plan of plans) writeBody(out, bytes, plan, space.growHook);
+  for (const plan of plans) writeBody(out, bytes, plan, space);
 
   out.bytes(nameSection(binary, listed, space.imported, options.moduleName));
   return { bytes: out.finish(), imports, hostImports, exports };
@@ -333,11 +342,16 @@ function writeImports(
     w.name(ctx.functionModule).name(name).u8(FUNCTION_KIND).u32(binary.funcTypes[f]!);
     imports.push({ module: ctx.functionModule, name, ref: { kind: 'function', index: f }, identity: true });
   }
-  // The hooks' types follow the module's own types.
+  // The hooks' types follow the module's own types: the grow hooks' first (one for both).
   let hookType = ctx.typeCount;
+  const growType = space.growHook >= 0 || space.tableGrowHook >= 0 ? hookType++ : -1;
   if (space.growHook >= 0) {
-    w.name(ctx.hostModule).name(MEMORY_GROW_HOOK_NAME).u8(FUNCTION_KIND).u32(hookType++);
+    w.name(ctx.hostModule).name(MEMORY_GROW_HOOK_NAME).u8(FUNCTION_KIND).u32(growType);
     hostImports.push({ module: ctx.hostModule, name: MEMORY_GROW_HOOK_NAME, host: 'memoryGrow' });
+  }
+  if (space.tableGrowHook >= 0) {
+    w.name(ctx.hostModule).name(TABLE_GROW_HOOK_NAME).u8(FUNCTION_KIND).u32(growType);
+    hostImports.push({ module: ctx.hostModule, name: TABLE_GROW_HOOK_NAME, host: 'tableGrow' });
   }
   if (space.reoptimizeHook >= 0) {
     w.name(ctx.hostModule).name(REOPTIMIZE_HOOK_NAME).u8(FUNCTION_KIND).u32(hookType++);
@@ -348,28 +362,37 @@ function writeImports(
 }
 
 /** Writes one body: size, locals as they are, the prologue, then the expression with its sites rewritten. */
-function writeBody(out: ByteWriter, bytes: Uint8Array, plan: BodyPlan, growHook: number): void {
+function writeBody(out: ByteWriter, bytes: Uint8Array, plan: BodyPlan, space: FunctionSpace): void {
   const before = out.length;
   out.u32(plan.size).range(bytes, plan.start, plan.exprStart);
   if (plan.prologue) out.bytes(plan.prologue);
   const sites = plan.refs.functionSites;
   const grows = plan.refs.memoryGrowSites;
-  // Both lists are in body order (one scan wrote them); merge them.
+  const tableGrows = plan.refs.tableGrowSites;
+  // The three lists are in body order (one scan wrote them); merge them.
   let pos = plan.exprStart;
   let i = 0;
   let j = 0;
-  while (i < sites.length || j < grows.length) {
-    const site = sites[i];
-    const grow = grows[j];
-    if (site !== undefined && (grow === undefined || site.offset < grow)) {
-      out.range(bytes, pos, site.offset).u32(plan.targets[plan.firstTarget + i]!);
-      pos = site.offset + site.length;
+  let k = 0;
+  while (i < sites.length || j < grows.length || k < tableGrows.length) {
+    const site = sites[i]?.offset ?? Infinity;
+    const grow = grows[j] ?? Infinity;
+    const tableGrow = tableGrows[k] ?? Infinity;
+    if (site < grow && site < tableGrow) {
+      const s = sites[i]!;
+      out.range(bytes, pos, s.offset).u32(plan.targets[plan.firstTarget + i]!);
+      pos = s.offset + s.length;
       i++;
-    } else {
+    } else if (grow < tableGrow) {
       // The hook sits before the opcode: it takes the delta memory.grow would, and hands it on.
-      out.range(bytes, pos, grow!).u8(CALL).u32(growHook);
-      pos = grow!;
+      out.range(bytes, pos, grow).u8(CALL).u32(space.growHook);
+      pos = grow;
       j++;
+    } else {
+      // table.grow's delta is its top operand too.
+      out.range(bytes, pos, tableGrow).u8(CALL).u32(space.tableGrowHook);
+      pos = tableGrow;
+      k++;
     }
   }
   out.range(bytes, pos, plan.end);

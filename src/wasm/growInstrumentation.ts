@@ -1,16 +1,21 @@
-// The rewrites the session's memory budget needs in every compiled piece, done in one pass
-// over its bytes (rewriteForSession):
+// The rewrites the session's memory and table budgets need in every compiled piece, done in one
+// pass over its bytes (rewriteForSession):
 //
 // - A defined memory becomes an import of the same limits, so the executor creates (and
 //   counts) it before any code of the module runs.
-// - Every `memory.grow` becomes `call $hook` + `memory.grow`. The hook, a host function the
-//   executor provides, sees the requested delta and returns it unchanged when the session's
-//   memories can take that many more pages, or -1 (0xffffffff pages, more than any 32-bit
-//   memory can grow by) when they cannot. memory.grow itself still runs in wasm, on the piece's
-//   own memory, so its result keeps exact wasm semantics: the old size on success, -1 past the
-//   memory's maximum, on an allocation failure, or past the session budget. The hook needs no
-//   memory identity: the executor sums the sizes of the session's memories when asked, and the
-//   grow happens right after the hook returns.
+// - Every `memory.grow` becomes `call $memoryHook` + `memory.grow`, and every `table.grow`
+//   becomes `call $tableHook` + `table.grow`. Each hook, a host function the executor provides,
+//   sees the requested delta (the operand on top of the stack for both instructions) and returns
+//   it unchanged when the session's memories (tables) can take that much more, or -1 (0xffffffff
+//   pages or elements, more than any memory or table can grow by) when they cannot. The grow
+//   itself still runs in wasm, on the piece's own memory or table, so its result keeps exact
+//   wasm semantics: the old size on success, -1 past the maximum, on an allocation failure, or
+//   past the session budget. The hooks need no memory or table identity: the executor sums the
+//   sizes of the session's memories (tables) when asked, and the grow happens right after the
+//   hook returns.
+// - With `exportTables`, every defined table the module does not export is exported, so the
+//   executor can place it and keep counting it (tables, unlike memories, are created by the
+//   module: a table with an initializer expression has no import form).
 //
 // Why a rewrite of the emitted bytes rather than of binaryen IR: binaryen.js has no getters for
 // the operands of table.fill, table.copy and table.init, so a walk over its IR can miss a
@@ -20,22 +25,24 @@
 // works the same for every kind of piece (globals module, extracted bodies, whole module,
 // re-optimized code) after binaryen is done with it, so no optimizer pass can move or drop it.
 //
-// The hook is a function import appended after the piece's own imports, so every defined
-// function's index moves up by one and every place a function index occurs is renumbered:
-// call, return_call and ref.func in bodies, constant expressions of globals, tables and element
-// segments, exports, the start function and the name section's function-indexed maps.
+// The hooks are function imports appended after the piece's own imports, so every defined
+// function's index moves up by one per hook and every place a function index occurs is
+// renumbered: call, return_call and ref.func in bodies, constant expressions of globals, tables
+// and element segments, exports, the start function and the name section's function-indexed maps.
 
 import { ByteReader, ByteWriter, MalformedBinary } from './bytes.ts';
 import { scanBody, scanConstExpr, skipLocals, type CodeReferences, type FunctionIndexSite } from './codeScan.ts';
 import { encodeLimits } from './memoryLimits.ts';
 import { decodeModuleBinary, SectionId, type CodeEntry, type ConstExpr, type ModuleBinary } from './moduleBinary.ts';
+import { entityName } from './linkNames.ts';
 import type { FuncType } from './types.ts';
 
-/** The hook's signature: the requested delta in, the delta to grow by (or -1) out. */
+/** Both hooks' signature: the requested delta in, the delta to grow by (or -1) out. */
 export const MEMORY_GROW_HOOK_TYPE: FuncType = { params: ['i32'], results: ['i32'] };
 
 
 const CALL = 0x10;
+const TABLE_KIND = 0x01;
 
 /** Sections in the order the binary format requires them (data count sits before code). */
 function sectionRank(id: number): number {
@@ -80,68 +87,101 @@ function appendToVector(payload: Uint8Array | null, extras: readonly Uint8Array[
   return w.finish();
 }
 
-/** What rewriteForSession does; both imports come from `module`, which the binary must not import from. */
+/** What rewriteForSession does; the imports it adds come from `module`, which the binary must not import from. */
 export interface SessionRewriteOptions {
   readonly module: string;
-  /** Import name of the memory.grow hook. */
-  readonly hook: string;
+  /** Import name of the memory.grow hook; without it memory.grow is left as it is. */
+  readonly memoryHook?: string;
+  /** Import name of the table.grow hook; without it table.grow is left as it is. */
+  readonly tableHook?: string;
   /** When set, a defined memory becomes an import of this name (see below). */
   readonly memory?: string;
+  /** Export every defined table the module does not export yet (under tableExportName's name). */
+  readonly exportTables?: boolean;
 }
 
 export interface SessionRewrite {
   readonly bytes: Uint8Array;
   /** The memory.grow hook was added (the module has a memory.grow). */
-  readonly hooked: boolean;
+  readonly memoryHooked: boolean;
+  /** The table.grow hook was added (the module has a table.grow). */
+  readonly tableHooked: boolean;
   /** The defined memory became an import. */
   readonly memoryImported: boolean;
+  /** The exports added for defined tables (exportTables). */
+  readonly tableExports: readonly TableExport[];
+}
+
+export interface TableExport {
+  readonly name: string;
+  /** The table's index in the module's table index space. */
+  readonly index: number;
 }
 
 /**
  * In one pass over the binary: every memory.grow preceded by a call to a new function import
- * (`module`.`hook`, of type MEMORY_GROW_HOOK_TYPE), and, with `memory`, the module's defined
- * memory turned into an import of the same limits. Returns null when neither applies.
+ * `module`.`memoryHook` and every table.grow by a call to `module`.`tableHook` (both of type
+ * MEMORY_GROW_HOOK_TYPE), with `memory` the module's defined memory turned into an import of the
+ * same limits, and with `exportTables` its unexported defined tables exported. Returns null
+ * when none of these applies.
  *
  * The memory import is how the executor creates every memory of the session itself, counting
  * it before any code of the module runs; the memory's index does not change (a module has at
  * most one memory), and active data segments still initialize it at instantiation, as they
  * would a defined memory.
  */
-export function rewriteForSession(bytes: Uint8Array, options: SessionRewriteOptions): SessionRewrite | null {
-  const binary = decodeModuleBinary(bytes);
-  if (binary.memories.length === 0) return null; // memory.grow does not validate without a memory
+export function rewriteForSession(input: Uint8Array | ModuleBinary, options: SessionRewriteOptions): SessionRewrite | null {
+  const binary = input instanceof Uint8Array ? decodeModuleBinary(input) : input;
+  const { bytes } = binary;
   if (binary.memories.length > 1) throw new RangeError('multiple memories are not supported');
   const definedMemory = options.memory !== undefined && binary.importedMemories === 0 ? binary.memories[0] : undefined;
+  // memory.grow does not validate without a memory, nor table.grow without a table.
+  const memoryHook = binary.memories.length > 0 ? options.memoryHook : undefined;
+  const tableHook = binary.tables.length > 0 ? options.tableHook : undefined;
 
-  // Only a body holding a 0x40 byte can hold a memory.grow; if none does, no body needs a scan.
-  const scans = binary.code.map((entry) => (bytes.subarray(entry.start, entry.end).includes(0x40) ? scanCode(bytes, entry) : undefined));
-  const hooked = scans.some((b) => b !== undefined && b.refs.memoryGrowSites.length > 0);
-  if (!hooked && definedMemory === undefined) return null;
+  // Only a body holding a 0x40 byte can hold a memory.grow, and only one holding 0xfc a
+  // table.grow; the other bodies need no scan.
+  const scans = binary.code.map((entry) => {
+    const body = bytes.subarray(entry.start, entry.end);
+    const mayGrow = (memoryHook !== undefined && body.includes(0x40)) || (tableHook !== undefined && body.includes(0xfc));
+    return mayGrow ? scanCode(bytes, entry) : undefined;
+  });
+  const memoryHooked = memoryHook !== undefined && scans.some((b) => b !== undefined && b.refs.memoryGrowSites.length > 0);
+  const tableHooked = tableHook !== undefined && scans.some((b) => b !== undefined && b.refs.tableGrowSites.length > 0);
+  const tableExports = options.exportTables ? unexportedTables(binary) : [];
+  if (!memoryHooked && !tableHooked && definedMemory === undefined && tableExports.length === 0) return null;
 
-  const extraImports: Uint8Array[] = [];
-  if (definedMemory !== undefined && options.memory !== undefined) {
-    const entry = new ByteWriter(options.module.length + options.memory.length + 16).name(options.module).name(options.memory).u8(0x02);
-    encodeLimits(entry, definedMemory);
-    extraImports.push(entry.finish());
-  }
-  // The hook's index once appended after the original imports; every defined function moves up.
-  const hook = binary.importedFunctions;
-  const map = hooked ? (index: number): number => (index < hook ? index : index + 1) : (index: number): number => index;
+  // The hooks' indices once appended after the original imports; every defined function moves up.
+  const hooks = (memoryHooked ? 1 : 0) + (tableHooked ? 1 : 0);
+  const renumber = hooks > 0;
+  const memoryHookIndex = binary.importedFunctions;
+  const tableHookIndex = binary.importedFunctions + (memoryHooked ? 1 : 0);
+  const map = renumber ? (index: number): number => (index < binary.importedFunctions ? index : index + hooks) : (index: number): number => index;
   const existingType = binary.types.findIndex(
     (t) => t.params.length === 1 && t.params[0] === 'i32' && t.results.length === 1 && t.results[0] === 'i32',
   );
+  const hookType = existingType >= 0 ? existingType : binary.types.length;
   const hookTypeBytes = new Uint8Array([0x60, 1, 0x7f, 1, 0x7f]);
-  if (hooked) {
-    const hookType = existingType >= 0 ? existingType : binary.types.length;
-    extraImports.push(new ByteWriter(options.module.length + options.hook.length + 16).name(options.module).name(options.hook).u8(0x00).u32(hookType).finish());
-  }
-  const hookCall = new ByteWriter(6).u8(CALL).u32(hook).finish();
 
-  const out = new ByteWriter(bytes.length + 64 + (hooked ? bytes.length >> 6 : 0));
+  const extraImports: Uint8Array[] = [];
+  const importEntry = (name: string) => new ByteWriter(options.module.length + name.length + 16).name(options.module).name(name);
+  if (definedMemory !== undefined && options.memory !== undefined) {
+    const entry = importEntry(options.memory).u8(0x02);
+    encodeLimits(entry, definedMemory);
+    extraImports.push(entry.finish());
+  }
+  if (memoryHooked) extraImports.push(importEntry(memoryHook as string).u8(0x00).u32(hookType).finish());
+  if (tableHooked) extraImports.push(importEntry(tableHook as string).u8(0x00).u32(hookType).finish());
+  const memoryHookCall = new ByteWriter(6).u8(CALL).u32(memoryHookIndex).finish();
+  const tableHookCall = new ByteWriter(6).u8(CALL).u32(tableHookIndex).finish();
+  const tableExportEntries = tableExports.map((e) => new ByteWriter(e.name.length + 12).name(e.name).u8(TABLE_KIND).u32(e.index).finish());
+
+  const out = new ByteWriter(bytes.length + 64 + (renumber ? bytes.length >> 6 : 0));
   out.bytes(bytes.subarray(0, 8));
-  let typesWritten = !hooked || existingType >= 0;
-  let importWritten = false;
-  // A module without a type or import section gets one just before the first later section.
+  let typesWritten = !renumber || existingType >= 0;
+  let importWritten = extraImports.length === 0;
+  let exportWritten = tableExportEntries.length === 0;
+  // A module without a type, import or export section gets one just before the first later section.
   const before = (id: number): void => {
     if (id === SectionId.custom) return;
     if (!typesWritten && sectionRank(id) > SectionId.type) {
@@ -151,6 +191,10 @@ export function rewriteForSession(bytes: Uint8Array, options: SessionRewriteOpti
     if (!importWritten && sectionRank(id) > SectionId.import) {
       out.section(SectionId.import, appendToVector(null, extraImports));
       importWritten = true;
+    }
+    if (!exportWritten && sectionRank(id) > SectionId.export) {
+      out.section(SectionId.export, appendToVector(null, tableExportEntries));
+      exportWritten = true;
     }
   };
 
@@ -165,34 +209,36 @@ export function rewriteForSession(bytes: Uint8Array, options: SessionRewriteOpti
         typesWritten = true;
         break;
       case SectionId.import:
-        out.section(SectionId.import, appendToVector(payload, extraImports));
+        if (extraImports.length > 0) out.section(SectionId.import, appendToVector(payload, extraImports));
+        else raw();
         importWritten = true;
         break;
       case SectionId.memory:
         if (definedMemory === undefined) raw(); // else: the memory is imported now
         break;
       case SectionId.table:
-        if (hooked) out.section(SectionId.table, tableSection(binary, map));
+        if (renumber) out.section(SectionId.table, tableSection(binary, map));
         else raw();
         break;
       case SectionId.global:
-        if (hooked) out.section(SectionId.global, globalSection(binary, map));
+        if (renumber) out.section(SectionId.global, globalSection(binary, map));
         else raw();
         break;
       case SectionId.export:
-        if (hooked) out.section(SectionId.export, exportSection(payload, map));
+        if (renumber || tableExportEntries.length > 0) out.section(SectionId.export, appendToVector(exportSection(payload, map), tableExportEntries));
         else raw();
+        exportWritten = true;
         break;
       case SectionId.start:
-        if (hooked) out.section(SectionId.start, new ByteWriter(5).u32(map(binary.start as number)).finish());
+        if (renumber) out.section(SectionId.start, new ByteWriter(5).u32(map(binary.start as number)).finish());
         else raw();
         break;
       case SectionId.element:
-        if (hooked) out.section(SectionId.element, elementSection(binary, map));
+        if (renumber) out.section(SectionId.element, elementSection(binary, map));
         else raw();
         break;
       case SectionId.code: {
-        if (!hooked) {
+        if (!renumber) {
           raw();
           break;
         }
@@ -202,7 +248,8 @@ export function rewriteForSession(bytes: Uint8Array, options: SessionRewriteOpti
           const { exprStart, refs } = scans[i] ?? scanCode(bytes, entry);
           const edits: Edit[] = [
             ...relocations(refs.functionSites, map),
-            ...refs.memoryGrowSites.map((offset) => ({ offset, length: 0, insert: hookCall })),
+            ...(memoryHooked ? refs.memoryGrowSites.map((offset) => ({ offset, length: 0, insert: memoryHookCall })) : []),
+            ...(tableHooked ? refs.tableGrowSites.map((offset) => ({ offset, length: 0, insert: tableHookCall })) : []),
           ].sort((a, b) => a.offset - b.offset);
           if (edits.length === 0) {
             w.u32(entry.end - entry.start).bytes(bytes.subarray(entry.start, entry.end));
@@ -218,7 +265,7 @@ export function rewriteForSession(bytes: Uint8Array, options: SessionRewriteOpti
         break;
       }
       case SectionId.custom: {
-        if (!hooked || s.name !== 'name') {
+        if (!renumber || s.name !== 'name') {
           raw();
           break;
         }
@@ -232,18 +279,41 @@ export function rewriteForSession(bytes: Uint8Array, options: SessionRewriteOpti
     }
   }
   before(0xff); // nothing followed them: the sections still missing go at the end
-  return { bytes: out.finish(), hooked, memoryImported: definedMemory !== undefined };
+  return { bytes: out.finish(), memoryHooked, tableHooked, memoryImported: definedMemory !== undefined, tableExports };
 }
 
 /**
  * `bytes` with every memory.grow preceded by a call to a new function import `module`.`name`
  * of type MEMORY_GROW_HOOK_TYPE, or null when the module has no memory.grow: the rewrite any
  * compiled code needs to stay within the session's memory budget (it leaves the module's own
- * memory as it is).
+ * memory, and its table.grows, as they are).
  */
 export function instrumentMemoryGrow(bytes: Uint8Array, module: string, name: string): Uint8Array | null {
-  const r = rewriteForSession(bytes, { module, hook: name });
+  const r = rewriteForSession(bytes, { module, memoryHook: name });
   return r?.bytes ?? null;
+}
+
+/** As instrumentMemoryGrow, for table.grow and the session's table budget. */
+export function instrumentTableGrow(bytes: Uint8Array, module: string, name: string): Uint8Array | null {
+  const r = rewriteForSession(bytes, { module, tableHook: name });
+  return r?.bytes ?? null;
+}
+
+/** The name a table gets when exported for the session: "table:<index>", or with "$"s added until no export has it. */
+export function tableExportName(binary: ModuleBinary, index: number): string {
+  const taken = new Set(binary.exports.map((e) => e.name));
+  let name = entityName({ kind: 'table', index });
+  while (taken.has(name)) name += '$';
+  return name;
+}
+
+function unexportedTables(binary: ModuleBinary): TableExport[] {
+  const exported = new Set(binary.exports.filter((e) => e.kind === 'table').map((e) => e.index));
+  const out: TableExport[] = [];
+  for (let index = binary.importedTables; index < binary.tables.length; index++) {
+    if (!exported.has(index)) out.push({ name: tableExportName(binary, index), index });
+  }
+  return out;
 }
 
 function scanCode(bytes: Uint8Array, entry: CodeEntry): { exprStart: number; refs: CodeReferences } {

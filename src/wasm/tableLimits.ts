@@ -40,3 +40,10 @@ export function clampTables(binary: ModuleBinary, maxElements: number): Uint8Arr
   });
   return replaceSection(binary, SectionId.table, payload.finish());
 }
+
+/** Elements the tables `binary` defines (not imports) start with in all. */
+export function definedTableElements(binary: ModuleBinary): number {
+  let elements = 0;
+  for (let i = binary.importedTables; i < binary.tables.length; i++) elements += binary.tables[i]?.type.initial ?? 0;
+  return elements;
+}

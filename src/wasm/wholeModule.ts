@@ -1,7 +1,8 @@
 // An eager module as one piece (ORC's addIRModule): the binary of record, fitted to the
-// session (its memory imported from the executor, every memory.grow asking the budget hook
-// first), with the module's own imports, exports and start section as they are, so linking
-// checks what direct instantiation would and the start function runs at instantiation.
+// session (its memory imported from the executor, every memory.grow and table.grow asking the
+// budget hooks first, its unexported tables exported so the executor counts them), with the
+// module's own imports, exports and start section otherwise as they are, so linking checks what
+// direct instantiation would and the start function runs at instantiation.
 // Optionally optimized as a whole by binaryen afterwards: describeOptimizedWhole reads back
 // what binaryen emitted.
 
@@ -14,6 +15,7 @@ const NAME_MODULE = 0;
 const NAME_FUNCTIONS = 1;
 import type { EntityRef } from './moduleInfo.ts';
 import { prepareForSession } from './sessionPiece.ts';
+import { definedTableElements } from './tableLimits.ts';
 import type { ExternKind } from './types.ts';
 import type { WasmModule } from './WasmModule.ts';
 
@@ -55,13 +57,15 @@ function withDisplayNames(m: WasmModule, moduleName: string | undefined): Uint8A
 
 /**
  * The piece binaryen made of `baseline` (a whole module, optimized with its imports kept):
- * imports matched to the baseline's in order per (module, name, kind), exports by name.
+ * imports matched to the baseline's in order per (module, name, kind), exports by name (the
+ * baseline's: the module's own, and the tables prepareForSession exported).
  */
-export function describeOptimizedWhole(m: WasmModule, baseline: CompiledPiece, bytes: Uint8Array): CompiledPiece {
+export function describeOptimizedWhole(baseline: CompiledPiece, bytes: Uint8Array): CompiledPiece {
+  const exports = new Map(baseline.exports.map((e) => [e.name, e.ref] as const));
   return describeAgainst(baseline, bytes, (name) => {
-    const e = m.info.exports.find((x) => x.name === name);
-    if (!e) throw new Error(`the optimized module exports ${name}, which the original does not`);
-    return { kind: e.kind, index: e.index };
+    const ref = exports.get(name);
+    if (!ref) throw new Error(`the optimized module exports ${name}, which the original does not`);
+    return ref;
   });
 }
 
@@ -102,7 +106,14 @@ function describeAgainst(original: CompiledPiece, bytes: Uint8Array, exportRef: 
     if (!imp) throw new Error(`the optimized module imports ${kind} ${module}.${name}, which the original does not`);
     imports.push(imp);
   }
-  return { bytes, imports, hostImports, exports: binary.exports.map(({ name }) => ({ name, ref: exportRef(name) })) };
+  const elements = definedTableElements(binary);
+  return {
+    bytes,
+    imports,
+    hostImports,
+    exports: binary.exports.map(({ name }) => ({ name, ref: exportRef(name) })),
+    ...(elements > 0 ? { tableElements: elements } : {}),
+  };
 }
 
 function importKey(module: string, name: string, kind: ExternKind): string {

@@ -17,6 +17,7 @@ const inst = (exports: number[], imports: number[] = []): LinkOp =>
     bytes,
     exports: exports.map((addr) => ({ name: `e${addr}`, kind: 'function', addr })),
     imports: imports.map((addr) => ({ module: 'env', name: `i${addr}`, kind: 'function', addr })),
+    tableElements: 0,
   });
 const ptr = (ptrAddr: number, targetAddr: number): LinkOp => op({ op: 'updatePointer', ptrAddr, targetAddr });
 

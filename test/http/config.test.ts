@@ -18,10 +18,27 @@ t.test('defaults', async (t) => {
     maxModuleBytes: 32 * 1024 * 1024,
     maxFunctionsPerModule: 100_000,
     tableLimitElements: 10_000_000,
+    sessionTableLimitElements: 33_554_432,
     reoptimizeThreshold: 1000,
     reoptimizeMaxFunctions: 32,
     partitionBudgetBytes: 256 * 1024,
+    databaseUrl: 'sqlite:data/jit.sqlite',
+    codeCacheBytes: 512 * 1024 * 1024,
+    adminToken: undefined,
+    sessionIdleMs: 600_000,
+    maxLiveSessions: 200,
+    executorProcesses: 2,
+    maxDylibs: 10_000,
+    maxModules: 10_000,
+    requestsPerSecond: 0,
+    authFailuresPerMinute: 30,
   });
+});
+
+t.test('secrets never appear in a message', async (t) => {
+  const err = t.throws(() => loadConfig({ ADMIN_TOKEN: 'short-secret' })) as Error;
+  t.match(err.message, /ADMIN_TOKEN must be at least 16 characters/);
+  t.notMatch(err.message, /short-secret/, 'the token is not echoed');
 });
 
 t.test('values from the environment; empty means unset', async (t) => {
@@ -39,6 +56,7 @@ t.test('values from the environment; empty means unset', async (t) => {
     MAX_MODULE_BYTES: '2048',
     MAX_FUNCTIONS_PER_MODULE: '10',
     TABLE_LIMIT_ELEMENTS: '64',
+    SESSION_TABLE_LIMIT_ELEMENTS: '1000',
     REOPTIMIZE_THRESHOLD: '0',
     REOPTIMIZE_MAX_FUNCTIONS: '4',
     UNRELATED: 'ignored',
@@ -57,6 +75,7 @@ t.test('values from the environment; empty means unset', async (t) => {
     maxModuleBytes: 2048,
     maxFunctionsPerModule: 10,
     tableLimitElements: 64,
+    sessionTableLimitElements: 1000,
     reoptimizeThreshold: 0,
     reoptimizeMaxFunctions: 4,
   });
@@ -82,16 +101,24 @@ t.test('invalid values fail with a message naming each variable and value', asyn
 
 t.test('session limits: bad values, and the retired SESSION_MEMORY_LIMIT_MB, are refused', async (t) => {
   const err = t.throws(() =>
-    loadConfig({ SESSION_MEMORY_LIMIT_PAGES: '0', SESSION_CODE_LIMIT_BYTES: '-5', EXECUTOR_HEAP_LIMIT_MB: '8' }),
+    loadConfig({ SESSION_MEMORY_LIMIT_PAGES: '0', SESSION_CODE_LIMIT_BYTES: '-5', EXECUTOR_HEAP_LIMIT_MB: '8', SESSION_TABLE_LIMIT_ELEMENTS: '0' }),
   ) as ConfigError;
   t.match(err.message, /SESSION_MEMORY_LIMIT_PAGES must be at least 1 \(got "0"\)/);
   t.match(err.message, /SESSION_CODE_LIMIT_BYTES must be a non-negative decimal integer \(got "-5"\)/);
   t.match(err.message, /EXECUTOR_HEAP_LIMIT_MB must be at least 16 \(got "8"\)/);
-  t.equal(err.problems.length, 3);
+  t.match(err.message, /SESSION_TABLE_LIMIT_ELEMENTS must be at least 1 \(got "0"\)/);
+  t.equal(err.problems.length, 4);
 
   // It used to set the executor's heap, which never bounded linear memory: a deployment that
   // still sets it must learn that, not run with a limit it does not have.
   const retired = t.throws(() => loadConfig({ SESSION_MEMORY_LIMIT_MB: '64' })) as ConfigError;
   t.match(retired.message, /SESSION_MEMORY_LIMIT_MB is no longer read: set SESSION_MEMORY_LIMIT_PAGES .* or EXECUTOR_HEAP_LIMIT_MB .*\(got "64"\)/);
   t.equal(loadConfig({ SESSION_MEMORY_LIMIT_MB: '' }).sessionMemoryLimitPages, 65536, 'empty still means unset');
+});
+
+t.test('the session table budget defaults to a quarter of the executor heap at 32 bytes an element', async (t) => {
+  t.equal(loadConfig({ EXECUTOR_HEAP_LIMIT_MB: '64' }).sessionTableLimitElements, 524_288, '16 MiB of 32-byte elements');
+  t.equal(loadConfig({ EXECUTOR_HEAP_LIMIT_MB: '512' }).sessionTableLimitElements, 4_194_304);
+  t.equal(loadConfig({ EXECUTOR_HEAP_LIMIT_MB: '64', SESSION_TABLE_LIMIT_ELEMENTS: '7' }).sessionTableLimitElements, 7, 'set, it is taken as it is');
+  t.equal(loadConfig({ EXECUTOR_HEAP_LIMIT_MB: '64', SESSION_TABLE_LIMIT_ELEMENTS: '' }).sessionTableLimitElements, 524_288, 'empty means unset');
 });

@@ -7,28 +7,35 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { type Logger, pino } from 'pino';
 import type { Test } from 'tap';
 import { type Config, loadConfig } from '../../src/config.ts';
-import type { JITService } from '../../src/service/JITService.ts';
 import { buildServer } from '../../src/server.ts';
 import { createService } from '../../src/service/createService.ts';
+import type { JITService } from '../../src/service/JITService.ts';
+import type { Service } from '../../src/service/Service.ts';
 
+/** The server's defaults, quiet, with a store that keeps nothing (tests that need one say so). */
 export function testConfig(overrides: Partial<Config> = {}): Config {
-  return { ...loadConfig({}), logLevel: 'silent', ...overrides };
+  return { ...loadConfig({}), logLevel: 'silent', databaseUrl: 'memory:', ...overrides };
 }
 
-export async function makeService(config: Config): Promise<JITService> {
-  return createService(config);
+/** The real service, recovered (from an empty memory: store, unless the config says otherwise). */
+export async function makeService(config: Config): Promise<Service> {
+  const service = await createService(config, undefined, { inProcessExecutors: true });
+  await service.recover();
+  return service;
 }
 
 export interface TestApp {
   readonly app: FastifyInstance;
-  readonly service: JITService;
+  readonly service: Service;
   readonly config: Config;
+  /** The `default` tenant's session (open mode). */
+  readonly session: JITService;
 }
 
 export async function build(
   t: Test,
   overrides: Partial<Config> = {},
-  service?: JITService,
+  service?: Service,
   logger: Logger = pino({ level: 'silent' }),
 ): Promise<TestApp> {
   const config = testConfig(overrides);
@@ -36,7 +43,7 @@ export async function build(
   const app = await buildServer({ config, service: svc, logger });
   t.teardown(() => app.close()); // closing the app closes the service
   await app.ready();
-  return { app, service: svc, config };
+  return { app, service: svc, config, session: svc.sessions.session('default') };
 }
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';

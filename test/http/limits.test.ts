@@ -1,6 +1,6 @@
 // Per-session limits over HTTP (API.md: ResourceExhausted, 422, "a configured limit was hit"):
 // SESSION_MEMORY_LIMIT_PAGES for all linear memories together, SESSION_CODE_LIMIT_BYTES for
-// compiled code, TABLE_LIMIT_ELEMENTS for each table.
+// compiled code, TABLE_LIMIT_ELEMENTS for each table, SESSION_TABLE_LIMIT_ELEMENTS for all tables.
 
 import t from 'tap';
 import { addWat, apiError, build, call, createDylib, invoke, json } from './helper.ts';
@@ -59,4 +59,19 @@ t.test('TABLE_LIMIT_ELEMENTS: a table starting past it is refused, table.grow pa
   const grow = async (n: number) => json<Result>(await invoke(app, 'main', 'grow', [n])).results[0]?.value;
   t.equal(await grow(3), 1, 'the old size');
   t.equal(await grow(1), -1, 'past the cap');
+});
+
+t.test('SESSION_TABLE_LIMIT_ELEMENTS: an add past it is refused, table.grow past it returns -1', async (t) => {
+  const { app } = await build(t, { sessionTableLimitElements: 10 });
+  await createDylib(app, 'main');
+  await addWat(app, 'main', '(module (table 6 funcref) (func (export "grow") (param i32) (result i32) (table.grow (ref.null func) (local.get 0))))');
+  const e = apiError(t, await call(app, 'POST', '/dylibs/main/modules', { wat: '(module (table (export "t") 5 funcref) (func (export "f")))' }), 422, 'ResourceExhausted');
+  t.equal(e.limit, 'sessionTableElements');
+  t.match(e.message, /10-element limit/);
+  const dylib = json<{ symbols: { name: string }[] }>(await call(app, 'GET', '/dylibs/main'));
+  t.same(dylib.symbols.map((s) => s.name), ['grow'], 'the refused module defined nothing');
+  const grow = async (n: number) => json<Result>(await invoke(app, 'main', 'grow', [n])).results[0]?.value;
+  t.equal(await grow(5), -1, '6 + 5 elements is past the limit');
+  t.equal(await grow(4), 6, 'the old size');
+  t.equal(await grow(1), -1, 'full');
 });

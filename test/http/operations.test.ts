@@ -5,10 +5,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import t from 'tap';
 import { loadConfig } from '../../src/config.ts';
-import { LazyJIT } from '../../src/jit/LazyJIT.ts';
-import { defaultJITConfig } from '../../src/config.ts';
-import { JITServiceImpl } from '../../src/service/JITServiceImpl.ts';
-import { addWat, apiError, build, call, createDylib, invoke, json } from './helper.ts';
+import { addWat, apiError, build, call, createDylib, invoke, json, makeService, testConfig } from './helper.ts';
 
 t.test('GET /health', async (t) => {
   const { app } = await build(t);
@@ -138,14 +135,6 @@ t.test('request ids: generated, or taken from X-Request-Id', async (t) => {
 });
 
 /** The real service with two bugs planted, to see how the app reports bugs. */
-class BrokenService extends JITServiceImpl {
-  override listDylibs(): never {
-    throw new Error('the dylib table is corrupt');
-  }
-  override getDylib(): ReturnType<JITServiceImpl['getDylib']> {
-    return { name: 'x', linkOrder: 'not a list' } as unknown as ReturnType<JITServiceImpl['getDylib']>;
-  }
-}
 
 t.test('Internal: unexpected errors are 500s, logged at error with the stack', async (t) => {
   const lines: Record<string, unknown>[] = [];
@@ -156,7 +145,14 @@ t.test('Internal: unexpected errors are 500s, logged at error with the stack', a
     },
   });
   const config = loadConfig({});
-  const { app } = await build(t, {}, new BrokenService(await LazyJIT.create(defaultJITConfig())), pino({ level: 'info' }, sink));
+  // The real service, broken on purpose: a bug in listing, and a view that does not match the schema.
+  const service = await makeService(testConfig());
+  const session = service.sessions.session('default');
+  session.listDylibs = () => {
+    throw new Error('the dylib table is corrupt');
+  };
+  session.getDylib = () => ({ name: 'x', linkOrder: 'not a list' }) as unknown as ReturnType<typeof session.getDylib>;
+  const { app } = await build(t, {}, service, pino({ level: 'info' }, sink));
 
   const e = apiError(t, await call(app, 'GET', '/dylibs'), 500, 'Internal');
   t.match(e.message, /dylib table is corrupt/);

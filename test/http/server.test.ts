@@ -9,9 +9,6 @@ import { pino } from 'pino';
 import t from 'tap';
 import { startServer } from '../../src/server.ts';
 import type { InvokeResult } from '../../src/service/JITService.ts';
-import { LazyJIT } from '../../src/jit/LazyJIT.ts';
-import { defaultJITConfig } from '../../src/config.ts';
-import { JITServiceImpl } from '../../src/service/JITServiceImpl.ts';
 import { makeService, testConfig } from './helper.ts';
 
 // (module (func (export "answer") (result i32) i32.const 42))
@@ -61,22 +58,22 @@ t.test('startServer listens on port 0 and serves the API over HTTP', async (t) =
   t.equal(((await missing.json()) as { error: { code: string } }).error.code, 'DylibNotFound');
 });
 
-/** The real service, with lookups made slow so a request is in flight when the server closes. */
-class SlowService extends JITServiceImpl {
-  closed = false;
-  override async lookup(dylib: string, names: readonly string[]) {
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    return super.lookup(dylib, names);
-  }
-  override async close() {
-    this.closed = true;
-    await super.close();
-  }
-}
-
 t.test('close() lets an in-flight request finish, then closes the service', async (t) => {
   const config = testConfig({ port: 0 });
-  const service = new SlowService(await LazyJIT.create(defaultJITConfig()));
+  // The real service, with lookups made slow so a request is in flight when the server closes.
+  const service = await makeService(config);
+  const session = service.sessions.session('default');
+  const lookup = session.lookup.bind(session);
+  session.lookup = async (dylib, names) => {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    return lookup(dylib, names);
+  };
+  let closed = false;
+  const close = service.close.bind(service);
+  service.close = async () => {
+    closed = true;
+    await close();
+  };
   const server = await startServer({ config, service, logger: pino({ level: 'silent' }) });
   const url = baseUrl(server);
   const inFlight = fetch(`${url}/dylibs/spectest/lookup`, {
@@ -90,7 +87,7 @@ t.test('close() lets an in-flight request finish, then closes the service', asyn
   t.equal(res.status, 200, 'the in-flight request was answered');
   t.equal(((await res.json()) as { symbols: unknown[] }).symbols.length, 1);
   await closing;
-  t.ok(service.closed, 'the service was closed');
+  t.ok(closed, 'the service was closed');
   await t.rejects(fetch(`${url}/health`), 'no longer accepting connections');
 });
 

@@ -3,7 +3,8 @@
 // returns -1; a memory counts once however many modules import it, and comes back to the
 // budget when nothing imports it any more), and so does compiled code (a compile past the
 // budget fails the call that needed it with ResourceExhausted and nothing else). Each table is
-// capped like each memory: one starting larger is refused, table.grow past the cap returns -1.
+// capped like each memory: one starting larger is refused, table.grow past the cap returns -1;
+// and all tables of the session share an element budget, as memories share theirs.
 
 import t, { type Test } from 'tap';
 import { ResourceExhausted } from '../../src/core/errors.ts';
@@ -181,6 +182,118 @@ t.test('table cap: a table starting past it is refused; table.grow past it retur
     t.equal(await call('grow', 1), -1, `${dylib}: past the cap`);
     t.equal(await call('growU', 7), 1, `${dylib}: a declared maximum above the cap is capped too`);
     t.equal(await call('growU', 1), -1);
+  }
+});
+
+// The session table budget. The tables here are not exported: the JIT counts them all the same.
+const tableGrower = (elements: number) => `(module
+  (table $t ${elements} funcref)
+  (func (export "grow") (param i32) (result i32) (table.grow $t (ref.null func) (local.get 0)))
+  (func (export "size") (result i32) (table.size $t)))`;
+
+t.test('session tables: an add whose tables do not fit is refused and defines nothing', async (t) => {
+  const jit = await withJIT(t, { sessionTableLimitElements: 100 });
+  jit.createDylib('main');
+  await jit.addModule('main', { wat: tableGrower(60) });
+  const big = '(module (table (export "big") 41 funcref) (func (export "f")) (func $s) (start $s))';
+  for (const lazy of [true, false]) {
+    const err = await jit.addModule('main', { wat: big }, { lazy }).catch((e: unknown) => e);
+    t.type(err, ResourceExhausted, `lazy: ${lazy}`);
+    t.equal((err as ResourceExhausted).limit, 'sessionTableElements');
+    t.equal(jit.getDylib('main').entry('big'), undefined, 'nothing defined');
+    t.equal(jit.getDylib('main').entry('f'), undefined);
+  }
+  t.equal(jit.modulesOf(jit.getDylib('main')).length, 1);
+
+  // An eager module without a start function is instantiated at its first lookup: that fails.
+  jit.createDylib('eager');
+  await jit.addModule('eager', { wat: '(module (table 41 funcref) (func (export "f") (result i32) i32.const 1))' }, { lazy: false });
+  const err = await jit.invoke('eager', 'f', args()).catch((e: unknown) => e);
+  t.type(err, ResourceExhausted, 'the first call of an eager module whose tables do not fit');
+  t.equal((err as ResourceExhausted).limit, 'sessionTableElements');
+
+  await jit.addModule('main', { wat: '(module (table 40 funcref))' });
+  t.pass('exactly up to the limit fits');
+});
+
+t.test('session tables: table.grow returns -1 past the budget, lazily and eagerly compiled', async (t) => {
+  const variants = [
+    { lazy: true, optimize: 2 },
+    { lazy: false, optimize: 0 },
+    { lazy: false, optimize: 2 },
+  ];
+  for (const options of variants) {
+    const jit = await withJIT(t, { sessionTableLimitElements: 10 });
+    jit.createDylib('a');
+    jit.createDylib('b');
+    await jit.addModule('a', { wat: tableGrower(2) }, options);
+    await jit.addModule('b', { wat: tableGrower(2) }, options);
+    const label = JSON.stringify(options);
+    t.equal(await grow(jit, 'a', 4), 2, `${label}: within the budget`);
+    t.equal(await grow(jit, 'b', 3), -1, `${label}: 6 + 2 + 3 is past it`);
+    t.same((await jit.invoke('b', 'size', args())).results, [i32(2)], `${label}: the refused grow changed nothing`);
+    t.equal(await grow(jit, 'b', 2), 2, `${label}: exactly at it`);
+    t.equal(await grow(jit, 'a', 1), -1, `${label}: full`);
+    t.equal(await grow(jit, 'a', 0), 6, `${label}: growing by 0 still answers the size`);
+  }
+});
+
+t.test('session tables: code kept in the globals module and start functions are held to the budget too', async (t) => {
+  const jit = await withJIT(t, { sessionTableLimitElements: 10 });
+  jit.createDylib('main');
+  const kept = `(module (table $t 2 funcref) (elem $e func)
+    (func (export "grow") (param i32) (result i32) (elem.drop $e) (table.grow $t (ref.null func) (local.get 0))))`;
+  await jit.addModule('main', { wat: kept });
+  t.equal(await grow(jit, 'main', 9), -1);
+  t.equal(await grow(jit, 'main', 8), 2);
+
+  for (const lazy of [true, false]) {
+    const dylib = lazy ? 'lazy' : 'eager';
+    jit.createDylib(dylib);
+    const starter = `(module (table $t 0 funcref)
+      (global $got (export "got") (mut i32) (i32.const 0))
+      (func $start (global.set $got (table.grow $t (ref.null func) (i32.const 1))))
+      (start $start))`;
+    await jit.addModule(dylib, { wat: starter }, { lazy });
+    const def = await jit.lookupData(dylib, 'got', 'global');
+    t.same(await jit.globalValue(def.entry), i32(-1), `${dylib}: the start function saw -1`);
+  }
+});
+
+t.test('session tables: a shared table counts once and comes back when nothing imports it', async (t) => {
+  const jit = await withJIT(t, { sessionTableLimitElements: 10 });
+  jit.createDylib('a');
+  jit.createDylib('b');
+  await jit.addModule('a', { wat: `(module (table (export "t") 2 funcref)
+    (func (export "grow") (param i32) (result i32) (table.grow 0 (ref.null func) (local.get 0))))` });
+  await jit.addModule('b', { wat: `(module (import "a" "t" (table 1 funcref))
+    (func (export "grow") (param i32) (result i32) (table.grow 0 (ref.null func) (local.get 0))))` });
+  t.equal(await grow(jit, 'b', 4), 2, 'the importer grows the shared table');
+  t.equal(await grow(jit, 'a', 4), 6, 'counted once: 10 elements in use, not 16');
+  t.equal(await grow(jit, 'b', 1), -1, 'the budget is full');
+
+  await jit.removeDylib('a');
+  t.equal(await grow(jit, 'b', 0), 10, 'b still uses the table a defined');
+  jit.createDylib('c');
+  await t.rejects(jit.addModule('c', { wat: tableGrower(1) }), ResourceExhausted, 'so it still counts');
+
+  await jit.removeDylib('b');
+  await jit.addModule('c', { wat: tableGrower(10) });
+  t.pass('with nothing importing it, its elements came back');
+});
+
+t.test('session tables: removing a dylib gives its tables back', async (t) => {
+  const jit = await withJIT(t, { sessionTableLimitElements: 100 });
+  for (const lazy of [true, false]) {
+    jit.createDylib('a');
+    await jit.addModule('a', { wat: tableGrower(30) }, { lazy });
+    t.equal(await grow(jit, 'a', 30), 30, `lazy: ${lazy}: grown to 60`);
+    jit.createDylib('b');
+    await t.rejects(jit.addModule('b', { wat: tableGrower(41) }, { lazy: true }), ResourceExhausted, `lazy: ${lazy}: its current 60 count`);
+    await jit.removeDylib('a');
+    await jit.addModule('b', { wat: tableGrower(100) }, { lazy: true });
+    await jit.removeDylib('b');
+    t.pass(`lazy: ${lazy}: all 100 came back`);
   }
 });
 

@@ -1,19 +1,24 @@
 // Exhausting the executor's JavaScript heap, against the real server process started with a small
-// EXECUTOR_HEAP_LIMIT_MB: every way a client can grow that heap (output lines through
-// spectest.print_*, a big table, table.grow in a loop, many modules with tables) must end in the
-// documented error (422 ResourceExhausted, details.limit "memory") or in success, never in a
-// dead process; what the server accepted must still work afterwards. Each way gets a server of
-// its own, so one that kills the process does not hide what the others do.
+// EXECUTOR_HEAP_LIMIT_MB: every way a client can grow that heap must end in a documented answer,
+// never in a dead process, and what the server accepted must still work afterwards. Output lines
+// through spectest.print_* end in success or in 422 ResourceExhausted with details.limit
+// "memory" (the heap itself). Tables are held to the session's table budget, which defaults to
+// a quarter of that heap: a big table, or many modules with tables, are refused with
+// details.limit "sessionTableElements", and table.grow in a loop gets -1 at the budget. Each way
+// gets a server of its own, so one that kills the process does not hide what the others do.
 
 import t, { type Test } from 'tap';
+import { defaultSessionTableLimitElements } from '../../src/config.ts';
 import type { ApiResponse, ServerProcess } from '../support/serverProcess.ts';
 import { startServerProcess } from '../support/serverProcess.ts';
 import { wat2wasm } from '../support/wat.ts';
 import { addWasm, createDylib, expectHealthy, invoke, seg, type InvokeResult } from './api.ts';
 
 const HEAP_LIMIT_MB = 64;
-/** V8's own table limit, the server's default TABLE_LIMIT_ELEMENTS: 80 MB of funcref slots. */
+/** V8's own table limit, the server's default TABLE_LIMIT_ELEMENTS: 320 MB of funcref slots. */
 const TABLE_ELEMENTS = 10_000_000;
+/** What all tables of the session may hold at this heap limit (SESSION_TABLE_LIMIT_ELEMENTS unset). */
+const SESSION_TABLE_ELEMENTS = defaultSessionTableLimitElements(HEAP_LIMIT_MB);
 
 const OTHER_WAT = `(module (func (export "square") (param i32) (result i32) (i32.mul (local.get 0) (local.get 0))))`;
 
@@ -39,13 +44,13 @@ async function send<T>(t: Test, server: ServerProcess, what: string, request: Pr
   }
 }
 
-/** Success, or the documented heap error: 422 ResourceExhausted with details.limit "memory". */
-function successOrExhausted(t: Test, res: ApiResponse | undefined, okStatus: number, what: string): 'ok' | 'exhausted' | undefined {
+/** Success, or the documented error: 422 ResourceExhausted with details.limit `limit` ("memory": the heap). */
+function successOrExhausted(t: Test, res: ApiResponse | undefined, okStatus: number, what: string, limit = 'memory'): 'ok' | 'exhausted' | undefined {
   if (res === undefined) return undefined;
   if (res.status === okStatus) return 'ok';
   const error = (res.json as { error?: { code?: string; limit?: string } } | undefined)?.error;
   t.equal(res.status, 422, `${what}: ${okStatus} or 422 (got ${res.status}: ${res.text.slice(0, 300)})`);
-  t.same({ code: error?.code, limit: error?.limit }, { code: 'ResourceExhausted', limit: 'memory' }, `${what}: ResourceExhausted naming the heap`);
+  t.same({ code: error?.code, limit: error?.limit }, { code: 'ResourceExhausted', limit }, `${what}: ResourceExhausted naming ${limit}`);
   return 'exhausted';
 }
 
@@ -92,11 +97,8 @@ t.test(`a table of ${TABLE_ELEMENTS} elements at add`, async (t) => {
   await createDylib(server, 'bigtable');
   const wasm = wat2wasm(`(module (table ${TABLE_ELEMENTS} funcref) (func (export "size") (result i32) (table.size 0)))`);
   const res = await send(t, server, 'the add', server.request('POST', '/dylibs/bigtable/modules', { wasm }));
-  const outcome = successOrExhausted(t, res, 201, 'adding the module');
-  if (outcome === 'ok') {
-    const size = await send(t, server, 'the call', invoke(server, 'bigtable', 'size'));
-    t.same(size?.json.results, [{ type: 'i32', value: TABLE_ELEMENTS, bits: String(TABLE_ELEMENTS) }], 'the table is there');
-  }
+  const outcome = successOrExhausted(t, res, 201, 'adding the module', 'sessionTableElements');
+  t.equal(outcome, 'exhausted', `refused: ${TABLE_ELEMENTS} elements are past the session's ${SESSION_TABLE_ELEMENTS}`);
   t.comment(`a table of ${TABLE_ELEMENTS} elements: ${outcome ?? 'the process died'}`);
   await expectServing(t, server);
 });
@@ -114,11 +116,13 @@ t.test('table.grow in a loop up to the table limit', async (t) => {
           (br_if 0 (i32.ne (table.grow 0 (ref.null func) (local.get 0)) (i32.const -1))))
         (table.size 0)))`),
   );
-  const res = await send(t, server, 'the growing call', invoke(server, 'grower', 'grow_all', [100_000], 30_000));
-  const outcome = successOrExhausted(t, res, 200, 'growing');
+  const step = 100_000;
+  const res = await send(t, server, 'the growing call', invoke(server, 'grower', 'grow_all', [step], 30_000));
+  const outcome = successOrExhausted(t, res, 200, 'growing', 'sessionTableElements');
+  t.equal(outcome, 'ok', 'the loop ends: table.grow returned -1');
   if (outcome === 'ok') {
     const size = Number((res?.json as InvokeResult).results[0]?.value);
-    t.ok(size > 1 && size <= TABLE_ELEMENTS, `the table grew until table.grow returned -1 (${size} elements)`);
+    t.ok(size <= SESSION_TABLE_ELEMENTS && size + step > SESSION_TABLE_ELEMENTS, `-1 at the session's budget of ${SESSION_TABLE_ELEMENTS} (${size} elements)`);
   }
   t.comment(`table.grow by 100,000 until -1: ${outcome ?? 'the process died'}`);
   await expectServing(t, server);
@@ -134,12 +138,14 @@ t.test('many modules, each with a table of 1,000,000 elements', async (t) => {
     await createDylib(server, dylib);
     const wasm = wat2wasm(`(module (table 1000000 funcref) (func (export "size") (result i32) (table.size 0)))`);
     const res = await send(t, server, `adding module ${i}`, server.request('POST', `/dylibs/${seg(dylib)}/modules`, { wasm }));
-    const outcome = successOrExhausted(t, res, 201, `adding module ${i}`);
+    const outcome = successOrExhausted(t, res, 201, `adding module ${i}`, 'sessionTableElements');
     if (outcome === undefined) break;
     outcomes.push(outcome);
     if (outcome === 'ok') accepted.push(dylib);
   }
   t.comment(`adds: ${outcomes.join(' ')}`);
+  const fit = Math.floor(SESSION_TABLE_ELEMENTS / 1_000_000);
+  t.same(outcomes, Array.from({ length: 24 }, (_, i) => (i < fit ? 'ok' : 'exhausted')), `the first ${fit} fit the session's ${SESSION_TABLE_ELEMENTS} elements, the rest are refused`);
   // What the server accepted must still work, or fail the documented way.
   const broken: string[] = [];
   for (const dylib of accepted) {

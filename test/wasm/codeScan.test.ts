@@ -95,3 +95,30 @@ t.test('unknown instructions and bodies that run past their end are rejected', a
   tt.throws(() => scanBody(new Uint8Array([0x41]), 0, 1), { name: 'MalformedBinary' });
   tt.throws(() => scanBody(new Uint8Array([END, 0x01]), 0, 2), { name: 'MalformedBinary' });
 });
+
+t.test('grow sites: the offset of each memory.grow opcode and of each table.grow prefix, in body order', async (tt) => {
+  // prettier-ignore
+  const instrs: number[][] = [
+    [0x41, 0x40],                         // i32.const 64: an immediate that looks like memory.grow
+    [0x40, 0x00],                         // memory.grow 0
+    [0x1a],                               // drop
+    [0xd0, 0x70],                         // ref.null func
+    [0x41, 0x01],                         // i32.const 1
+    [0xfc, 0x0f, 0x02],                   // table.grow 2
+    [0x1a],
+    [0xfc, 0x10, 0x01],                   // table.size 1: not a grow
+    [0xd0, 0x70],
+    [0x41, 0x7c],                         // i32.const -4
+    [0xfc, 0x8f, 0x00, 0x03],             // table.grow 3, its opcode as a 2-byte LEB
+    [0x6a],                               // i32.add
+    [0x1a],
+    [END],
+  ];
+  const prefix = [0xfc, 0x0f]; // bytes before the body that look like a table.grow
+  const bytes = new Uint8Array([...prefix, ...instrs.flat()]);
+  const refs = scanBody(bytes, prefix.length, bytes.length);
+  const offsetOf = (k: number) => prefix.length + instrs.slice(0, k).flat().length;
+  tt.same(refs.memoryGrowSites, [offsetOf(1)]);
+  tt.same(refs.tableGrowSites, [offsetOf(5), offsetOf(10)]);
+  tt.same([...refs.tables].sort(), [1, 2, 3]);
+});

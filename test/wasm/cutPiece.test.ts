@@ -269,6 +269,72 @@ t.test('memory.grow asks the hook first, with the delta; -1 from the hook fails 
   tt.same(cut([idx('pages')]).hostImports, [], 'no hook without a memory.grow');
 });
 
+const TABLE_GROWER = `(module
+  (memory 1 4)
+  (table $t 2 10 funcref)
+  (table $u 1 externref)
+  (func $id (param i32) (result i32) local.get 0)
+  (func $growT (export "growT") (param i32) (result i32) (table.grow $t (ref.func $id) (local.get 0)))
+  (func $growU (export "growU") (param externref i32) (result i32) (table.grow $u (local.get 0) (local.get 1)))
+  (func $both (export "both") (param i32) (result i32)
+    (i32.add (table.grow $t (ref.null func) (memory.grow (local.get 0))) (call $id (table.size $t))))
+  (func $sizeT (export "sizeT") (result i32) table.size $t)
+  (func $sizeU (export "sizeU") (result i32) table.size $u)
+  (func $last (export "last") (param i32) (result i32)
+    (call_indirect $t (param i32) (result i32) (local.get 0) (i32.sub (table.size $t) (i32.const 1)))))`;
+
+t.test('table.grow asks its own hook first, with the delta; -1 from it fails the grow', async (tt) => {
+  const m = moduleFromWat(TABLE_GROWER);
+  const fn = (name: string): number => m.info.functions.find((f) => f.name === name)!.index;
+  const calls: [string, unknown[]][] = [
+    ['growT', [1]],
+    ['last', [5]],
+    ['sizeT', []],
+    ['growT', [100]],
+    ['both', [1]],
+    ['sizeT', []],
+    ['growU', ['x', 3]],
+    ['sizeU', []],
+  ];
+  const script = (exports: Exports) => calls.map(([name, args]) => outcome(() => (exports[name] as Fn)(...args)));
+  const expected = script(instantiateDirect(m.bytes).exports as Exports);
+  tt.same(expected.slice(0, 4), [2, 5, 3, -1], 'direct: grew by one, the new slot holds $id, past the maximum is -1');
+
+  const seen = { memory: [] as number[], table: [] as number[], hot: [] as number[] };
+  const hooks: HostHooks = {
+    memoryGrow: (d) => (seen.memory.push(d), d),
+    tableGrow: (d) => (seen.table.push(d), d),
+    reoptimize: (id) => void seen.hot.push(id),
+  };
+  // One piece holding all of them, counting entries too: every hook in one import section.
+  const entryCounters = { threshold: 1000, ids: new Map([[fn('both'), 7]]) };
+  const split = instantiateSplit(m, {}, { onePiece: true, hooks, entryCounters });
+  tt.same(script(split.exports as Exports), expected, 'the same results as direct instantiation');
+  tt.same(seen.table, [1, 100, 1, 3], 'the table hook saw every delta, a memory.grow result among them');
+  tt.same(seen.memory, [1], 'the memory hook saw only memory.grow');
+
+  const piece = split.pieces[0]!;
+  tt.same(
+    piece.hostImports.map((h) => h.host),
+    ['memoryGrow', 'tableGrow', 'reoptimize'],
+  );
+  const decoded = decodeModuleBinary(piece.bytes);
+  const hookType = (name: string) => decoded.funcTypes[decoded.imports.find((i) => i.module === 'jit' && i.name === name)!.index]!;
+  tt.equal(hookType('table.grow'), hookType('memory.grow'), 'both grow hooks share one type');
+  tt.same(decoded.types[hookType('table.grow')], MEMORY_GROW_HOOK_TYPE, 'which is (i32) -> i32');
+
+  const refused: number[] = [];
+  const refusing = instantiateSplit(m, {}, { hooks: { tableGrow: (d) => (refused.push(d), -1) } });
+  const x = refusing.exports as Exports;
+  tt.equal((x['growT'] as Fn)(1), -1, 'the hook refused: table.grow fails');
+  tt.equal((x['sizeT'] as Fn)(), 2, 'and the table kept its size');
+  tt.equal((x['growU'] as Fn)(null, 0), -1, 'even a grow by 0: the hook decides before table.grow runs');
+  tt.equal((x['sizeU'] as Fn)(), 1);
+  tt.same(refused, [1, 0]);
+
+  tt.same(cutPiece(m.binary, (i) => m.references(i), { functions: [fn('sizeT')] }).hostImports, [], 'no hook without a table.grow');
+});
+
 t.test('entry counters call the reoptimize hook once, on the threshold-th entry, and change no result', async (tt) => {
   const threshold = 3;
   const ids = new Map([

@@ -5,8 +5,9 @@
 
 import t from 'tap';
 import { watBytes } from '../executor/helpers.ts';
-import { instrumentMemoryGrow, rewriteForSession } from '../../src/wasm/growInstrumentation.ts';
-import { decodeModuleBinary } from '../../src/wasm/moduleBinary.ts';
+import { instrumentMemoryGrow, instrumentTableGrow, rewriteForSession } from '../../src/wasm/growInstrumentation.ts';
+import { ByteWriter } from '../../src/wasm/bytes.ts';
+import { decodeModuleBinary, replaceSection, SectionId } from '../../src/wasm/moduleBinary.ts';
 import { prepareForSession } from '../../src/wasm/sessionPiece.ts';
 import { instantiateDirect } from './helpers.ts';
 
@@ -102,9 +103,9 @@ t.test('a defined memory becomes an import: same limits, same data, provided fro
     (func (export "peek") (result i32) (i32.load8_u (i32.const 9)))
     ${grow})`;
   for (const grow of ['', '(func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))']) {
-    const r = rewriteForSession(watBytes(wat(grow)), { module: 'jit', hook: 'memory.grow', memory: 'memory:0' });
+    const r = rewriteForSession(watBytes(wat(grow)), { module: 'jit', memoryHook: 'memory.grow', memory: 'memory:0' });
     if (!r) throw new Error('expected a rewrite');
-    t.same([r.memoryImported, r.hooked], [true, grow !== '']);
+    t.same([r.memoryImported, r.memoryHooked], [true, grow !== '']);
     const binary = decodeModuleBinary(r.bytes);
     t.equal(binary.importedMemories, 1);
     t.same(binary.memories, [{ initial: 2, maximum: 5 }]);
@@ -114,7 +115,7 @@ t.test('a defined memory becomes an import: same limits, same data, provided fro
     t.equal(x['mem'], memory, 'the instance exports the memory it was given');
     if (grow) t.equal((x['grow'] as (d: number) => number)(1), 2);
   }
-  const imported = rewriteForSession(watBytes('(module (import "a" "m" (memory 1)))'), { module: 'jit', hook: 'g', memory: 'memory:0' });
+  const imported = rewriteForSession(watBytes('(module (import "a" "m" (memory 1)))'), { module: 'jit', memoryHook: 'g', memory: 'memory:0' });
   t.equal(imported, null, 'an imported memory stays as it is');
 });
 
@@ -128,4 +129,147 @@ t.test('prepareForSession describes the imports it adds', async (t) => {
   t.same(other.hostImports.map((i) => i.module), ['jit$'], 'a module name the piece does not use');
   const none = { bytes: watBytes('(module (func (export "f")))'), imports: [], hostImports: [], exports: [] };
   t.equal(prepareForSession(none), none, 'nothing to do: the same piece');
+});
+
+// The table budget's rewrites: every table.grow asks a hook of its own (its delta is the top
+// operand, as memory.grow's is), beside the memory.grow hook, and defined tables get exported.
+const TABLES_WAT = `(module
+  (import "env" "log" (func $log (param i32)))
+  (memory 1 10)
+  (table $t 2 20 funcref)
+  (table $u 1 externref)
+  (elem (table $t) (i32.const 0) func $seven $grow)
+  (func $seven (result i32) i32.const 7)
+  (func $grow (export "grow") (param i32) (result i32) (table.grow $t (ref.func $seven) (local.get 0)))
+  (func (export "growU") (param externref i32) (result i32) (table.grow $u (local.get 0) (local.get 1)))
+  (func (export "both") (param i32) (result i32)
+    (i32.add (table.grow $t (ref.null func) (memory.grow (local.get 0))) (call $seven)))
+  (func (export "sizeT") (result i32) table.size $t)
+  (func (export "sizeU") (result i32) table.size $u)
+  (func (export "pages") (result i32) memory.size)
+  (func (export "at") (param i32) (result i32) (call_indirect (result i32) (local.get 0)))
+  (func $start (call $log (i32.const 1)))
+  (start $start))`;
+
+t.test('every table.grow asks the table hook; memory.grow keeps its own; results unchanged', async (t) => {
+  const original = watBytes(TABLES_WAT);
+  const r = rewriteForSession(original, { module: 'jit', memoryHook: 'memory.grow', tableHook: 'table.grow' });
+  if (!r) throw new Error('expected a rewrite');
+  t.same([r.memoryHooked, r.tableHooked, r.memoryImported, r.tableExports], [true, true, false, []]);
+  const after = decodeModuleBinary(r.bytes);
+  t.same(
+    after.imports.slice(-2).map((i) => `${i.module}.${i.name}`),
+    ['jit.memory.grow', 'jit.table.grow'],
+    'two function imports appended, memory.grow first',
+  );
+  t.equal(after.functionNames.get(after.importedFunctions), 'seven', 'names follow their functions');
+
+  const script = (x: Exports, log: number[]) => [
+    x.grow!(1), x.sizeT!(), x.at!(2), x.grow!(30), x.both!(1), x.sizeT!(), x.pages!(), x.at!(0),
+    (x.growU as unknown as (r: unknown, n: number) => number)('ref', 2), x.sizeU!(), log.length,
+  ];
+  const directLog: number[] = [];
+  const expected = script(instantiateDirect(original, { env: { log: (v: number) => directLog.push(v) } }).exports as Exports, directLog);
+  t.same(expected.slice(0, 4), [2, 3, 7, -1], 'direct: grew, the new slot holds $seven, past the maximum is -1');
+
+  const tables = recordingHook();
+  const memories = recordingHook();
+  const log: number[] = [];
+  const x = instantiateDirect(r.bytes, { env: { log: (v: number) => log.push(v) }, jit: { 'memory.grow': memories.grow, 'table.grow': tables.grow } })
+    .exports as Exports;
+  t.same(script(x, log), expected, 'every result as direct instantiation gives it (calls, elements, start renumbered)');
+  t.same(tables.asked, [1, 30, 1, 2], 'the table hook saw each table.grow delta (one of them a memory.grow result)');
+  t.same(memories.asked, [1], 'the memory hook saw only memory.grow');
+
+  const refusing = recordingHook(0);
+  const y = instantiateDirect(r.bytes, { env: { log: () => {} }, jit: { 'memory.grow': (d: number) => d, 'table.grow': refusing.grow } }).exports as Exports;
+  t.equal(y.grow!(1), -1, 'the hook refused: table.grow returns -1');
+  t.equal(y.sizeT!(), 2, 'and the table keeps its size');
+  t.equal(y.grow!(0), 2, 'a delta the hook allows still grows (by 0 here)');
+  t.same(refusing.asked, [1, 0]);
+});
+
+t.test('instrumentTableGrow: table.grow only; nothing to do without one', async (t) => {
+  const bytes = watBytes('(module (table 1 funcref) (func (export "g") (param i32) (result i32) (table.grow 0 (ref.null func) (local.get 0))))');
+  const rewritten = instrumentTableGrow(bytes, 'jit', 'table.grow');
+  if (!rewritten) throw new Error('expected a rewrite');
+  const hook = recordingHook();
+  const x = instantiateDirect(rewritten, { jit: { 'table.grow': hook.grow } }).exports as Exports;
+  t.equal(x.g!(4), 1);
+  t.same(hook.asked, [4]);
+  t.equal(instrumentTableGrow(watBytes('(module (table 1 funcref) (func (export "s") (result i32) table.size 0))'), 'jit', 'g'), null);
+  t.equal(instrumentMemoryGrow(bytes, 'jit', 'g'), null, 'the memory hook alone leaves table.grow as it is');
+});
+
+t.test('exportTables: every defined table the module does not export gets an export of a free name', async (t) => {
+  // wat2wasm cannot write a table initializer: the table section is replaced by one with $c's.
+  const plain = decodeModuleBinary(watBytes(`(module
+    (import "env" "shared" (table 3 funcref))
+    (table $a (export "a") 2 funcref)
+    (table $b 4 externref)
+    (table $c 5 funcref)
+    (func $f (export "table:2") (result i32) i32.const 9)
+    (func (export "grow") (param i32) (result i32) (table.grow $c (ref.null func) (local.get 0))))`));
+  const tableSection = new ByteWriter().u32(3).u8(0x70).u8(0).u32(2).u8(0x6f).u8(0).u32(4);
+  tableSection.u8(0x40).u8(0x00).u8(0x70).u8(0).u32(5).u8(0xd2).u32(0).u8(0x0b); // $c, filled with ref.func $f
+  const bytes = replaceSection(plain, SectionId.table, tableSection.finish());
+  const shared = new WebAssembly.Table({ element: 'anyfunc', initial: 3 });
+
+  for (const tableHook of [undefined, 'table.grow']) {
+    const r = rewriteForSession(bytes, { module: 'jit', exportTables: true, ...(tableHook ? { tableHook } : {}) });
+    if (!r) throw new Error('expected a rewrite');
+    const label = tableHook ? 'hooked' : 'exports only';
+    t.same(r.tableExports, [
+      { name: 'table:2$', index: 2 },
+      { name: 'table:3', index: 3 },
+    ], `${label}: the unexported defined tables; "table:2" is the name of a function export`);
+    t.same([r.memoryHooked, r.tableHooked, r.memoryImported], [false, tableHook !== undefined, false]);
+    const hook = recordingHook();
+    const x = instantiateDirect(r.bytes, { env: { shared }, jit: { 'table.grow': hook.grow } }).exports;
+    t.same(Object.keys(x), ['a', 'table:2', 'grow', 'table:2$', 'table:3'], `${label}: the imported table is not exported`);
+    t.equal((x['table:2'] as () => number)(), 9, `${label}: the function keeps its export`);
+    t.equal((x['a'] as WebAssembly.Table).length, 2);
+    t.equal((x['table:2$'] as WebAssembly.Table).length, 4);
+    const c = x['table:3'] as WebAssembly.Table;
+    t.equal((c.get(4) as () => number)(), 9, `${label}: the table's initializer still fills it (renumbered)`);
+    t.equal((x['grow'] as (n: number) => number)(2), 5);
+    t.equal(c.length, 7, `${label}: the export is the table the code grows`);
+    t.same(hook.asked, tableHook ? [2] : []);
+  }
+
+  const bare = rewriteForSession(watBytes('(module (table 3 funcref) (func))'), { module: 'jit', exportTables: true });
+  if (!bare) throw new Error('expected a rewrite');
+  const exported = instantiateDirect(bare.bytes).exports['table:0'];
+  t.ok(exported instanceof WebAssembly.Table && exported.length === 3, 'a module without an export section gets one');
+
+  t.equal(rewriteForSession(watBytes('(module (table (export "t") 1 funcref))'), { module: 'jit', exportTables: true }), null, 'all exported already');
+  t.equal(rewriteForSession(watBytes('(module (import "e" "t" (table 1 funcref)))'), { module: 'jit', exportTables: true }), null, 'only imported tables');
+});
+
+t.test('prepareForSession: the table hook, the table exports, and the elements the tables start with', async (t) => {
+  const bytes = watBytes(`(module
+    (import "env" "shared" (table 100 funcref))
+    (table $t (export "t") 3 funcref)
+    (table $u 4 externref)
+    (func (export "g") (param i32) (result i32) (table.grow $t (ref.null func) (local.get 0))))`);
+  const piece = prepareForSession({
+    bytes,
+    imports: [{ module: 'env', name: 'shared', ref: { kind: 'table', index: 0 } }],
+    hostImports: [],
+    exports: [{ name: 't', ref: { kind: 'table', index: 1 } }, { name: 'g', ref: { kind: 'function', index: 0 } }],
+  });
+  t.equal(piece.tableElements, 7, 'its own tables: 3 + 4 elements, not the imported one');
+  t.same(piece.hostImports, [{ module: 'jit', name: 'table.grow', host: 'tableGrow' }]);
+  t.same(piece.exports.at(-1), { name: 'table:2', ref: { kind: 'table', index: 2 } });
+  const hook = recordingHook();
+  const x = instantiateDirect(piece.bytes, { env: { shared: new WebAssembly.Table({ element: 'anyfunc', initial: 100 }) }, jit: { 'table.grow': hook.grow } }).exports;
+  t.equal((x['g'] as (n: number) => number)(2), 3);
+  t.same(hook.asked, [2]);
+  t.equal((x['table:2'] as WebAssembly.Table).length, 4);
+
+  const exportedAlready = { bytes: watBytes('(module (table (export "t") 5 funcref))'), imports: [], hostImports: [], exports: [{ name: 't', ref: { kind: 'table' as const, index: 0 } }] };
+  const counted = prepareForSession(exportedAlready);
+  t.equal(counted.bytes, exportedAlready.bytes, 'nothing to rewrite: the same bytes');
+  t.equal(counted.tableElements, 5, 'but its tables are counted');
+  t.equal(prepareForSession({ bytes: watBytes('(module (func))'), imports: [], hostImports: [], exports: [] }).tableElements, undefined, 'no tables, nothing to count');
 });

@@ -21,6 +21,7 @@ import {
   type EntryCounters,
   type EntityRef,
   type FuncType,
+  type HostFunction,
   type ValType,
 } from '../../src/wasm/index.ts';
 import { decodeModuleBinary } from '../../src/wasm/moduleBinary.ts';
@@ -120,6 +121,8 @@ export interface SplitInstance {
 export interface HostHooks {
   /** Sees memory.grow's delta, returns the delta to grow by (or -1); default: the delta. */
   readonly memoryGrow?: (delta: number) => number;
+  /** Sees table.grow's delta, returns the delta to grow by (or -1); default: the delta. */
+  readonly tableGrow?: (delta: number) => number;
   readonly reoptimize?: (id: number) => void;
 }
 
@@ -183,6 +186,18 @@ export interface PieceBindings {
   readonly hooks?: HostHooks | undefined;
 }
 
+function hostHook(host: HostFunction, hooks: HostHooks | undefined): (n: number) => unknown {
+  const passThrough = (delta: number) => delta;
+  switch (host) {
+    case 'memoryGrow':
+      return hooks?.memoryGrow ?? passThrough;
+    case 'tableGrow':
+      return hooks?.tableGrow ?? passThrough;
+    case 'reoptimize':
+      return hooks?.reoptimize ?? (() => {});
+  }
+}
+
 /** The import object for `piece`, bound the way the JIT binds it. */
 export function pieceImports(piece: CompiledPiece, b: PieceBindings): Imports {
   const obj: Imports = {};
@@ -191,8 +206,7 @@ export function pieceImports(piece: CompiledPiece, b: PieceBindings): Imports {
     (obj[imp.module] ??= {})[imp.name] = value;
   }
   for (const h of piece.hostImports) {
-    const hook = h.host === 'memoryGrow' ? (b.hooks?.memoryGrow ?? ((delta: number) => delta)) : (b.hooks?.reoptimize ?? (() => {}));
-    (obj[h.module] ??= {})[h.name] = hook;
+    (obj[h.module] ??= {})[h.name] = hostHook(h.host, b.hooks);
   }
   return obj;
 }

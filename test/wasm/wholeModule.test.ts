@@ -1,6 +1,6 @@
 // An eager module as one piece: wholeModulePiece (the binary of record fitted to the session:
-// its memory imported from the executor, every memory.grow asking the budget hook first, its own
-// imports, exports and start as they are) and, optimized as a whole by binaryen with its imports
+// its memory imported from the executor, every memory.grow and table.grow asking the budget
+// hooks first, its tables all exported, its own imports, exports and start as they are) and, optimized as a whole by binaryen with its imports
 // kept, describeOptimizedWhole reading back what binaryen emitted. Both are linked by hand and
 // must behave like the module instantiated directly.
 
@@ -36,17 +36,20 @@ interface Linked {
   readonly exports: WebAssembly.Exports;
   /** The memory the executor made for the module. */
   readonly memory: WebAssembly.Memory;
-  /** What the budget hook was asked. */
+  /** What the memory budget's hook was asked. */
   readonly deltas: number[];
+  /** What the table budget's hook was asked. */
+  readonly tableDeltas: number[];
 }
 
 /**
  * Links a whole-module piece the way the JIT does: the module's own imports from the host, its
  * memory from the executor (made with the limits the piece imports it with), the executor's
- * memory.grow hook, which refuses deltas above `budget`.
+ * memory.grow and table.grow hooks, which refuse deltas above `budget`.
  */
 function link(m: WasmModule, piece: CompiledPiece, host: Imports, budget = Infinity): Linked {
   const deltas: number[] = [];
+  const tableDeltas: number[] = [];
   const declared = decodeModuleBinary(piece.bytes).memories[0];
   const memory = new WebAssembly.Memory({ initial: declared?.initial ?? 0, ...(declared?.maximum !== undefined ? { maximum: declared.maximum } : {}) });
   const imports: Imports = {};
@@ -55,10 +58,11 @@ function link(m: WasmModule, piece: CompiledPiece, host: Imports, budget = Infin
     (imports[imp.module] ??= {})[imp.name] = original ? host[original.module]![original.name]! : memory;
   }
   for (const h of piece.hostImports) {
-    if (h.host !== 'memoryGrow') throw new Error(`unexpected host import ${h.host}`);
-    (imports[h.module] ??= {})[h.name] = (delta: number) => (deltas.push(delta), delta <= budget ? delta : -1);
+    if (h.host === 'reoptimize') throw new Error(`unexpected host import ${h.host}`);
+    const asked = h.host === 'memoryGrow' ? deltas : tableDeltas;
+    (imports[h.module] ??= {})[h.name] = (delta: number) => (asked.push(delta), delta <= budget ? delta : -1);
   }
-  return { exports: instantiateDirect(piece.bytes, imports).exports, memory, deltas };
+  return { exports: instantiateDirect(piece.bytes, imports).exports, memory, deltas, tableDeltas };
 }
 
 /** Runs the same calls against `exports`; the results must match direct instantiation's. */
@@ -127,7 +131,7 @@ t.test('optimized whole: same behaviour, same imports (even unused ones), start 
   const baseline = wholeModulePiece(m);
   const bytes = optimizeBinary(baseline.bytes, { level: 3, keepImports: true });
   tt.not(bytes, baseline.bytes);
-  const piece = describeOptimizedWhole(m, baseline, bytes);
+  const piece = describeOptimizedWhole(baseline, bytes);
   tt.equal(piece.bytes, bytes);
   const key = (i: { module: string; name: string; ref: { kind: string; index: number } }) => `${i.module}.${i.name}=${i.ref.kind}:${i.ref.index}`;
   tt.same(piece.imports.map(key).sort(), baseline.imports.map(key).sort(), 'the unused import is still there, so linking fails where direct instantiation would');
@@ -158,7 +162,43 @@ t.test('describeOptimizedWhole refuses bytes that are not an optimization of the
   const m = await capped();
   const baseline = wholeModulePiece(m);
   const other = moduleFromWat('(module (import "env" "other" (func)) (func (export "run")))');
-  tt.throws(() => describeOptimizedWhole(m, baseline, other.bytes), /imports function env\.other/);
+  tt.throws(() => describeOptimizedWhole(baseline, other.bytes), /imports function env\.other/);
   const extraExport = moduleFromWat('(module (func (export "nope")))');
-  tt.throws(() => describeOptimizedWhole(m, baseline, extraExport.bytes), /exports nope/);
+  tt.throws(() => describeOptimizedWhole(baseline, extraExport.bytes), /exports nope/);
+});
+
+const TABLES_WAT = `(module
+  (table $t 2 funcref)
+  (table $u (export "u") 1 externref)
+  (elem (table $t) (i32.const 0) func $seven)
+  (func $seven (result i32) i32.const 7)
+  (func (export "grow") (param i32) (result i32) (table.grow $t (ref.func $seven) (local.get 0)))
+  (func (export "at") (param i32) (result i32) (call_indirect $t (result i32) (local.get 0)))
+  (func (export "size") (result i32) table.size $t)
+  (func $start (drop (table.grow $t (ref.null func) (i32.const 1))))
+  (start $start))`;
+
+t.test('a module with tables exports each one, says what they start with, and asks the hook before table.grow', async (tt) => {
+  const m = moduleFromWat(TABLES_WAT);
+  const baseline = wholeModulePiece(m);
+  tt.equal(baseline.tableElements, 3, 'its tables start with 2 + 1 elements');
+  tt.same(baseline.hostImports, [{ module: 'jit', name: 'table.grow', host: 'tableGrow' }]);
+  tt.same(baseline.exports.at(-1), { name: 'table:0', ref: { kind: 'table', index: 0 } }, 'the unexported table is exported');
+  const optimized = describeOptimizedWhole(baseline, optimizeBinary(baseline.bytes, { level: 3, keepImports: true }));
+  tt.equal(optimized.tableElements, 3, 'read back from what binaryen emitted');
+  tt.same(optimized.hostImports, baseline.hostImports);
+  tt.same(optimized.exports.find((e) => e.name === 'table:0')?.ref, { kind: 'table', index: 0 }, 'the table export survives optimization');
+
+  const calls = (x: WebAssembly.Exports) => [(x['grow'] as Fn)(2), (x['at'] as Fn)(4), (x['size'] as Fn)(), (x['grow'] as Fn)(0)];
+  const expected = calls(instantiateDirect(m.bytes).exports);
+  tt.same(expected, [3, 7, 5, 5], 'direct: the start function grew it by one');
+  for (const piece of [baseline, optimized]) {
+    const label = piece === baseline ? 'baseline' : 'optimized';
+    const linked = link(m, piece, {});
+    tt.same(calls(linked.exports), expected, `${label}: the same results`);
+    tt.same(linked.tableDeltas, [1, 2, 0], `${label}: the hook saw every delta, the start function's first`);
+    tt.equal((linked.exports['table:0'] as WebAssembly.Table).length, 5, `${label}: the exported table is the one the code grows`);
+    const refused = link(m, piece, {}, 0);
+    tt.same([(refused.exports['grow'] as Fn)(1), (refused.exports['size'] as Fn)()], [-1, 2], `${label}: refused, the table keeps its size`);
+  }
 });

@@ -1,0 +1,113 @@
+// The admin routes: tenants (create, list, show, change limits, delete with everything they
+// defined) and their API keys (create: the key is shown once; list; revoke). Admin token only.
+
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { errorResponses } from '../schemas/errors.ts';
+import {
+  CreateKeyBody,
+  CreateTenantBody,
+  KeyList,
+  KeyParams,
+  NewKeyView,
+  PatchTenantBody,
+  TenantList,
+  TenantParams,
+  TenantView,
+  type TenantLimits,
+} from '../schemas/tenant.ts';
+import type { Service } from '../src/service/Service.ts';
+import type { TenantRecord } from '../src/store/Store.ts';
+import type { RouteDeps } from './deps.ts';
+
+const tags = ['tenants'];
+const access = 'admin' as const;
+
+function view(service: Service, t: TenantRecord): TenantView {
+  return {
+    name: t.name,
+    limits: t.limits,
+    effectiveLimits: service.sessions.effectiveLimits(t.limits),
+    usage: service.sessions.usage(t.name),
+    createdAt: t.createdAt,
+  };
+}
+
+export const tenantRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { service }) => {
+  app.post(
+    '/tenants',
+    { config: { access }, schema: { summary: 'Create a tenant', tags, body: CreateTenantBody, response: { 201: TenantView, ...errorResponses(400, 401, 403, 409, 503) } } },
+    async (request, reply) => {
+      const t = await service.sessions.createTenant(request.body.name, request.body.limits ?? {});
+      return reply.code(201).send(view(service, t));
+    },
+  );
+
+  app.get(
+    '/tenants',
+    { config: { access }, schema: { summary: 'List tenants', tags, response: { 200: TenantList, ...errorResponses(401, 403) } } },
+    async () => ({ tenants: service.sessions.listTenants().map((t) => view(service, t)) }),
+  );
+
+  app.get(
+    '/tenants/:tenant',
+    { config: { access }, schema: { summary: 'Show a tenant', tags, params: TenantParams, response: { 200: TenantView, ...errorResponses(400, 401, 403, 404) } } },
+    async (request) => view(service, service.sessions.getTenant(request.params.tenant)),
+  );
+
+  app.patch(
+    '/tenants/:tenant',
+    {
+      config: { access },
+      schema: { summary: "Change a tenant's limits", tags, params: TenantParams, body: PatchTenantBody, response: { 200: TenantView, ...errorResponses(400, 401, 403, 404, 503) } },
+    },
+    async (request) => {
+      const current = service.sessions.getTenant(request.params.tenant).limits;
+      const merged: Record<string, number> = { ...(current as Record<string, number>) };
+      for (const [k, v] of Object.entries(request.body.limits)) {
+        if (v === null) delete merged[k];
+        else if (v !== undefined) merged[k] = v;
+      }
+      return view(service, await service.sessions.updateTenant(request.params.tenant, merged as TenantLimits));
+    },
+  );
+
+  app.delete(
+    '/tenants/:tenant',
+    {
+      config: { access },
+      schema: { summary: 'Delete a tenant with its dylibs, modules and keys', tags, params: TenantParams, response: { 204: z.undefined().describe('Deleted.'), ...errorResponses(400, 401, 403, 404, 503) } },
+    },
+    async (request, reply) => {
+      await service.sessions.deleteTenant(request.params.tenant);
+      return reply.code(204).send();
+    },
+  );
+
+  app.post(
+    '/tenants/:tenant/keys',
+    {
+      config: { access },
+      schema: { summary: 'Create an API key (shown once)', tags, params: TenantParams, body: CreateKeyBody, response: { 201: NewKeyView, ...errorResponses(400, 401, 403, 404, 503) } },
+    },
+    async (request, reply) => reply.code(201).send(await service.keys.create(request.params.tenant, request.body)),
+  );
+
+  app.get(
+    '/tenants/:tenant/keys',
+    { config: { access }, schema: { summary: "List a tenant's keys", tags, params: TenantParams, response: { 200: KeyList, ...errorResponses(400, 401, 403, 404) } } },
+    async (request) => ({ keys: await service.keys.list(request.params.tenant) }),
+  );
+
+  app.delete(
+    '/tenants/:tenant/keys/:id',
+    {
+      config: { access },
+      schema: { summary: 'Revoke a key (at once)', tags, params: KeyParams, response: { 204: z.undefined().describe('Revoked.'), ...errorResponses(400, 401, 403, 404, 503) } },
+    },
+    async (request, reply) => {
+      await service.keys.revoke(request.params.tenant, request.params.id);
+      return reply.code(204).send();
+    },
+  );
+};

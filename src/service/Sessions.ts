@@ -1,0 +1,245 @@
+// The tenants' sessions: one TenantSession (an ExecutionSession, a LazyJIT, an executor) per
+// tenant, each with the tenant's own limits over the server's defaults. It recovers every
+// tenant from the store at start (reporting its progress for /health), creates and deletes
+// tenants (in the store first, so a tenant exists only once it is durable), and stops the
+// executors of idle tenants: one idle for SESSION_IDLE_MS, or the least recently used beyond
+// MAX_LIVE_SESSIONS. A stopped executor keeps nothing but its link log; the tenant's next
+// request starts a fresh one that replays it, so its definitions stay and its runtime state is
+// what instantiating the modules again produces, as after a restart.
+
+import type { Logger } from 'pino';
+import type { Config, JITConfig } from '../config.ts';
+import type { ExecutorHostPool } from '../executor/ExecutorHostPool.ts';
+import { LazyJIT } from '../jit/LazyJIT.ts';
+import { TenantNotFound } from '../store/errors.ts';
+import type { Store, TenantLimits, TenantRecord } from '../store/Store.ts';
+import { recoverTenant, type RecoveryCounts } from './recovery.ts';
+import { TenantSession, type SessionLimits } from './TenantSession.ts';
+
+export const DEFAULT_TENANT = 'default';
+
+export type RecoveryState =
+  | { readonly status: 'recovering'; readonly tenantsDone: number; readonly tenants: number; readonly current?: string; readonly definitions: RecoveryCounts }
+  | { readonly status: 'ok'; readonly tenants: number; readonly ms: number }
+  | { readonly status: 'failed'; readonly error: string };
+
+export interface TenantUsage {
+  readonly dylibs: number;
+  readonly modules: number;
+  readonly codeBytes: number;
+  /** Whether the tenant's executor is running (false: stopped while idle, or not yet needed). */
+  readonly live: boolean;
+}
+
+export interface SessionsOptions {
+  readonly config: Config;
+  readonly store: Store;
+  readonly hosts?: ExecutorHostPool | undefined;
+  readonly logger?: Logger | undefined;
+}
+
+export class Sessions {
+  private readonly config: Config;
+  private readonly store: Store;
+  private readonly hosts: ExecutorHostPool | undefined;
+  private readonly logger: Logger | undefined;
+  private readonly sessions = new Map<string, TenantSession>();
+  private readonly tenants = new Map<string, TenantRecord>();
+  /** Last request time of each tenant whose executor runs, oldest first (a Map keeps insertion order). */
+  private readonly live = new Map<string, number>();
+  private recovery: RecoveryState = { status: 'recovering', tenantsDone: 0, tenants: 0, definitions: { dylibs: 0, modules: 0, reexports: 0 } };
+  private readonly idleTimer: NodeJS.Timeout;
+
+  constructor(opts: SessionsOptions) {
+    this.config = opts.config;
+    this.store = opts.store;
+    this.hosts = opts.hosts;
+    this.logger = opts.logger;
+    this.idleTimer = setInterval(() => this.stopIdle(), Math.min(60_000, Math.max(1000, this.config.sessionIdleMs / 4)));
+    this.idleTimer.unref();
+  }
+
+  get state(): RecoveryState {
+    return this.recovery;
+  }
+
+  /**
+   * Defines every tenant's dylibs, modules and reexports again from the store. Open mode (no
+   * ADMIN_TOKEN) makes sure the one tenant, `default`, exists.
+   */
+  async recover(): Promise<void> {
+    const started = performance.now();
+    try {
+      let list = await this.store.listTenants();
+      if (this.config.adminToken === undefined && !list.some((t) => t.name === DEFAULT_TENANT)) {
+        const record = { name: DEFAULT_TENANT, limits: {}, createdAt: new Date().toISOString() };
+        await this.store.createTenant(record);
+        list = [...list, record];
+      }
+      const definitions: RecoveryCounts = { dylibs: 0, modules: 0, reexports: 0 };
+      let done = 0;
+      for (const t of list) {
+        this.recovery = { status: 'recovering', tenantsDone: done, tenants: list.length, current: t.name, definitions: { ...definitions } };
+        const session = await this.open(t);
+        const counts = await recoverTenant(session, this.store, (c) => {
+          this.recovery = {
+            status: 'recovering',
+            tenantsDone: done,
+            tenants: list.length,
+            current: t.name,
+            definitions: { dylibs: definitions.dylibs + c.dylibs, modules: definitions.modules + c.modules, reexports: definitions.reexports + c.reexports },
+          };
+        });
+        definitions.dylibs += counts.dylibs;
+        definitions.modules += counts.modules;
+        definitions.reexports += counts.reexports;
+        done++;
+        this.logger?.info({ tenant: t.name, ...counts, tenantsDone: done, tenants: list.length }, 'recovered a tenant');
+      }
+      const ms = performance.now() - started;
+      this.recovery = { status: 'ok', tenants: list.length, ms };
+      this.logger?.info({ tenants: list.length, ...definitions, ms: Math.round(ms) }, 'recovery done');
+    } catch (err) {
+      this.recovery = { status: 'failed', error: err instanceof Error ? err.message : String(err) };
+      throw err;
+    }
+  }
+
+  /** The session of `tenant` (TenantNotFound); counts as the tenant's activity. */
+  session(tenant: string): TenantSession {
+    const s = this.sessions.get(tenant);
+    if (!s) throw new TenantNotFound(tenant);
+    this.touch(tenant);
+    return s;
+  }
+
+  /** Every session, for metrics and dumps across tenants. */
+  all(): IterableIterator<TenantSession> {
+    return this.sessions.values();
+  }
+
+  listTenants(): TenantRecord[] {
+    return [...this.tenants.values()];
+  }
+
+  getTenant(name: string): TenantRecord {
+    const t = this.tenants.get(name);
+    if (!t) throw new TenantNotFound(name);
+    return t;
+  }
+
+  usage(name: string): TenantUsage {
+    const s = this.sessions.get(name);
+    if (!s) throw new TenantNotFound(name);
+    const dylibs = s.jit.session.getJITDylibs().filter((d) => !s.jit.implOf(d) && d.name !== 'spectest').length;
+    return { dylibs, modules: s.jit.moduleCount, codeBytes: s.jit.codeBudget.usedBytes, live: s.jit.executor.isRunning };
+  }
+
+  /** The limits in force for a tenant: its own, else the server's. */
+  effectiveLimits(limits: TenantLimits): Required<TenantLimits> {
+    const c = this.config;
+    return {
+      memoryPages: limits.memoryPages ?? c.sessionMemoryLimitPages,
+      codeBytes: limits.codeBytes ?? c.sessionCodeLimitBytes,
+      callTimeoutMs: Math.min(limits.callTimeoutMs ?? c.callTimeoutMs, c.maxCallTimeoutMs),
+      dylibs: limits.dylibs ?? c.maxDylibs,
+      modules: limits.modules ?? c.maxModules,
+      requestsPerSecond: limits.requestsPerSecond ?? c.requestsPerSecond,
+    };
+  }
+
+  /** Creates a tenant: durable first (TenantExists), then its (empty) session. */
+  async createTenant(name: string, limits: TenantLimits): Promise<TenantRecord> {
+    const record: TenantRecord = { name, limits, createdAt: new Date().toISOString() };
+    await this.store.createTenant(record);
+    await this.open(record);
+    return record;
+  }
+
+  /** Replaces a tenant's limits. Memory pages take effect when its executor next starts. */
+  async updateTenant(name: string, limits: TenantLimits): Promise<TenantRecord> {
+    const session = this.sessions.get(name);
+    if (!session) throw new TenantNotFound(name);
+    const record = await this.store.updateTenantLimits(name, limits);
+    this.tenants.set(name, record);
+    const eff = this.effectiveLimits(record.limits);
+    session.limits = this.sessionLimits(eff);
+    session.jit.setLimits({ sessionCodeLimitBytes: eff.codeBytes, sessionMemoryLimitPages: eff.memoryPages });
+    return record;
+  }
+
+  /** Deletes a tenant with its keys and definitions: the store first, then its session. */
+  async deleteTenant(name: string): Promise<void> {
+    const session = this.sessions.get(name);
+    if (!session) throw new TenantNotFound(name);
+    await this.store.deleteTenant(name);
+    this.sessions.delete(name);
+    this.tenants.delete(name);
+    this.live.delete(name);
+    await session.close();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.idleTimer);
+    await Promise.all([...this.sessions.values()].map((s) => s.close()));
+    this.sessions.clear();
+  }
+
+  private async open(t: TenantRecord): Promise<TenantSession> {
+    const eff = this.effectiveLimits(t.limits);
+    const jit = await LazyJIT.create(this.jitConfig(eff), { host: this.hosts, startExecutor: false, codeCache: this.store });
+    jit.session.setErrorReporter((err) => this.logger?.error({ err, tenant: t.name }, 'JIT error with no waiting lookup'));
+    const session = new TenantSession(t.name, jit, this.store, this.sessionLimits(eff));
+    this.sessions.set(t.name, session);
+    this.tenants.set(t.name, t);
+    return session;
+  }
+
+  private jitConfig(eff: Required<TenantLimits>): JITConfig {
+    const c = this.config;
+    return {
+      callTimeoutMs: eff.callTimeoutMs,
+      maxCallTimeoutMs: c.maxCallTimeoutMs,
+      memoryLimitPages: c.memoryLimitPages,
+      sessionMemoryLimitPages: eff.memoryPages,
+      sessionCodeLimitBytes: eff.codeBytes,
+      executorHeapLimitMb: c.executorHeapLimitMb,
+      maxFunctionsPerModule: c.maxFunctionsPerModule,
+      tableLimitElements: c.tableLimitElements,
+      sessionTableLimitElements: c.sessionTableLimitElements,
+      reoptimizeThreshold: c.reoptimizeThreshold,
+      reoptimizeMaxFunctions: c.reoptimizeMaxFunctions,
+      partitionBudgetBytes: c.partitionBudgetBytes,
+    };
+  }
+
+  private sessionLimits(eff: Required<TenantLimits>): SessionLimits {
+    return { dylibs: eff.dylibs, modules: eff.modules, callTimeoutMs: eff.callTimeoutMs, maxCallTimeoutMs: this.config.maxCallTimeoutMs };
+  }
+
+  private touch(tenant: string): void {
+    this.live.delete(tenant);
+    this.live.set(tenant, Date.now());
+    if (this.live.size > this.config.maxLiveSessions) {
+      const [oldest] = this.live.keys();
+      if (oldest !== undefined && oldest !== tenant) this.stop(oldest, 'beyond MAX_LIVE_SESSIONS');
+    }
+  }
+
+  /** Stops the executors of tenants idle for SESSION_IDLE_MS. */
+  private stopIdle(): void {
+    const cutoff = Date.now() - this.config.sessionIdleMs;
+    for (const [tenant, at] of this.live) {
+      if (at > cutoff) break;
+      this.stop(tenant, 'idle');
+    }
+  }
+
+  private stop(tenant: string, why: string): void {
+    this.live.delete(tenant);
+    const s = this.sessions.get(tenant);
+    if (!s || !s.jit.executor.isRunning) return;
+    this.logger?.info({ tenant, why }, "stopping a tenant's executor");
+    s.jit.executor.suspend().catch((err: unknown) => this.logger?.error({ err, tenant }, 'stopping an executor failed'));
+  }
+}
