@@ -1,4 +1,5 @@
-// What Linux's /proc says about another process: its resident set and its worker threads.
+// What Linux's /proc says about another process: its resident set (and its descendants'), and
+// its worker threads.
 // The bench reads the real server process from outside, as an operator would, rather than
 // asking the server about itself. Node names every worker thread after its Worker's `name`
 // option ("WorkerThread" when none is given), so worker threads can be told from V8's and
@@ -27,6 +28,43 @@ function kib(text: string, field: string, pid: number): number {
 /** Resident set size now, in MB (2^20 bytes). */
 export function rssMb(pid: number): number {
   return kib(status(pid), 'VmRSS', pid) / 1024;
+}
+
+/** Processes whose parent is `pid`, and theirs, and so on (a process that exits meanwhile is skipped). */
+export function descendants(pid: number): number[] {
+  const parentOf = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // The command name, in parentheses, may hold spaces and parentheses: read after the last ')'.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parentOf.set(Number(entry), ppid);
+    } catch {
+      // Gone between the listing and the read.
+    }
+  }
+  const found: number[] = [];
+  let frontier = [pid];
+  while (frontier.length > 0) {
+    const next = [...parentOf].filter(([, ppid]) => frontier.includes(ppid)).map(([child]) => child);
+    found.push(...next);
+    frontier = next;
+  }
+  return found;
+}
+
+/** Resident set of `pid` and all its descendants, in MB (shared pages counted once per process). */
+export function treeRssMb(pid: number): number {
+  let total = rssMb(pid);
+  for (const child of descendants(pid)) {
+    try {
+      total += rssMb(child);
+    } catch {
+      // Exited meanwhile.
+    }
+  }
+  return total;
 }
 
 /** Peak resident set size so far, in MB. */

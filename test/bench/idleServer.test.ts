@@ -1,12 +1,12 @@
 // Section 4's readings (bench/procStats.ts, bench/idleServer.ts): /proc's resident set and
-// worker threads of a process, and what they show of the real server at rest: the executor's
-// thread runs, the compile thread (binaryen) starts only when a job needs it.
+// worker threads and child processes of a process, and what they show of the real server at
+// rest: the compile thread (binaryen) starts only when a job needs it.
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import t from 'tap';
 import { idleBareRssMb, idleJitSample } from '../../bench/idleServer.ts';
-import { peakRssMb, ProcStatsError, rssMb, threadNames, unnamedWorkerThreads } from '../../bench/procStats.ts';
+import { descendants, peakRssMb, ProcStatsError, rssMb, threadNames, treeRssMb, unnamedWorkerThreads } from '../../bench/procStats.ts';
 
 t.test('a worker thread without a name counts; one with a name does not', async (t) => {
   const before = unnamedWorkerThreads(process.pid);
@@ -33,11 +33,27 @@ t.test('a process that has exited cannot be read', async (t) => {
   t.throws(() => threadNames(gone), ProcStatsError);
 });
 
-t.test('the idle server runs the executor only; a WAT add starts the compile thread', async (t) => {
+t.test('a WAT add starts the compile thread the idle server does not run', async (t) => {
   const s = await idleJitSample(0);
-  t.equal(s.workersIdle, 1, 'one worker thread at rest: the executor');
-  t.equal(s.workersAfterWat, 2, 'the WAT add started one more: the compile thread');
-  t.ok(s.rssMb > 0 && s.peakRssMb >= s.rssMb && s.rssAfterWatMb > 0, 'resident sizes read');
+  t.equal(s.workersAfterWat, s.workersIdle + 1, `one more worker thread after the add (${s.workersIdle} at rest)`);
+  t.ok(s.serverRssMb > 0 && s.peakRssMb >= s.serverRssMb && s.rssMb >= s.serverRssMb && s.rssAfterWatMb > 0, 'resident sizes read');
+});
+
+t.test('a child process and its own child are descendants, counted in the tree\'s resident set', async (t) => {
+  const child = spawn(process.execPath, ['-e', "require('node:child_process').spawn(process.execPath, ['-e', 'setTimeout(() => {}, 20000)'], { stdio: 'inherit' }); setTimeout(() => {}, 20000)"], { stdio: 'ignore' });
+  t.teardown(() => {
+    for (const p of descendants(child.pid as number)) process.kill(p);
+    child.kill();
+  });
+  const pid = child.pid as number;
+  let grandchildren: number[] = [];
+  for (let i = 0; i < 100 && grandchildren.length === 0; i++) {
+    grandchildren = descendants(pid);
+    if (grandchildren.length === 0) await new Promise((r) => setTimeout(r, 50));
+  }
+  t.equal(grandchildren.length, 1, 'the child has its own child');
+  t.ok(descendants(process.pid).includes(pid) && descendants(process.pid).includes(grandchildren[0] as number), 'both descend from this process');
+  t.ok(treeRssMb(pid) > rssMb(pid), 'the tree holds more than the child alone');
 });
 
 t.test('the bare fastify server starts on a free port and is read', async (t) => {
