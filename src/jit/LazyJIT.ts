@@ -166,7 +166,7 @@ export class LazyJIT {
     executor.setCallThroughHandler((id) => this.lctm.callThrough(id));
     executor.setHotHandler((id) => this.reoptimizer.onHot(id));
 
-    const spectest = this.session.createJITDylib('spectest');
+    const spectest = this.session.createJITDylib(SPECTEST);
     const defs = new Map<string, AbsoluteSymbol>();
     for (const h of host) {
       const flags = h.kind === 'function' ? JITSymbolFlags.ExportedCallable : JITSymbolFlags.of('Exported');
@@ -212,6 +212,11 @@ export class LazyJIT {
     return this.session.getJITDylib(name);
   }
 
+  /** The built-in dylibs (`spectest`), which no request may change: they are not the tenant's definitions. */
+  private checkChangeable(jd: JITDylib): void {
+    if (jd.name === SPECTEST) throw new BuiltinDylib(jd.name);
+  }
+
   /** Creates a dylib; `linkOrder` names dylibs (itself included or not) searched after it. */
   createDylib(name: string, linkOrder?: readonly string[]): JITDylib {
     const order = linkOrder ? this.resolveLinkOrder(name, linkOrder) : undefined;
@@ -222,6 +227,7 @@ export class LazyJIT {
 
   setLinkOrder(name: string, linkOrder: readonly string[]): JITDylib {
     const jd = this.getDylib(name);
+    this.checkChangeable(jd);
     jd.setLinkOrder(this.resolveLinkOrder(name, linkOrder)(jd));
     return jd;
   }
@@ -240,6 +246,7 @@ export class LazyJIT {
   /** Removes a dylib and its implementation dylib: every tracker of both, so everything made for them. */
   async removeDylib(name: string): Promise<void> {
     const jd = this.getDylib(name);
+    this.checkChangeable(jd);
     const impl = CompileOnDemandLayer.implDylibOf(jd);
     await this.session.removeJITDylib(jd);
     if (impl) await this.session.removeJITDylib(impl);
@@ -272,6 +279,7 @@ export class LazyJIT {
    */
   async addModule(dylibName: string, source: ModuleSource, opts: Partial<ModuleOptions> & { restore?: RestoreOptions } = {}): Promise<AddedModule> {
     const jd = this.getDylib(dylibName);
+    this.checkChangeable(jd);
     const options: ModuleOptions = { lazy: opts.lazy ?? true, optimize: opts.optimize ?? 2, name: opts.name };
     const restore = opts.restore;
     const bytes = 'wasm' in source ? source.wasm : await this.optimizer.watToWasm(source.wat);
@@ -361,6 +369,15 @@ export class LazyJIT {
   async removeModule(dylibName: string, moduleId: string): Promise<void> {
     const record = this.moduleOf(dylibName, moduleId);
     await Promise.all(record.trackers().map((t) => t.remove()));
+    await this.dropEmptyImpl(record);
+  }
+
+  /** An implementation dylib lives while it holds something: the next lazy add makes a new one. */
+  private async dropEmptyImpl(record: WasmModuleRecord): Promise<void> {
+    const impl = record.implJD;
+    if (impl && this.session.getJITDylibByName(impl.name) === impl && impl.table.size === 0 && impl.liveTrackers().length === 0) {
+      await this.session.removeJITDylib(impl);
+    }
   }
 
   /** The memory a module defines is created by the executor at add, counted against the session's budget. */
@@ -411,10 +428,7 @@ export class LazyJIT {
     }
     await Promise.all(record.trackers().map((t) => t.remove()));
     // An impl dylib this add created and nothing else uses goes too: a refused add defines nothing.
-    const impl = record.implJD;
-    if (impl && impl.table.size === 0 && impl.liveTrackers().length === 0) {
-      await this.session.removeJITDylib(impl);
-    }
+    await this.dropEmptyImpl(record);
   }
 
   /**
@@ -428,6 +442,7 @@ export class LazyJIT {
     lazy: boolean,
   ): Promise<{ entries: SymbolTableEntry[]; tracker: ResourceTracker }> {
     const jd = this.getDylib(dylibName);
+    this.checkChangeable(jd);
     const from = this.getDylib(fromName);
     const map = buildSimpleReexportsAliasMap(from, aliases);
     jd.checkCanDefine(map.keys());
@@ -560,6 +575,21 @@ export class LazyJIT {
       const hidden = e.info.flags.isExported ? '' : ' (hidden)';
       return (t.lazy ? `(lazy ${arrow}, ${t.compiled ? (t.tier ? `compiled, ${t.tier}` : 'compiled') : 'not compiled'})` : `(alias ${arrow})`) + hidden;
     });
+  }
+}
+
+const SPECTEST = 'spectest';
+
+/** A request to change a built-in dylib. */
+export class BuiltinDylib extends JITError {
+  readonly code = 'BadRequest';
+  readonly dylib: string;
+  constructor(dylib: string) {
+    super(`"${dylib}" is the built-in host dylib: it cannot be changed or removed.`);
+    this.dylib = dylib;
+  }
+  override details() {
+    return { dylib: this.dylib };
   }
 }
 
