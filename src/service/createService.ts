@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { ExecutorHostPool } from '../executor/ExecutorHostPool.ts';
+import { ReplicaRouter } from '../replicas/ReplicaRouter.ts';
 import { openStore, type Store } from '../store/Store.ts';
 import { Authenticator } from '../tenants/Authenticator.ts';
 import { Keys } from '../tenants/Keys.ts';
@@ -23,23 +24,40 @@ export async function createService(config: Config, logger?: Logger, opts: Creat
     onWarning: (message, err) => logger?.warn({ err }, message),
   });
   const hosts = opts.inProcessExecutors ? undefined : new ExecutorHostPool({ maxHosts: config.executorProcesses });
-  const sessions = new Sessions({ config, store, hosts, logger });
+  const replicated = store.kind === 'postgres' && config.replicaUrl !== undefined;
+  const sessions = new Sessions({ config, store, hosts, logger, mode: replicated ? 'onDemand' : 'all' });
+  let replicas: ReplicaRouter | undefined;
+  if (replicated) {
+    replicas = new ReplicaRouter({
+      databaseUrl: config.databaseUrl,
+      replicaId: config.replicaId ?? (config.replicaUrl as string),
+      url: config.replicaUrl as string,
+      leaseMs: config.leaseMs,
+      sessions,
+      logger,
+    });
+    await replicas.start();
+    const router = replicas;
+    sessions.announce = (change) => router.announce(change);
+  }
   const auth = new Authenticator({
     store,
     adminToken: config.adminToken,
     defaultTenant: DEFAULT_TENANT,
     failuresPerMinute: config.authFailuresPerMinute,
   });
-  const keys = new Keys(store, (tenant) => sessions.listTenants().some((t) => t.name === tenant));
+  const keys = new Keys(store, async (tenant) => (await store.getTenant(tenant)) !== undefined);
   return {
     sessions,
     auth,
     keys,
     store,
+    replicas,
     recover: () => sessions.recover(),
     health: () => health(sessions, store),
     metrics: () => sumMetrics([...sessions.all()].map((s) => s.metrics())),
     async close() {
+      await replicas?.close();
       await sessions.close();
       await hosts?.close();
       await store.close();
