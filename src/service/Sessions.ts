@@ -162,7 +162,7 @@ export class Sessions {
     this.tenants.set(tenant, record);
     const eff = this.effectiveLimits(record.limits);
     session.limits = this.sessionLimits(eff);
-    session.jit.setLimits({ sessionCodeLimitBytes: eff.codeBytes, sessionMemoryLimitPages: eff.memoryPages });
+    session.jit.setLimits({ sessionCodeLimitBytes: eff.codeBytes, sessionMemoryLimitPages: eff.memoryPages, callTimeoutMs: eff.callTimeoutMs });
   }
 
   /** The session of `tenant` (TenantNotFound); counts as the tenant's activity. */
@@ -237,7 +237,7 @@ export class Sessions {
       this.tenants.set(name, record);
       const eff = this.effectiveLimits(record.limits);
       session.limits = this.sessionLimits(eff);
-      session.jit.setLimits({ sessionCodeLimitBytes: eff.codeBytes, sessionMemoryLimitPages: eff.memoryPages });
+      session.jit.setLimits({ sessionCodeLimitBytes: eff.codeBytes, sessionMemoryLimitPages: eff.memoryPages, callTimeoutMs: eff.callTimeoutMs });
     }
     await this.announce({ tenant: name, what: 'changed' });
     return record;
@@ -289,7 +289,7 @@ export class Sessions {
   }
 
   private sessionLimits(eff: Required<TenantLimits>): SessionLimits {
-    return { dylibs: eff.dylibs, modules: eff.modules, callTimeoutMs: eff.callTimeoutMs, maxCallTimeoutMs: this.config.maxCallTimeoutMs };
+    return { dylibs: eff.dylibs, modules: eff.modules };
   }
 
   private touch(tenant: string): void {

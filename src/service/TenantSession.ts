@@ -35,9 +35,6 @@ export interface SessionLimits {
   readonly dylibs: number;
   /** Most modules the tenant may have at once. */
   readonly modules: number;
-  /** A call's time limit when the request names none; the most a request may ask for. */
-  readonly callTimeoutMs: number;
-  readonly maxCallTimeoutMs: number;
 }
 
 export class TenantSession implements JITService {
@@ -229,9 +226,9 @@ export class TenantSession implements JITService {
   }
 
   async invoke(dylib: string, symbol: string, args: readonly unknown[], opts: { timeoutMs?: number | undefined }): Promise<InvokeResult> {
-    const timeoutMs = Math.min(opts.timeoutMs ?? this.limits.callTimeoutMs, this.limits.maxCallTimeoutMs);
     try {
-      const out = await this.track(this.jit.invoke(dylib, symbol, (type: FuncType) => decodeArgs(args, type.params), { timeoutMs }));
+      // The JIT applies the time limit (its default, its maximum): one place.
+      const out = await this.track(this.jit.invoke(dylib, symbol, (type: FuncType) => decodeArgs(args, type.params), opts));
       this.invokeRunMs += out.runMs;
       return {
         results: out.results.map(encodeResult),
