@@ -531,7 +531,15 @@ export class LazyJIT {
     });
   }
 
+  private readonly compileObservers: ((e: CompileEvent) => void)[] = [];
+
+  /** Calls `observer` for every piece compiled and linked (metrics). */
+  onCompile(observer: (e: CompileEvent) => void): void {
+    this.compileObservers.push(observer);
+  }
+
   private onCompiled(e: CompileEvent): void {
+    for (const o of this.compileObservers) o(e);
     if (e.kind === 'optimized') this.counters.reoptimizations++;
     else {
       this.counters.compiles++;

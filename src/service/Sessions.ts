@@ -10,6 +10,7 @@
 import type { Logger } from 'pino';
 import type { Config, JITConfig } from '../config.ts';
 import type { ExecutorHostPool } from '../executor/ExecutorHostPool.ts';
+import type { AppMetrics } from '../metrics/AppMetrics.ts';
 import { LazyJIT } from '../jit/LazyJIT.ts';
 import { TenantNotFound } from '../store/errors.ts';
 import type { Store, TenantLimits, TenantRecord } from '../store/Store.ts';
@@ -42,6 +43,8 @@ export interface SessionsOptions {
    * this replica takes the tenant's lease (src/replicas/), and dropped when it loses it.
    */
   readonly mode?: 'all' | 'onDemand';
+  /** Where compiles and module adds are counted. */
+  readonly metrics?: AppMetrics | undefined;
 }
 
 export class Sessions {
@@ -56,11 +59,13 @@ export class Sessions {
   private recovery: RecoveryState = { status: 'recovering', tenantsDone: 0, tenants: 0, definitions: { dylibs: 0, modules: 0, reexports: 0 } };
   private readonly idleTimer: NodeJS.Timeout;
   private readonly mode: 'all' | 'onDemand';
+  private readonly metrics: AppMetrics | undefined;
   /** Sessions being opened (replicas: a lease just taken), so concurrent requests share one. */
   private readonly opening = new Map<string, Promise<TenantSession>>();
 
   constructor(opts: SessionsOptions) {
     this.mode = opts.mode ?? 'all';
+    this.metrics = opts.metrics;
     this.config = opts.config;
     this.store = opts.store;
     this.hosts = opts.hosts;
@@ -264,7 +269,9 @@ export class Sessions {
     const eff = this.effectiveLimits(t.limits);
     const jit = await LazyJIT.create(this.jitConfig(eff), { host: this.hosts, startExecutor: false, codeCache: this.store });
     jit.session.setErrorReporter((err) => this.logger?.error({ err, tenant: t.name }, 'JIT error with no waiting lookup'));
-    const session = new TenantSession(t.name, jit, this.store, this.sessionLimits(eff));
+    const metrics = this.metrics;
+    if (metrics) jit.onCompile((e) => metrics.observeCompile(e.kind, e.ms / 1000));
+    const session = new TenantSession(t.name, jit, this.store, this.sessionLimits(eff), metrics);
     this.sessions.set(t.name, session);
     this.tenants.set(t.name, t);
     return session;

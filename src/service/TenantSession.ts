@@ -21,6 +21,7 @@ import { formatAddress } from '../core/SymbolDefinition.ts';
 import { SymbolState, symbolStateName } from '../core/SymbolFlags.ts';
 import type { LazyJIT } from '../jit/LazyJIT.ts';
 import type { WasmModuleRecord } from '../jit/WasmModuleRecord.ts';
+import type { AppMetrics } from '../metrics/AppMetrics.ts';
 import type { Store } from '../store/Store.ts';
 import type { FuncType } from '../wasm/types.ts';
 import type { JITService, ServiceMetrics } from './JITService.ts';
@@ -50,7 +51,10 @@ export class TenantSession implements JITService {
   private stackOverflows = 0;
   private invokeRunMs = 0;
 
-  constructor(tenant: string, jit: LazyJIT, store: Store, limits: SessionLimits, kept: KeptRemovals = new KeptRemovals()) {
+  private readonly appMetrics: AppMetrics | undefined;
+
+  constructor(tenant: string, jit: LazyJIT, store: Store, limits: SessionLimits, appMetrics?: AppMetrics, kept: KeptRemovals = new KeptRemovals()) {
+    this.appMetrics = appMetrics;
     this.tenant = tenant;
     this.jit = jit;
     this.store = store;
@@ -141,7 +145,16 @@ export class TenantSession implements JITService {
       if (this.jit.moduleCount >= this.limits.modules) {
         throw new ResourceExhausted('modules', `The tenant has ${this.jit.moduleCount} modules; its limit is ${this.limits.modules}.`);
       }
-      const added = await this.track(this.jit.addModule(dylib, source, opts));
+      const started = performance.now();
+      let added;
+      try {
+        added = await this.track(this.jit.addModule(dylib, source, opts));
+      } catch (err) {
+        const code = (err as { code?: unknown } | null)?.code;
+        this.appMetrics?.observeAdd(opts.lazy, 0, typeof code === 'string' ? code : 'Internal');
+        throw err;
+      }
+      this.appMetrics?.observeAdd(opts.lazy, (performance.now() - started) / 1000);
       try {
         await this.store.addModule(this.tenant, {
           id: added.id,
