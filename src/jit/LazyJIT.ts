@@ -114,7 +114,8 @@ class InvokeContext {
 export class LazyJIT {
   readonly session = new ExecutionSession();
   readonly executor: Executor;
-  readonly config: JITConfig;
+  /** The session's settings; its limits change with setLimits. */
+  config: JITConfig;
   readonly counters: JITCounters = { compiles: 0, compiledFunctions: 0, compiledBytes: 0, compileMs: 0, reoptimizations: 0, invokes: 0, traps: 0, timeouts: 0 };
   readonly codeBudget: CodeBudget;
   readonly codeCache: CodeCache;
@@ -166,7 +167,7 @@ export class LazyJIT {
     executor.setCallThroughHandler((id) => this.lctm.callThrough(id));
     executor.setHotHandler((id) => this.reoptimizer.onHot(id));
 
-    const spectest = this.session.createJITDylib('spectest');
+    const spectest = this.session.createJITDylib(SPECTEST);
     const defs = new Map<string, AbsoluteSymbol>();
     for (const h of host) {
       const flags = h.kind === 'function' ? JITSymbolFlags.ExportedCallable : JITSymbolFlags.of('Exported');
@@ -192,9 +193,10 @@ export class LazyJIT {
    * Changes the session's limits: compiled code at once (what is compiled stays), memory pages
    * when the executor next starts (they are the worker's to enforce).
    */
-  setLimits(limits: { sessionCodeLimitBytes: number; sessionMemoryLimitPages: number }): void {
+  setLimits(limits: { sessionCodeLimitBytes: number; sessionMemoryLimitPages: number; callTimeoutMs: number }): void {
     this.codeBudget.limitBytes = limits.sessionCodeLimitBytes;
     this.executor.setSessionMemoryLimitPages(limits.sessionMemoryLimitPages);
+    this.config = { ...this.config, callTimeoutMs: Math.min(limits.callTimeoutMs, this.config.maxCallTimeoutMs) };
   }
 
   async close(): Promise<void> {
@@ -212,6 +214,11 @@ export class LazyJIT {
     return this.session.getJITDylib(name);
   }
 
+  /** The built-in dylibs (`spectest`), which no request may change: they are not the tenant's definitions. */
+  private checkChangeable(jd: JITDylib): void {
+    if (jd.name === SPECTEST) throw new BuiltinDylib(jd.name);
+  }
+
   /** Creates a dylib; `linkOrder` names dylibs (itself included or not) searched after it. */
   createDylib(name: string, linkOrder?: readonly string[]): JITDylib {
     const order = linkOrder ? this.resolveLinkOrder(name, linkOrder) : undefined;
@@ -222,6 +229,7 @@ export class LazyJIT {
 
   setLinkOrder(name: string, linkOrder: readonly string[]): JITDylib {
     const jd = this.getDylib(name);
+    this.checkChangeable(jd);
     jd.setLinkOrder(this.resolveLinkOrder(name, linkOrder)(jd));
     return jd;
   }
@@ -240,6 +248,7 @@ export class LazyJIT {
   /** Removes a dylib and its implementation dylib: every tracker of both, so everything made for them. */
   async removeDylib(name: string): Promise<void> {
     const jd = this.getDylib(name);
+    this.checkChangeable(jd);
     const impl = CompileOnDemandLayer.implDylibOf(jd);
     await this.session.removeJITDylib(jd);
     if (impl) await this.session.removeJITDylib(impl);
@@ -272,6 +281,7 @@ export class LazyJIT {
    */
   async addModule(dylibName: string, source: ModuleSource, opts: Partial<ModuleOptions> & { restore?: RestoreOptions } = {}): Promise<AddedModule> {
     const jd = this.getDylib(dylibName);
+    this.checkChangeable(jd);
     const options: ModuleOptions = { lazy: opts.lazy ?? true, optimize: opts.optimize ?? 2, name: opts.name };
     const restore = opts.restore;
     const bytes = 'wasm' in source ? source.wasm : await this.optimizer.watToWasm(source.wat);
@@ -279,9 +289,6 @@ export class LazyJIT {
     const defined = module.info.functions.length - module.importedFunctions;
     if (defined > this.config.maxFunctionsPerModule) {
       throw new ResourceExhausted('functionsPerModule', `The module defines ${defined} functions; the limit is ${this.config.maxFunctionsPerModule}.`);
-    }
-    if (module.binary.memories.length - module.binary.importedMemories > 1) {
-      throw new InvalidModule('The module defines more than one memory; this JIT handles one defined memory per module.', []);
     }
     const id = restore ? restore.id : `m${this.nextModuleId++}`;
     if (restore) this.nextModuleId = Math.max(this.nextModuleId, moduleNumber(restore.id) + 1);
@@ -361,6 +368,15 @@ export class LazyJIT {
   async removeModule(dylibName: string, moduleId: string): Promise<void> {
     const record = this.moduleOf(dylibName, moduleId);
     await Promise.all(record.trackers().map((t) => t.remove()));
+    await this.dropEmptyImpl(record);
+  }
+
+  /** An implementation dylib lives while it holds something: the next lazy add makes a new one. */
+  private async dropEmptyImpl(record: WasmModuleRecord): Promise<void> {
+    const impl = record.implJD;
+    if (impl && this.session.getJITDylibByName(impl.name) === impl && impl.table.size === 0 && impl.liveTrackers().length === 0) {
+      await this.session.removeJITDylib(impl);
+    }
   }
 
   /** The memory a module defines is created by the executor at add, counted against the session's budget. */
@@ -411,10 +427,7 @@ export class LazyJIT {
     }
     await Promise.all(record.trackers().map((t) => t.remove()));
     // An impl dylib this add created and nothing else uses goes too: a refused add defines nothing.
-    const impl = record.implJD;
-    if (impl && impl.table.size === 0 && impl.liveTrackers().length === 0) {
-      await this.session.removeJITDylib(impl);
-    }
+    await this.dropEmptyImpl(record);
   }
 
   /**
@@ -428,6 +441,7 @@ export class LazyJIT {
     lazy: boolean,
   ): Promise<{ entries: SymbolTableEntry[]; tracker: ResourceTracker }> {
     const jd = this.getDylib(dylibName);
+    this.checkChangeable(jd);
     const from = this.getDylib(fromName);
     const map = buildSimpleReexportsAliasMap(from, aliases);
     jd.checkCanDefine(map.keys());
@@ -517,7 +531,15 @@ export class LazyJIT {
     });
   }
 
+  private readonly compileObservers: ((e: CompileEvent) => void)[] = [];
+
+  /** Calls `observer` for every piece compiled and linked (metrics). */
+  onCompile(observer: (e: CompileEvent) => void): void {
+    this.compileObservers.push(observer);
+  }
+
   private onCompiled(e: CompileEvent): void {
+    for (const o of this.compileObservers) o(e);
     if (e.kind === 'optimized') this.counters.reoptimizations++;
     else {
       this.counters.compiles++;
@@ -560,6 +582,21 @@ export class LazyJIT {
       const hidden = e.info.flags.isExported ? '' : ' (hidden)';
       return (t.lazy ? `(lazy ${arrow}, ${t.compiled ? (t.tier ? `compiled, ${t.tier}` : 'compiled') : 'not compiled'})` : `(alias ${arrow})`) + hidden;
     });
+  }
+}
+
+const SPECTEST = 'spectest';
+
+/** A request to change a built-in dylib. */
+export class BuiltinDylib extends JITError {
+  readonly code = 'BadRequest';
+  readonly dylib: string;
+  constructor(dylib: string) {
+    super(`"${dylib}" is the built-in host dylib: it cannot be changed or removed.`);
+    this.dylib = dylib;
+  }
+  override details() {
+    return { dylib: this.dylib };
   }
 }
 

@@ -150,8 +150,10 @@ export class ReOptimizeLayer implements PieceLayer, ResourceManager {
       this.reoptimized++;
       if (this.stubs.findStub(record.targetJD, name)) this.stubs.updatePointer(record.targetJD, name, def.address);
     } catch (err) {
+      // The module went while its optimized tier was compiling: nothing is left to optimize.
+      if (tracker.isDefunct) return;
       // Leave no failed symbol behind: the baseline stays, and the dump stays readable.
-      if (!tracker.isDefunct && impl.entry(optimizedName)) impl.remove([optimizedName]);
+      if (impl.entry(optimizedName)) impl.remove([optimizedName]);
       throw err;
     }
   }
