@@ -13,3 +13,5 @@ app.post<{ Params: { dylib: string; symbol: string }; Body: { args: number[] } }
 app.get('/health', async () => ({ status: 'ok' }));
 const address = await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 0) });
 process.stdout.write(`listening ${address}\n`);
+// Exit on SIGTERM through process.exit, so that --cpu-prof (bench/invokeCost.ts) writes its profile.
+process.once('SIGTERM', () => void app.close().then(() => process.exit(0)));

@@ -33,10 +33,10 @@ export interface BareServer {
 }
 
 /** bench/bare-server.ts on a free port; resolves once it says where it listens. */
-export async function startBareServer(): Promise<BareServer> {
+export async function startBareServer(env: Readonly<Record<string, string>> = {}): Promise<BareServer> {
   const child: ChildProcess = spawn(process.execPath, [path.join('bench', 'bare-server.ts')], {
     cwd: root,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1' },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

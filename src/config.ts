@@ -57,7 +57,9 @@ const EnvSchema = z
     SESSION_IDLE_MS: int(1000).default(10 * 60_000),
     MAX_LIVE_SESSIONS: int(1).default(200),
     // Child processes the executors live in (each holds the executor threads of several tenants).
-    EXECUTOR_PROCESSES: int(1, 64).default(2),
+    // 0: executor threads in the server's own process, one hop shorter per call, but a V8 abort
+    // in any of them (heap exhaustion) ends the server (README "Running the service for several users").
+    EXECUTOR_PROCESSES: int(0, 64).default(2),
     // Per-tenant defaults for the limits a tenant may be given (API.md "Tenants and keys").
     MAX_DYLIBS: int(1).default(10_000),
     MAX_MODULES: int(1).default(10_000),

@@ -144,7 +144,12 @@ export type Activity = { readonly kind: 'op'; readonly seq: number } | { readonl
 export type WorkerEvent =
   | { readonly ev: 'ready' }
   | { readonly ev: 'opResult'; readonly result: LinkOpResult }
-  | { readonly ev: 'response'; readonly response: ExecResponse }
+  /**
+   * `next`: the invoke with this id starts right now. The worker had it queued behind this
+   * response and no link op came in between, so it runs it at once; main starts that call's clock
+   * on this message instead of waiting for an 'activity' event (one message per call under load).
+   */
+  | { readonly ev: 'response'; readonly response: ExecResponse; readonly next?: number }
   | { readonly ev: 'activity'; readonly activity: Activity }
   /** A trampoline needs callThroughId resolved; the worker is blocked until `seq` is answered. */
   | { readonly ev: 'callThrough'; readonly seq: number; readonly callThroughId: number }

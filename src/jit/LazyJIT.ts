@@ -500,12 +500,15 @@ export class LazyJIT {
     const timeoutMs = Math.min(opts.timeoutMs ?? this.config.callTimeoutMs, this.config.maxCallTimeoutMs);
     const deadline = performance.now() + timeoutMs;
     return this.currentInvoke.run(ctx, async () => {
-      let def;
-      try {
-        def = await beforeDeadline(this.session.lookupOne(publicOrder(jd), symbol), deadline, timeoutMs);
-      } catch (err) {
-        if (err instanceof ExecutionTimeout) this.counters.timeouts++;
-        throw limitHit(err);
+      const order = publicOrder(jd);
+      let def = this.session.lookupReady(order, symbol);
+      if (def === undefined) {
+        try {
+          def = await beforeDeadline(this.session.lookupOne(order, symbol), deadline, timeoutMs);
+        } catch (err) {
+          if (err instanceof ExecutionTimeout) this.counters.timeouts++;
+          throw limitHit(err);
+        }
       }
       const { kind, type } = def.entry.info;
       if (kind !== 'function') throw new TypeMismatch(`"${symbol}" is a ${kind}, not a function.`);

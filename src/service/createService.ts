@@ -23,7 +23,8 @@ export async function createService(config: Config, logger?: Logger, opts: Creat
     codeCacheBytes: config.codeCacheBytes,
     onWarning: (message, err) => logger?.warn({ err }, message),
   });
-  const hosts = opts.inProcessExecutors ? undefined : new ExecutorHostPool({ maxHosts: config.executorProcesses });
+  const inProcess = opts.inProcessExecutors === true || config.executorProcesses === 0;
+  const hosts = inProcess ? undefined : new ExecutorHostPool({ maxHosts: config.executorProcesses });
   const replicated = store.kind === 'postgres' && config.replicaUrl !== undefined;
   let sessions: Sessions;
   const metrics = new AppMetrics(() => snapshot(sessions, hosts));
