@@ -163,7 +163,7 @@ export class Sessions {
     const record = await this.store.updateTenantLimits(name, limits);
     this.tenants.set(name, record);
     const eff = this.effectiveLimits(record.limits);
-    session.limits = this.sessionLimits(eff);
+    session.limits = this.sessionLimits(record.limits, eff);
     session.jit.setLimits({ sessionCodeLimitBytes: eff.codeBytes, sessionMemoryLimitPages: eff.memoryPages });
     return record;
   }
@@ -189,7 +189,7 @@ export class Sessions {
     const eff = this.effectiveLimits(t.limits);
     const jit = await LazyJIT.create(this.jitConfig(eff), { host: this.hosts, startExecutor: false, codeCache: this.store });
     jit.session.setErrorReporter((err) => this.logger?.error({ err, tenant: t.name }, 'JIT error with no waiting lookup'));
-    const session = new TenantSession(t.name, jit, this.store, this.sessionLimits(eff));
+    const session = new TenantSession(t.name, jit, this.store, this.sessionLimits(t.limits, eff));
     this.sessions.set(t.name, session);
     this.tenants.set(t.name, t);
     return session;
@@ -213,8 +213,11 @@ export class Sessions {
     };
   }
 
-  private sessionLimits(eff: Required<TenantLimits>): SessionLimits {
-    return { dylibs: eff.dylibs, modules: eff.modules, callTimeoutMs: eff.callTimeoutMs, maxCallTimeoutMs: this.config.maxCallTimeoutMs };
+  private sessionLimits(limits: TenantLimits, eff: Required<TenantLimits>): SessionLimits {
+    // A tenant's own callTimeoutMs is a limit: a request's timeoutMs may lower it, never raise it.
+    // Without one, the server's rule holds: CALL_TIMEOUT_MS unless a request asks for up to MAX_CALL_TIMEOUT_MS.
+    const maxCallTimeoutMs = limits.callTimeoutMs === undefined ? this.config.maxCallTimeoutMs : eff.callTimeoutMs;
+    return { dylibs: eff.dylibs, modules: eff.modules, callTimeoutMs: eff.callTimeoutMs, maxCallTimeoutMs };
   }
 
   private touch(tenant: string): void {

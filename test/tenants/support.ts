@@ -185,11 +185,11 @@ export function invoke(
   return client.send(as, 'POST', `/dylibs/${seg(dylib)}/invoke`, { json: { symbol, args, ...(timeoutMs === undefined ? {} : { timeoutMs }) } });
 }
 
-/** The i32 an invoke returned, or a failure naming what came back. */
+/** The i32 (signed, its plain form) an invoke returned, or a failure naming what came back. */
 export async function invokeI32(client: Client, as: Credential, dylib: string, symbol: string, args: readonly unknown[] = []): Promise<number> {
   const res = await invoke(client, as, dylib, symbol, args);
   if (res.status !== 200) throw new SetupFailed(`invoking ${dylib}/${symbol}`, res);
-  return Number(res.json.results[0]?.bits);
+  return Number(res.json.results[0]?.value);
 }
 
 /** Asserts API.md's error envelope with this status and code; returns the error object. */
