@@ -243,6 +243,13 @@ export class Sessions {
     const s = this.sessions.get(tenant);
     if (!s || !s.jit.executor.isRunning) return;
     this.logger?.info({ tenant, why }, "stopping a tenant's executor");
-    s.jit.executor.suspend().catch((err: unknown) => this.logger?.error({ err, tenant }, 'stopping an executor failed'));
+    s.jit.executor
+      .suspend()
+      .then((stopped) => {
+        // Busy (a call outliving SESSION_IDLE_MS, an add): try again once it has been idle that
+        // long, or nothing would ever stop it, as the tenant's next request may never come.
+        if (!stopped && !this.live.has(tenant) && this.sessions.get(tenant) === s) this.live.set(tenant, Date.now());
+      })
+      .catch((err: unknown) => this.logger?.error({ err, tenant }, 'stopping an executor failed'));
   }
 }
