@@ -46,13 +46,13 @@ export const tenantRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { serv
   app.get(
     '/tenants',
     { config: { access }, schema: { summary: 'List tenants', tags, response: { 200: TenantList, ...errorResponses(401, 403) } } },
-    async () => ({ tenants: service.sessions.listTenants().map((t) => view(service, t)) }),
+    async () => ({ tenants: (await service.sessions.listTenants()).map((t) => view(service, t)) }),
   );
 
   app.get(
     '/tenants/:tenant',
     { config: { access }, schema: { summary: 'Show a tenant', tags, params: TenantParams, response: { 200: TenantView, ...errorResponses(400, 401, 403, 404) } } },
-    async (request) => view(service, service.sessions.getTenant(request.params.tenant)),
+    async (request) => view(service, await service.sessions.findTenant(request.params.tenant)),
   );
 
   app.patch(
@@ -62,7 +62,7 @@ export const tenantRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { serv
       schema: { summary: "Change a tenant's limits", tags, params: TenantParams, body: PatchTenantBody, response: { 200: TenantView, ...errorResponses(400, 401, 403, 404, 503) } },
     },
     async (request) => {
-      const current = service.sessions.getTenant(request.params.tenant).limits;
+      const current = (await service.sessions.findTenant(request.params.tenant)).limits;
       const merged: Record<string, number> = { ...(current as Record<string, number>) };
       for (const [k, v] of Object.entries(request.body.limits)) {
         if (v === null) delete merged[k];

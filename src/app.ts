@@ -6,6 +6,7 @@
 // building them, so tests can inject a double.
 
 import rateLimit from '@fastify/rate-limit';
+import replyFrom from '@fastify/reply-from';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -21,7 +22,7 @@ import { dylibRoutes } from '../routes/dylibs.ts';
 import { healthRoutes } from '../routes/health.ts';
 import { invokeRoutes } from '../routes/invoke.ts';
 import { memoryRoutes } from '../routes/memories.ts';
-import { AppMetrics, metricsRoutes } from '../routes/metrics.ts';
+import { metricsRoutes } from '../routes/metrics.ts';
 import { moduleRoutes } from '../routes/modules.ts';
 import { reexportRoutes } from '../routes/reexports.ts';
 import { symbolRoutes } from '../routes/symbols.ts';
@@ -171,6 +172,9 @@ export function frameworkErrorHandler(err: FastifyError, request: FastifyRequest
   return reply.code(STATUS_BY_CODE.BadRequest).send({ error: { code: 'BadRequest', message } });
 }
 
+/** Marks a request one replica sent another (it is never forwarded again). */
+const FORWARDED_HEADER = 'x-wasmjit-forwarded-by';
+
 /** The session a request acts in: its principal's tenant. */
 function sessionOf(service: Service, request: FastifyRequest): JITService {
   const p = request.principal;
@@ -183,7 +187,12 @@ function sessionOf(service: Service, request: FastifyRequest): JITService {
 export default async function app(fastify: FastifyInstance, { service, config }: AppOptions): Promise<void> {
   fastify.setValidatorCompiler(validatorCompiler);
   fastify.setSerializerCompiler(serializerCompiler);
-  fastify.setErrorHandler(errorHandler);
+  fastify.setErrorHandler((err, request, reply) => {
+    // Which configured limits clients run into: the operator's first question about ResourceExhausted.
+    const e = err as { code?: unknown; limit?: unknown } | null;
+    if (e?.code === 'ResourceExhausted' && typeof e.limit === 'string') service.metrics.limitExceeded(e.limit);
+    return errorHandler(err, request, reply);
+  });
   fastify.setNotFoundHandler((request, reply) => {
     request.log.info({ code: 'NotFound' }, 'no such route');
     return reply.code(404).send({
@@ -203,7 +212,7 @@ export default async function app(fastify: FastifyInstance, { service, config }:
     }
   });
 
-  const metrics = new AppMetrics(() => service.metrics());
+  const metrics = service.metrics;
   fastify.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
     const access = request.routeOptions.config?.access;
@@ -219,6 +228,28 @@ export default async function app(fastify: FastifyInstance, { service, config }:
       address: request.ip,
       access,
     });
+    // Several replicas: the tenant's session lives in the replica holding its lease.
+    const tenant = request.principal?.tenant;
+    if (service.replicas !== undefined && tenant !== undefined) {
+      const forwarded = request.headers[FORWARDED_HEADER] !== undefined;
+      const placement = await service.replicas.place(tenant, forwarded);
+      if (placement.local) return;
+      // Sent here by a replica that believed this one holds it: the lease is moving; the client retries.
+      if (forwarded) throw new StoreUnavailable(`The session of tenant "${tenant}" is moving between replicas; try again.`, 1);
+      // The body is not read yet: hand the raw stream on, byte for byte.
+      (request as { body: unknown }).body = request.raw;
+      const self = service.replicas.replicaId;
+      return reply.from(placement.url + request.url, {
+        rewriteRequestHeaders: (_req, headers) => ({ ...headers, [FORWARDED_HEADER]: self }),
+        // The holder is unreachable (it died: its lease runs out soon and another replica takes
+        // the tenant over). Not a bug here: the client retries.
+        onError: (r, { error }) => {
+          request.log.warn({ err: error, holder: placement.replica }, 'the replica holding the tenant did not answer');
+          const message = `The replica serving tenant "${tenant}" did not answer; another takes its sessions over within seconds: try again.`;
+          void r.code(503).header('retry-after', '1').send({ error: { code: 'StoreUnavailable', message } });
+        },
+      });
+    }
   });
   fastify.addHook('onResponse', async (request, reply) => {
     metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
@@ -267,6 +298,9 @@ export default async function app(fastify: FastifyInstance, { service, config }:
     transformObject: jsonSchemaTransformObject,
   });
   await fastify.register(swaggerUi, { routePrefix: '/docs' });
+
+  // Forwarding to the replica that holds a tenant's session (undici underneath).
+  await fastify.register(replyFrom, { disableRequestLogging: true });
 
   const deps: RouteDeps = { service, config, metrics, session: (request) => sessionOf(service, request) };
   for (const routes of [

@@ -57,7 +57,9 @@ const EnvSchema = z
     SESSION_IDLE_MS: int(1000).default(10 * 60_000),
     MAX_LIVE_SESSIONS: int(1).default(200),
     // Child processes the executors live in (each holds the executor threads of several tenants).
-    EXECUTOR_PROCESSES: int(1, 64).default(2),
+    // 0: executor threads in the server's own process, one hop shorter per call, but a V8 abort
+    // in any of them (heap exhaustion) ends the server (README "Running the service for several users").
+    EXECUTOR_PROCESSES: int(0, 64).default(2),
     // Per-tenant defaults for the limits a tenant may be given (API.md "Tenants and keys").
     MAX_DYLIBS: int(1).default(10_000),
     MAX_MODULES: int(1).default(10_000),
@@ -65,6 +67,11 @@ const EnvSchema = z
     REQUESTS_PER_SECOND: int(0).default(0),
     // Failed authentications allowed per client address and minute (429 beyond).
     AUTH_FAILURES_PER_MINUTE: int(1).default(30),
+    // Several replicas on one PostgreSQL (src/replicas/): where the others reach this one, its
+    // name in the lease table (default: its URL), and how long a tenant's lease lasts unrenewed.
+    REPLICA_URL: z.url({ protocol: /^https?$/ }).optional(),
+    REPLICA_ID: z.string().min(1).optional(),
+    LEASE_MS: int(1000).default(8000),
   })
   .refine((env) => env.CALL_TIMEOUT_MS <= env.MAX_CALL_TIMEOUT_MS, {
     path: ['CALL_TIMEOUT_MS'],
@@ -116,6 +123,10 @@ export interface Config {
   readonly maxModules: number;
   readonly requestsPerSecond: number;
   readonly authFailuresPerMinute: number;
+  /** Set with a postgres:// DATABASE_URL: this process is one of several replicas (src/replicas/). */
+  readonly replicaUrl: string | undefined;
+  readonly replicaId: string | undefined;
+  readonly leaseMs: number;
 }
 
 /** The settings the JIT itself reads (the rest are the HTTP server's). */
@@ -211,5 +222,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     maxModules: e.MAX_MODULES,
     requestsPerSecond: e.REQUESTS_PER_SECOND,
     authFailuresPerMinute: e.AUTH_FAILURES_PER_MINUTE,
+    replicaUrl: e.REPLICA_URL,
+    replicaId: e.REPLICA_ID ?? e.REPLICA_URL,
+    leaseMs: e.LEASE_MS,
   };
 }

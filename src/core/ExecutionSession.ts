@@ -245,6 +245,18 @@ export class ExecutionSession {
     });
   }
 
+  /**
+   * The definition `name` resolves to through `order` if it has already reached `requiredState`,
+   * else undefined (the caller then looks it up). The hot path of a call: a symbol called before
+   * needs no query, no promise and no materialization, so it should not pay for them.
+   */
+  lookupReady(order: JITDylibSearchOrder, name: string, requiredState: SymbolState = SymbolState.Ready) {
+    const entry = this.search(order, name);
+    if (entry === undefined || entry.error || entry.state < requiredState) return undefined;
+    entry.searched = true;
+    return { address: entry.address ?? 0, flags: entry.flags, entry };
+  }
+
   /** Looks one name up and returns its definition. */
   async lookupOne(order: JITDylibSearchOrder, name: string, requiredState: SymbolState = SymbolState.Ready) {
     const result = await this.lookup(order, [name], requiredState);

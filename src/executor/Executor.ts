@@ -1,7 +1,8 @@
 // Main-thread proxy of the executor: the one object the JIT uses to change and run the
 // session's code. It owns the worker's lifecycle (a worker thread of this process, or of an
-// executor host process when started with a pool), keeps requests in a FIFO (one runs at a time),
-// assigns link ops their send order, answers lazy call-throughs with the JIT's handler, enforces
+// executor host process when started with a pool), keeps requests in a FIFO (one runs at a time;
+// up to MAX_IN_FLIGHT are sent ahead so the worker goes from one to the next without waiting for
+// main), assigns link ops their send order, answers lazy call-throughs with the JIT's handler, enforces
 // time limits (terminate, restart, replay) and turns worker failures into JITErrors.
 //
 // Main never blocks on the worker: every interaction is a posted message, and the worker blocks
@@ -16,7 +17,7 @@ import type { HostFunction } from '../wasm/index.ts';
 import type { FuncType, GlobalType, WasmValue } from '../wasm/types.ts';
 import { HOOK_ADDRESSES } from './hooks.ts';
 import { failureToError } from './errors.ts';
-import type { Activity, ExecRequest, ExecResponse, ExecutorAddr, LinkOp, LinkOpInput, LinkOpResult, WorkerEvent } from './protocol.ts';
+import type { Activity, ExecRequest, ExecResponse, ExecutorAddr, LinkOp, LinkOpInput, LinkOpResult, WorkerEvent, WorkerUsage } from './protocol.ts';
 import { CallThroughServer, type CallThroughHandler } from './CallThroughServer.ts';
 import { checkValue } from './rawValues.ts';
 import { ReplayLog } from './ReplayLog.ts';
@@ -97,6 +98,11 @@ export interface ExecutorStats {
   readonly lastBootMs: number;
   /** The process the current worker runs in: this one, or an executor host. */
   readonly pid: number | undefined;
+  /** Requests sent to the worker (the first runs, the rest wait there) and waiting here behind them. */
+  readonly inFlight: number;
+  readonly queued: number;
+  /** What the worker last said it uses (memories, tables, its heap); undefined before its first report. */
+  readonly usage: WorkerUsage | undefined;
 }
 
 interface PendingOp {
@@ -119,6 +125,12 @@ interface Job {
 }
 
 const MAX_CONSECUTIVE_DEATHS = 3;
+/**
+ * Requests sent to the worker ahead of their turn. A few are enough for a worker never to wait
+ * for main between calls; more would only move the queue from here to the worker's port, where
+ * a restart has to send it all again.
+ */
+const MAX_IN_FLIGHT = 16;
 
 export class Executor {
   private readonly resourceLimits: ResourceLimits | undefined;
@@ -148,7 +160,8 @@ export class Executor {
   private readonly log = new ReplayLog();
   private readonly pendingOps = new Map<number, PendingOp>();
   private readonly queue: Job[] = [];
-  private inflight: Job | null = null;
+  /** Requests sent to the worker, oldest first: the first one is running or about to. */
+  private readonly inflight: Job[] = [];
   /** The worker's current top-level activity, as it reported it. */
   private current: Activity | null = null;
   private readonly watchdog: Watchdog;
@@ -156,6 +169,7 @@ export class Executor {
   private readonly callThroughs: CallThroughServer;
   private onHot: HotHandler = () => {};
 
+  private usage: WorkerUsage | undefined;
   private counters = { restarts: 0, invokes: 0, replayFailures: 0, callThroughs: 0, lastBootMs: 0 };
 
   private constructor(opts: ExecutorOptions) {
@@ -206,7 +220,7 @@ export class Executor {
    */
   async suspend(): Promise<boolean> {
     const conn = this.conn;
-    if (conn === null || this.inflight !== null || this.queue.length > 0 || this.pendingOps.size > 0 || this.booted !== null) return false;
+    if (conn === null || this.inflight.length > 0 || this.queue.length > 0 || this.pendingOps.size > 0 || this.booted !== null) return false;
     this.conn = null;
     this.current = null;
     this.watchdog.disarm();
@@ -311,6 +325,9 @@ export class Executor {
       callThroughs: this.counters.callThroughs,
       lastBootMs: this.counters.lastBootMs,
       pid: this.conn?.pid,
+      inFlight: this.inflight.length,
+      queued: this.queue.length,
+      usage: this.conn === null ? undefined : this.usage,
     };
   }
 
@@ -340,12 +357,13 @@ export class Executor {
   }
 
   private pump(): void {
-    if (this.inflight !== null) return;
-    const job = this.queue.shift();
-    if (job === undefined) return;
-    job.id = this.nextRequestId++;
-    this.inflight = job;
-    this.connected().postRequest({ ...job.request, id: job.id } as ExecRequest);
+    while (this.inflight.length < MAX_IN_FLIGHT) {
+      const job = this.queue.shift();
+      if (job === undefined) return;
+      job.id = this.nextRequestId++;
+      this.inflight.push(job);
+      this.connected().postRequest({ ...job.request, id: job.id } as ExecRequest);
+    }
   }
 
   // --- worker events --------------------------------------------------------------------------
@@ -361,7 +379,7 @@ export class Executor {
       case 'opResult':
         return this.onOpResult(ev.result);
       case 'response':
-        return this.onResponse(ev.response);
+        return this.onResponse(ev.response, ev.next);
       case 'activity':
         return this.onActivity(ev.activity);
       case 'callThrough':
@@ -385,11 +403,14 @@ export class Executor {
     else pending.reject(failureToError(r.error, r.output, (id) => this.takeCallThroughError(id)));
   }
 
-  private onResponse(r: ExecResponse): void {
-    const job = this.inflight;
-    if (job === null || job.id !== r.id) return;
+  /** The worker answers in the order it was sent requests; `next` is the invoke it starts now. */
+  private onResponse(r: ExecResponse, next: number | undefined): void {
+    const job = this.inflight[0];
+    if (job === undefined || job.id !== r.id) return;
+    this.inflight.shift();
     if (this.current?.kind === 'invoke' && this.current.id === r.id) this.endActivity();
-    this.inflight = null;
+    if (next !== undefined) this.onActivity({ kind: 'invoke', id: next });
+    if (r.usage !== undefined) this.usage = r.usage;
     if (r.ok) job.settle(r);
     else job.fail(failureToError(r.error, r.output ?? [], (id) => this.takeCallThroughError(id)));
     this.pump();
@@ -399,9 +420,9 @@ export class Executor {
     if (a.kind === 'op') {
       this.current = a;
       this.watchdog.arm(this.startTimeoutMs);
-    } else if (this.inflight?.id === a.id && this.inflight.timeoutMs !== undefined) {
+    } else if (this.inflight[0]?.id === a.id && this.inflight[0].timeoutMs !== undefined) {
       this.current = a;
-      this.watchdog.arm(this.inflight.timeoutMs);
+      this.watchdog.arm(this.inflight[0].timeoutMs);
     }
   }
 
@@ -415,7 +436,7 @@ export class Executor {
     const conn = this.conn;
     const current = this.current;
     const scope =
-      current?.kind === 'invoke' ? this.inflight?.scope : current?.kind === 'op' ? this.pendingOps.get(current.seq)?.scope : undefined;
+      current?.kind === 'invoke' ? this.inflight[0]?.scope : current?.kind === 'op' ? this.pendingOps.get(current.seq)?.scope : undefined;
     // The clock keeps running: a call's time limit covers the compiles it waits for (API v2).
     const serve = () =>
       this.callThroughs.serve(callThroughId, (outcome) => {
@@ -448,7 +469,7 @@ export class Executor {
 
   private onTimeout(): void {
     const culprit = this.current;
-    const limit = culprit?.kind === 'invoke' ? (this.inflight?.timeoutMs ?? 0) : this.startTimeoutMs;
+    const limit = culprit?.kind === 'invoke' ? (this.inflight[0]?.timeoutMs ?? 0) : this.startTimeoutMs;
     this.restart(culprit, new ExecutionTimeout(limit));
   }
 
@@ -501,8 +522,8 @@ export class Executor {
 
   /**
    * Replaces the worker: rejects the culprit with `error`, starts a fresh worker, replays the
-   * log (applied and pending ops, in send order) and re-sends the request in flight unless it
-   * was the culprit. Queued requests then run on the new worker.
+   * log (applied and pending ops, in send order) and re-sends the requests in flight but the
+   * culprit. Queued requests then run on the new worker.
    */
   private restart(culprit: Activity | null, error: unknown, blameInflight = false): void {
     this.counters.restarts++;
@@ -523,16 +544,17 @@ export class Executor {
       if (pending === undefined) this.counters.replayFailures++;
       else pending.reject(error);
     }
-    const inflight = this.inflight;
-    if (inflight !== null && (blameInflight || (culprit?.kind === 'invoke' && culprit.id === inflight.id))) {
-      this.inflight = null;
-      inflight.fail(error);
+    const running = this.inflight[0];
+    if (running !== undefined && (blameInflight || (culprit?.kind === 'invoke' && culprit.id === running.id))) {
+      this.inflight.shift();
+      running.fail(error);
     }
 
+    // The requests sent behind it never started: they go to the new worker, in the same order.
     this.conn = null;
     const conn = this.connected();
-    if (this.inflight !== null) conn.postRequest({ ...this.inflight.request, id: this.inflight.id } as ExecRequest);
-    else this.pump();
+    for (const job of this.inflight) conn.postRequest({ ...job.request, id: job.id } as ExecRequest);
+    this.pump();
   }
 
   private unusable(): Error | null {
@@ -542,8 +564,7 @@ export class Executor {
   }
 
   private failEverything(err: Error): void {
-    const jobs = [...(this.inflight ? [this.inflight] : []), ...this.queue.splice(0)];
-    this.inflight = null;
+    const jobs = [...this.inflight.splice(0), ...this.queue.splice(0)];
     for (const j of jobs) j.fail(err);
     for (const p of this.pendingOps.values()) p.reject(err);
     this.pendingOps.clear();

@@ -1,9 +1,10 @@
 // The executor worker: owns every instance, memory, table and global of one session and runs all
 // user code. It applies link ops in send order (from the ops port, both when idle and, through
 // receiveMessageOnPort, at every point where order matters; OpSequencer says how ops sent during
-// an instantiate's start function are ordered), answers one request at a time, and reports each
-// top-level activity so main can time it and stop it.
+// an instantiate's start function are ordered), answers requests one at a time in arrival order
+// (main may send several ahead), and reports each top-level activity so main can time it and stop it.
 
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { CallThroughClient } from './CallThroughClient.ts';
 import { classify } from './failures.ts';
@@ -12,7 +13,7 @@ import { Linker } from './Linker.ts';
 import { MEMORY_GROW_HOOK_ADDR, MemoryBudget } from './memoryBudget.ts';
 import { OpSequencer } from './OpSequencer.ts';
 import { OutputSink } from './OutputSink.ts';
-import type { ExecRequest, ExecResponse, LinkOp, WorkerEvent, WorkerInit } from './protocol.ts';
+import { SIGNAL, type ExecRequest, type ExecResponse, type LinkOp, type WorkerEvent, type WorkerInit } from './protocol.ts';
 import { RefInterner } from './RefInterner.ts';
 import { SessionSpace } from './SessionSpace.ts';
 import { TABLE_GROW_HOOK_ADDR, TableBudget } from './tableBudget.ts';
@@ -33,8 +34,13 @@ const invoker = new Invoker(space, refs);
 /** The current top-level activity's output; null when idle. Nested ops print into it. */
 let sink: OutputSink | null = null;
 
+/** Bumped by main after each op and call-through answer it posts (see WorkerConnection). */
+const signal = new Int32Array(init.signal);
+/** The counter as it was when drainOps last looked: a change means ops (or answers) arrived since. */
+let drainedAt = Atomics.load(signal, SIGNAL);
+
 const callThrough = new CallThroughClient({
-  signal: new Int32Array(init.signal),
+  signal,
   answerPort: init.answerPort,
   post,
   drainOps,
@@ -71,18 +77,11 @@ function applyOp(op: LinkOp): void {
 
 const sequencer = new OpSequencer(applyOp);
 
-function drainOps(): void {
-  for (let m = receiveMessageOnPort(init.opsPort); m !== undefined; m = receiveMessageOnPort(init.opsPort)) {
-    sequencer.submit(m.message as LinkOp);
-  }
-}
-
 function handle(req: ExecRequest): ExecResponse {
   switch (req.req) {
     case 'invoke': {
       const own = new OutputSink(init.maxOutputLines);
       sink = own;
-      post({ ev: 'activity', activity: { kind: 'invoke', id: req.id } });
       const waitedBefore = callThrough.waitedMs;
       const started = performance.now();
       try {
@@ -107,17 +106,52 @@ function handle(req: ExecRequest): ExecResponse {
   }
 }
 
-init.opsPort.on('message', (op: LinkOp) => sequencer.submit(op));
-port.on('message', (req: ExecRequest) => {
-  // Every op sent before this request must be in place before it runs.
-  drainOps();
-  let response: ExecResponse;
-  try {
-    response = handle(req);
-  } catch (err) {
-    response = { id: req.id, ok: false, error: classify(err) };
+/** Usage rides on a response at most once a second: metrics want it, calls should not pay for it. */
+let usageAt = -Infinity;
+function withUsage(response: ExecResponse): ExecResponse {
+  const now = performance.now();
+  if (now - usageAt < 1000) return response;
+  usageAt = now;
+  const usage = { memoryPages: memoryBudget.usedPages(), tableElements: tableBudget.usedElements(), heapUsedBytes: getHeapStatistics().used_heap_size };
+  return { ...response, usage };
+}
+
+function drainOps(): void {
+  drainedAt = Atomics.load(signal, SIGNAL);
+  for (let m = receiveMessageOnPort(init.opsPort); m !== undefined; m = receiveMessageOnPort(init.opsPort)) {
+    sequencer.submit(m.message as LinkOp);
   }
-  post({ ev: 'response', response });
+}
+
+function answer(req: ExecRequest): ExecResponse {
+  try {
+    return withUsage(handle(req));
+  } catch (err) {
+    return { id: req.id, ok: false, error: classify(err) };
+  }
+}
+
+init.opsPort.on('message', (op: LinkOp) => sequencer.submit(op));
+port.on('message', (first: ExecRequest) => {
+  // Requests main sent ahead wait in this port; taking them here, one after the other, saves a
+  // turn of the event loop and a message per call. Main must know when each invoke starts (its
+  // time limit runs from there): an invoke taken right after the previous answer, with no op
+  // arrived since the last drain, is announced by that answer (`next`); any other by 'activity'.
+  // Every op sent before a request is applied before it runs: main bumps the counter after
+  // posting an op and before posting any later request, so an unchanged counter means none.
+  let req: ExecRequest | undefined = first;
+  let announced = false;
+  while (req !== undefined) {
+    if (!announced) {
+      drainOps();
+      if (req.req === 'invoke') post({ ev: 'activity', activity: { kind: 'invoke', id: req.id } });
+    }
+    const response = answer(req);
+    const queued = receiveMessageOnPort(port)?.message as ExecRequest | undefined;
+    announced = queued?.req === 'invoke' && Atomics.load(signal, SIGNAL) === drainedAt;
+    post(announced && queued !== undefined ? { ev: 'response', response, next: queued.id } : { ev: 'response', response });
+    req = queued;
+  }
 });
 
 post({ ev: 'ready' });

@@ -2,10 +2,11 @@
 // keys for the admin routes, and the state /health reports. Built by createService.ts from the
 // configuration; the routes see it through routes/deps.ts.
 
+import type { ReplicaRouter } from '../replicas/ReplicaRouter.ts';
 import type { Store } from '../store/Store.ts';
 import type { Authenticator } from '../tenants/Authenticator.ts';
 import type { Keys } from '../tenants/Keys.ts';
-import type { ServiceMetrics } from './JITService.ts';
+import type { AppMetrics } from '../metrics/AppMetrics.ts';
 import type { RecoveryState, Sessions } from './Sessions.ts';
 
 export type HealthState =
@@ -20,8 +21,10 @@ export interface Service {
   readonly auth: Authenticator;
   readonly keys: Keys;
   readonly store: Store;
+  /** Set when this process is one of several replicas: where each tenant's requests are served. */
+  readonly replicas?: ReplicaRouter | undefined;
   health(): Promise<HealthState>;
-  /** Every tenant's counters and gauges, summed. */
-  metrics(): ServiceMetrics;
+  /** The Prometheus metrics (read from the sessions at each scrape). */
+  readonly metrics: AppMetrics;
   close(): Promise<void>;
 }

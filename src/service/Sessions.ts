@@ -10,6 +10,7 @@
 import type { Logger } from 'pino';
 import type { Config, JITConfig } from '../config.ts';
 import type { ExecutorHostPool } from '../executor/ExecutorHostPool.ts';
+import type { AppMetrics } from '../metrics/AppMetrics.ts';
 import { LazyJIT } from '../jit/LazyJIT.ts';
 import { TenantNotFound } from '../store/errors.ts';
 import type { Store, TenantLimits, TenantRecord } from '../store/Store.ts';
@@ -36,6 +37,14 @@ export interface SessionsOptions {
   readonly store: Store;
   readonly hosts?: ExecutorHostPool | undefined;
   readonly logger?: Logger | undefined;
+  /**
+   * 'all' (one process owns every tenant): every tenant's session is recovered at start.
+   * 'onDemand' (one of several replicas): a session is opened, and rebuilt from the store, when
+   * this replica takes the tenant's lease (src/replicas/), and dropped when it loses it.
+   */
+  readonly mode?: 'all' | 'onDemand';
+  /** Where compiles and module adds are counted. */
+  readonly metrics?: AppMetrics | undefined;
 }
 
 export class Sessions {
@@ -49,8 +58,14 @@ export class Sessions {
   private readonly live = new Map<string, number>();
   private recovery: RecoveryState = { status: 'recovering', tenantsDone: 0, tenants: 0, definitions: { dylibs: 0, modules: 0, reexports: 0 } };
   private readonly idleTimer: NodeJS.Timeout;
+  private readonly mode: 'all' | 'onDemand';
+  private readonly metrics: AppMetrics | undefined;
+  /** Sessions being opened (replicas: a lease just taken), so concurrent requests share one. */
+  private readonly opening = new Map<string, Promise<TenantSession>>();
 
   constructor(opts: SessionsOptions) {
+    this.mode = opts.mode ?? 'all';
+    this.metrics = opts.metrics;
     this.config = opts.config;
     this.store = opts.store;
     this.hosts = opts.hosts;
@@ -71,6 +86,14 @@ export class Sessions {
     const started = performance.now();
     try {
       let list = await this.store.listTenants();
+      if (this.mode === 'onDemand') {
+        // Replicas: sessions are rebuilt when their leases are taken, not at start.
+        if (this.config.adminToken === undefined && !list.some((t) => t.name === DEFAULT_TENANT)) {
+          await this.store.createTenant({ name: DEFAULT_TENANT, limits: {}, createdAt: new Date().toISOString() }).catch(() => {});
+        }
+        this.recovery = { status: 'ok', tenants: 0, ms: performance.now() - started };
+        return;
+      }
       if (this.config.adminToken === undefined && !list.some((t) => t.name === DEFAULT_TENANT)) {
         const record = { name: DEFAULT_TENANT, limits: {}, createdAt: new Date().toISOString() };
         await this.store.createTenant(record);
@@ -105,6 +128,48 @@ export class Sessions {
     }
   }
 
+  hasSession(tenant: string): boolean {
+    return this.sessions.has(tenant);
+  }
+
+  /** Opens `tenant`'s session and rebuilds it from the store (replicas: its lease was just taken). */
+  openTenant(tenant: string): Promise<TenantSession> {
+    const existing = this.sessions.get(tenant);
+    if (existing) return Promise.resolve(existing);
+    let p = this.opening.get(tenant);
+    if (!p) {
+      p = (async () => {
+        const record = await this.store.getTenant(tenant);
+        if (!record) throw new TenantNotFound(tenant);
+        const session = await this.open(record);
+        await recoverTenant(session, this.store);
+        return session;
+      })().finally(() => this.opening.delete(tenant));
+      this.opening.set(tenant, p);
+    }
+    return p;
+  }
+
+  /** Closes `tenant`'s session here (replicas: another replica holds it now, or it was deleted). */
+  async dropSession(tenant: string): Promise<void> {
+    const s = this.sessions.get(tenant);
+    this.sessions.delete(tenant);
+    this.live.delete(tenant);
+    if (this.mode === 'onDemand') this.tenants.delete(tenant);
+    await s?.close();
+  }
+
+  /** Reads a tenant's limits again (another replica changed them). */
+  async reloadTenant(tenant: string): Promise<void> {
+    const record = await this.store.getTenant(tenant);
+    const session = this.sessions.get(tenant);
+    if (!record || !session) return;
+    this.tenants.set(tenant, record);
+    const eff = this.effectiveLimits(record.limits);
+    session.limits = this.sessionLimits(eff);
+    session.jit.setLimits({ sessionCodeLimitBytes: eff.codeBytes, sessionMemoryLimitPages: eff.memoryPages, callTimeoutMs: eff.callTimeoutMs });
+  }
+
   /** The session of `tenant` (TenantNotFound); counts as the tenant's activity. */
   session(tenant: string): TenantSession {
     const s = this.sessions.get(tenant);
@@ -118,19 +183,32 @@ export class Sessions {
     return this.sessions.values();
   }
 
-  listTenants(): TenantRecord[] {
-    return [...this.tenants.values()];
+  /** Tells other replicas about a tenant deleted or changed (set by the replica router). */
+  announce: (change: { tenant: string; what: 'deleted' | 'changed' }) => Promise<void> = async () => {};
+
+  /** Every tenant, as the store has them (replicas: whichever replica serves them). */
+  async listTenants(): Promise<TenantRecord[]> {
+    return this.mode === 'all' ? [...this.tenants.values()] : this.store.listTenants();
   }
 
+  /** A tenant as the store has it (TenantNotFound). */
+  async findTenant(name: string): Promise<TenantRecord> {
+    const t = this.mode === 'all' ? this.tenants.get(name) : await this.store.getTenant(name);
+    if (!t) throw new TenantNotFound(name);
+    return t;
+  }
+
+  /** A tenant whose session is here (TenantNotFound otherwise). */
   getTenant(name: string): TenantRecord {
     const t = this.tenants.get(name);
     if (!t) throw new TenantNotFound(name);
     return t;
   }
 
+  /** What a tenant uses, where its session lives here; replicas report a tenant served elsewhere as not live. */
   usage(name: string): TenantUsage {
     const s = this.sessions.get(name);
-    if (!s) throw new TenantNotFound(name);
+    if (!s) return { dylibs: 0, modules: 0, codeBytes: 0, live: false };
     const dylibs = s.jit.session.getJITDylibs().filter((d) => !s.jit.implOf(d) && d.name !== 'spectest').length;
     return { dylibs, modules: s.jit.moduleCount, codeBytes: s.jit.codeBudget.usedBytes, live: s.jit.executor.isRunning };
   }
@@ -152,31 +230,33 @@ export class Sessions {
   async createTenant(name: string, limits: TenantLimits): Promise<TenantRecord> {
     const record: TenantRecord = { name, limits, createdAt: new Date().toISOString() };
     await this.store.createTenant(record);
-    await this.open(record);
+    if (this.mode === 'all') await this.open(record);
     return record;
   }
 
   /** Replaces a tenant's limits. Memory pages take effect when its executor next starts. */
   async updateTenant(name: string, limits: TenantLimits): Promise<TenantRecord> {
-    const session = this.sessions.get(name);
-    if (!session) throw new TenantNotFound(name);
     const record = await this.store.updateTenantLimits(name, limits);
-    this.tenants.set(name, record);
-    const eff = this.effectiveLimits(record.limits);
-    session.limits = this.sessionLimits(record.limits, eff);
-    session.jit.setLimits({ sessionCodeLimitBytes: eff.codeBytes, sessionMemoryLimitPages: eff.memoryPages });
+    const session = this.sessions.get(name);
+    if (session) {
+      this.tenants.set(name, record);
+      const eff = this.effectiveLimits(record.limits);
+      session.limits = this.sessionLimits(record.limits, eff);
+      session.jit.setLimits({ sessionCodeLimitBytes: eff.codeBytes, sessionMemoryLimitPages: eff.memoryPages, callTimeoutMs: eff.callTimeoutMs });
+    }
+    await this.announce({ tenant: name, what: 'changed' });
     return record;
   }
 
   /** Deletes a tenant with its keys and definitions: the store first, then its session. */
   async deleteTenant(name: string): Promise<void> {
-    const session = this.sessions.get(name);
-    if (!session) throw new TenantNotFound(name);
     await this.store.deleteTenant(name);
+    const session = this.sessions.get(name);
     this.sessions.delete(name);
     this.tenants.delete(name);
     this.live.delete(name);
-    await session.close();
+    await session?.close();
+    await this.announce({ tenant: name, what: 'deleted' });
   }
 
   async close(): Promise<void> {
@@ -189,7 +269,9 @@ export class Sessions {
     const eff = this.effectiveLimits(t.limits);
     const jit = await LazyJIT.create(this.jitConfig(eff), { host: this.hosts, startExecutor: false, codeCache: this.store });
     jit.session.setErrorReporter((err) => this.logger?.error({ err, tenant: t.name }, 'JIT error with no waiting lookup'));
-    const session = new TenantSession(t.name, jit, this.store, this.sessionLimits(t.limits, eff));
+    const metrics = this.metrics;
+    if (metrics) jit.onCompile((e) => metrics.observeCompile(e.kind, e.ms / 1000));
+    const session = new TenantSession(t.name, jit, this.store, this.sessionLimits(t.limits, eff), metrics);
     this.sessions.set(t.name, session);
     this.tenants.set(t.name, t);
     return session;
@@ -215,9 +297,8 @@ export class Sessions {
 
   private sessionLimits(limits: TenantLimits, eff: Required<TenantLimits>): SessionLimits {
     // A tenant's own callTimeoutMs is a limit: a request's timeoutMs may lower it, never raise it.
-    // Without one, the server's rule holds: CALL_TIMEOUT_MS unless a request asks for up to MAX_CALL_TIMEOUT_MS.
-    const maxCallTimeoutMs = limits.callTimeoutMs === undefined ? this.config.maxCallTimeoutMs : eff.callTimeoutMs;
-    return { dylibs: eff.dylibs, modules: eff.modules, callTimeoutMs: eff.callTimeoutMs, maxCallTimeoutMs };
+    // Without one, the server's rule holds (the JIT's): up to MAX_CALL_TIMEOUT_MS on request.
+    return { dylibs: eff.dylibs, modules: eff.modules, maxCallTimeoutMs: limits.callTimeoutMs === undefined ? undefined : eff.callTimeoutMs };
   }
 
   private touch(tenant: string): void {

@@ -34,15 +34,15 @@ export class KeyNotFound extends Error {
 
 export class Keys {
   private readonly store: Store;
-  private readonly tenantExists: (tenant: string) => boolean;
+  private readonly tenantExists: (tenant: string) => Promise<boolean>;
 
-  constructor(store: Store, tenantExists: (tenant: string) => boolean) {
+  constructor(store: Store, tenantExists: (tenant: string) => Promise<boolean>) {
     this.store = store;
     this.tenantExists = tenantExists;
   }
 
   async create(tenant: string, opts: { name?: string | undefined; scopes?: readonly Scope[] | undefined }): Promise<KeyView & { key: string }> {
-    if (!this.tenantExists(tenant)) throw new TenantNotFound(tenant);
+    if (!(await this.tenantExists(tenant))) throw new TenantNotFound(tenant);
     const { id, key, hash } = generateKey();
     const scopes = [...new Set(opts.scopes ?? ALL_SCOPES)];
     const record: KeyRecord = { id, tenant, scopes, hash, createdAt: new Date().toISOString(), ...(opts.name ? { name: opts.name } : {}) };
@@ -51,12 +51,12 @@ export class Keys {
   }
 
   async list(tenant: string): Promise<KeyView[]> {
-    if (!this.tenantExists(tenant)) throw new TenantNotFound(tenant);
+    if (!(await this.tenantExists(tenant))) throw new TenantNotFound(tenant);
     return (await this.store.listKeys(tenant)).map(view);
   }
 
   async revoke(tenant: string, id: string): Promise<void> {
-    if (!this.tenantExists(tenant)) throw new TenantNotFound(tenant);
+    if (!(await this.tenantExists(tenant))) throw new TenantNotFound(tenant);
     if (!(await this.store.deleteKey(tenant, id))) throw new KeyNotFound(tenant, id);
   }
 }

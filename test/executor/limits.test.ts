@@ -98,6 +98,29 @@ forEachExecutorKind(t, (t, start) => {
     t.equal(ex.stats().restarts, 1);
   });
 
+  t.test("a call's clock starts when it starts, not while it waits behind another", async (t) => {
+    // Main sends calls to the worker ahead of their turn; their time limits must not run out
+    // there. A 400 ms call, then 30 calls of 100 ms limit each, all sent at once: every one runs.
+    const ex = await start(t);
+    await link(ex, `(module (func (export "busy") (param i32) (result i32) (local i32)
+      (loop $l local.get 1 i32.const 1 i32.add local.tee 1 local.get 0 i32.lt_u br_if $l) local.get 1))`, { busy: 20 });
+    // Calibrate a loop length that runs about 400 ms here.
+    let n = 1_000_000;
+    for (;;) {
+      const t0 = performance.now();
+      await ex.invoke(20, unary, [i32(n)], { timeoutMs: 10_000 });
+      const ms = performance.now() - t0;
+      if (ms >= 400) break;
+      n = Math.ceil(n * Math.min(10, 450 / Math.max(ms, 1)));
+    }
+    const long = ex.invoke(20, unary, [i32(n)], { timeoutMs: 10_000 });
+    const short = Array.from({ length: 30 }, () => ex.invoke(20, unary, [i32(1000)], { timeoutMs: 100 }).catch((e: unknown) => e));
+    await long;
+    const outcomes = await Promise.all(short);
+    t.same(outcomes.filter((o) => o instanceof Error).map((e) => (e as Error).message), [], 'no short call timed out');
+    t.equal(ex.stats().restarts, 0);
+  });
+
   t.test('a start function past its limit fails its op; the rest of the session survives', async (t) => {
     const ex = await start(t, { startTimeoutMs: 300 });
     await link(ex, COUNTER, { bump: 20, spin: 21 });

@@ -32,6 +32,9 @@ t.test('defaults', async (t) => {
     maxModules: 10_000,
     requestsPerSecond: 0,
     authFailuresPerMinute: 30,
+    replicaUrl: undefined,
+    replicaId: undefined,
+    leaseMs: 8000,
   });
 });
 
