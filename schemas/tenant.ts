@@ -14,7 +14,9 @@ export const TenantLimits = z
   .object({
     memoryPages: count.optional().describe('All linear memories of the session together, in 64 KiB pages (takes effect when its executor next starts).'),
     codeBytes: count.optional().describe('Bytes of compiled wasm the session may hold.'),
-    callTimeoutMs: count.optional().describe("A call's time limit (never above the server's maximum)."),
+    callTimeoutMs: count
+      .optional()
+      .describe("A call's time limit, and the most a request's timeoutMs may ask for (never above the server's MAX_CALL_TIMEOUT_MS)."),
     dylibs: count.optional(),
     modules: count.optional(),
     requestsPerSecond: z.number().int().min(0).optional().describe('0: no limit.'),

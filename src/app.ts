@@ -1,9 +1,9 @@
 // The HTTP application as a fastify plugin: zod as the one schema language (validation,
 // serialization, OpenAPI at /docs), authentication (every route declares the access it needs,
-// checked before it runs), per-tenant rate limits, the route groups, request metrics, and the
-// single error handler that turns every failure into API.md's envelope
-// {"error": {"code", "message", ...}}. It is given the service and config rather than building
-// them, so tests can inject a double.
+// checked before it runs and stated in the OpenAPI document), per-tenant rate limits, the route
+// groups, request metrics, and the single error handler that turns every failure into API.md's
+// envelope {"error": {"code", "message", ...}}. It is given the service and config rather than
+// building them, so tests can inject a double.
 
 import rateLimit from '@fastify/rate-limit';
 import replyFrom from '@fastify/reply-from';
@@ -30,6 +30,7 @@ import type { RouteDeps } from '../routes/deps.ts';
 import { type ApiErrorCode, isApiErrorCode, STATUS_BY_CODE } from '../schemas/errors.ts';
 import { tenantRoutes } from '../routes/tenants.ts';
 import type { Config } from './config.ts';
+import { BEARER_SCHEME, bearerSecurityScheme, withAccessDocs } from './openapiSecurity.ts';
 import type { JITService } from './service/JITService.ts';
 import type { Service } from './service/Service.ts';
 import type { Principal, RouteAccess } from './tenants/Authenticator.ts';
@@ -282,6 +283,7 @@ export default async function app(fastify: FastifyInstance, { service, config }:
         description: 'JIT-as-a-service for WebAssembly, modelled on LLVM ORC. Contract: API.md.',
         version: '2',
       },
+      ...(config.adminToken === undefined ? {} : { components: { securitySchemes: { [BEARER_SCHEME]: bearerSecurityScheme } } }),
       tags: [
         { name: 'dylibs' },
         { name: 'modules' },
@@ -292,7 +294,7 @@ export default async function app(fastify: FastifyInstance, { service, config }:
         { name: 'operations' },
       ],
     },
-    transform: createJsonSchemaTransform({ skipList: [] }),
+    transform: withAccessDocs(createJsonSchemaTransform({ skipList: [] }), config.adminToken !== undefined),
     transformObject: jsonSchemaTransformObject,
   });
   await fastify.register(swaggerUi, { routePrefix: '/docs' });

@@ -241,7 +241,7 @@ export class Sessions {
     if (session) {
       this.tenants.set(name, record);
       const eff = this.effectiveLimits(record.limits);
-      session.limits = this.sessionLimits(eff);
+      session.limits = this.sessionLimits(record.limits, eff);
       session.jit.setLimits({ sessionCodeLimitBytes: eff.codeBytes, sessionMemoryLimitPages: eff.memoryPages, callTimeoutMs: eff.callTimeoutMs });
     }
     await this.announce({ tenant: name, what: 'changed' });
@@ -271,7 +271,7 @@ export class Sessions {
     jit.session.setErrorReporter((err) => this.logger?.error({ err, tenant: t.name }, 'JIT error with no waiting lookup'));
     const metrics = this.metrics;
     if (metrics) jit.onCompile((e) => metrics.observeCompile(e.kind, e.ms / 1000));
-    const session = new TenantSession(t.name, jit, this.store, this.sessionLimits(eff), metrics);
+    const session = new TenantSession(t.name, jit, this.store, this.sessionLimits(t.limits, eff), metrics);
     this.sessions.set(t.name, session);
     this.tenants.set(t.name, t);
     return session;
@@ -295,8 +295,10 @@ export class Sessions {
     };
   }
 
-  private sessionLimits(eff: Required<TenantLimits>): SessionLimits {
-    return { dylibs: eff.dylibs, modules: eff.modules };
+  private sessionLimits(limits: TenantLimits, eff: Required<TenantLimits>): SessionLimits {
+    // A tenant's own callTimeoutMs is a limit: a request's timeoutMs may lower it, never raise it.
+    // Without one, the server's rule holds (the JIT's): up to MAX_CALL_TIMEOUT_MS on request.
+    return { dylibs: eff.dylibs, modules: eff.modules, maxCallTimeoutMs: limits.callTimeoutMs === undefined ? undefined : eff.callTimeoutMs };
   }
 
   private touch(tenant: string): void {
@@ -322,6 +324,13 @@ export class Sessions {
     const s = this.sessions.get(tenant);
     if (!s || !s.jit.executor.isRunning) return;
     this.logger?.info({ tenant, why }, "stopping a tenant's executor");
-    s.jit.executor.suspend().catch((err: unknown) => this.logger?.error({ err, tenant }, 'stopping an executor failed'));
+    s.jit.executor
+      .suspend()
+      .then((stopped) => {
+        // Busy (a call outliving SESSION_IDLE_MS, an add): try again once it has been idle that
+        // long, or nothing would ever stop it, as the tenant's next request may never come.
+        if (!stopped && !this.live.has(tenant) && this.sessions.get(tenant) === s) this.live.set(tenant, Date.now());
+      })
+      .catch((err: unknown) => this.logger?.error({ err, tenant }, 'stopping an executor failed'));
   }
 }

@@ -36,6 +36,11 @@ export interface SessionLimits {
   readonly dylibs: number;
   /** Most modules the tenant may have at once. */
   readonly modules: number;
+  /**
+   * The most a request's timeoutMs may ask for when the tenant has its own callTimeoutMs (which
+   * then is a limit, not just a default); undefined: the server's maximum, which the JIT applies.
+   */
+  readonly maxCallTimeoutMs: number | undefined;
 }
 
 export class TenantSession implements JITService {
@@ -240,8 +245,11 @@ export class TenantSession implements JITService {
 
   async invoke(dylib: string, symbol: string, args: readonly unknown[], opts: { timeoutMs?: number | undefined }): Promise<InvokeResult> {
     try {
-      // The JIT applies the time limit (its default, its maximum): one place.
-      const out = await this.track(this.jit.invoke(dylib, symbol, (type: FuncType) => decodeArgs(args, type.params), opts));
+      // The JIT applies the time limit (its default, the server's maximum); a tenant's own limit
+      // only caps what a request may ask for.
+      const cap = this.limits.maxCallTimeoutMs;
+      const timeoutMs = cap !== undefined && opts.timeoutMs !== undefined ? Math.min(opts.timeoutMs, cap) : opts.timeoutMs;
+      const out = await this.track(this.jit.invoke(dylib, symbol, (type: FuncType) => decodeArgs(args, type.params), { timeoutMs }));
       this.invokeRunMs += out.runMs;
       return {
         results: out.results.map(encodeResult),
