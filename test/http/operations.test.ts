@@ -58,11 +58,10 @@ t.test('GET /metrics: Prometheus text with service and HTTP metrics', async (t) 
   const text = res.body;
   const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? Number.NaN);
   t.ok(value(/^wasmjit_dylibs (\S+)$/m) >= 2, 'dylibs gauge (main and spectest at least)');
-  t.ok(value(/^wasmjit_invokes_total (\S+)$/m) >= 2, 'invokes counter');
   t.ok(value(/^wasmjit_traps_total (\S+)$/m) >= 1, 'traps counter');
   t.match(text, /^wasmjit_symbols\{state="Ready"\} \d+/m);
-  t.match(text, /^# TYPE wasmjit_compiles_total counter$/m);
-  t.match(text, /^wasmjit_compile_seconds_total \S+$/m);
+  t.match(text, /^# TYPE wasmjit_compile_duration_seconds histogram$/m);
+  t.ok(value(/^wasmjit_compile_duration_seconds_count\{tier="baseline"\} (\S+)$/m) >= 1, 'first calls compiled a baseline');
   t.match(text, /^wasmjit_timeouts_total \S+$/m);
   t.equal(value(/^wasmjit_invoke_duration_seconds_count\{outcome="ok"\} (\S+)$/m), 1);
   t.equal(value(/^wasmjit_invoke_duration_seconds_count\{outcome="Trap"\} (\S+)$/m), 1);

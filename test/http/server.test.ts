@@ -27,7 +27,13 @@ t.test('startServer listens on port 0 and serves the API over HTTP', async (t) =
   t.teardown(() => server.close());
   const url = baseUrl(server);
 
-  const health = await fetch(`${url}/health`);
+  // Listening comes before recovery ends (API.md): /health says 503 "recovering" until then.
+  let health = await fetch(`${url}/health`);
+  for (let i = 0; health.status === 503 && i < 100; i++) {
+    t.match(await health.json(), { status: 'recovering' });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    health = await fetch(`${url}/health`);
+  }
   t.equal(health.status, 200);
   t.same(await health.json(), { status: 'ok' });
 
