@@ -73,6 +73,26 @@ export interface AddedModule {
 }
 
 /** Recovery: add a module as it was added before, with the same id, imports bound as they were, nothing awaited. */
+/**
+ * Where an add has got to, for whoever waits on a large one: `parsed` (binary in hand; WAT
+ * assembled), `validated` (decoded and compiled by V8, functions counted), `defined` (symbols in
+ * the dylibs), `instantiated` (globals module linked, start function run).
+ */
+export interface AddProgress {
+  readonly phase: 'parsed' | 'validated' | 'defined' | 'instantiated';
+  readonly bytes: number;
+  /** Functions the module defines (known from `validated` on). */
+  readonly functions: number | undefined;
+  /** Since the add began. */
+  readonly ms: number;
+}
+
+export interface AddModuleOptions extends Partial<ModuleOptions> {
+  /** Recovery: the module's id and data bindings as they were. */
+  readonly restore?: RestoreOptions;
+  readonly onProgress?: (p: AddProgress) => void;
+}
+
 export interface RestoreOptions {
   readonly id: string;
   readonly bindings: readonly StoredBinding[];
@@ -279,14 +299,20 @@ export class LazyJIT {
    * no function body is compiled. Eagerly, the whole module is one unit, compiled on first
    * lookup (at once if it has a start function). Nothing is defined if any step fails.
    */
-  async addModule(dylibName: string, source: ModuleSource, opts: Partial<ModuleOptions> & { restore?: RestoreOptions } = {}): Promise<AddedModule> {
+  async addModule(dylibName: string, source: ModuleSource, opts: AddModuleOptions = {}): Promise<AddedModule> {
     const jd = this.getDylib(dylibName);
     this.checkChangeable(jd);
     const options: ModuleOptions = { lazy: opts.lazy ?? true, optimize: opts.optimize ?? 2, name: opts.name };
     const restore = opts.restore;
+    const began = performance.now();
+    let functions: number | undefined;
+    const progress = (phase: AddProgress['phase']) => opts.onProgress?.({ phase, bytes: bytes.byteLength, functions, ms: performance.now() - began });
     const bytes = 'wasm' in source ? source.wasm : await this.optimizer.watToWasm(source.wat);
+    progress('parsed');
     const module = await loadModule(bytes, { memoryMaxPages: this.config.memoryLimitPages, tableMaxElements: this.config.tableLimitElements });
     const defined = module.info.functions.length - module.importedFunctions;
+    functions = defined;
+    progress('validated');
     if (defined > this.config.maxFunctionsPerModule) {
       throw new ResourceExhausted('functionsPerModule', `The module defines ${defined} functions; the limit is ${this.config.maxFunctionsPerModule}.`);
     }
@@ -319,7 +345,9 @@ export class LazyJIT {
       await this.createMemories(record);
       const def = options.lazy ? this.cod.add(record) : this.defineEager(record);
       targetSymbols = def.targetSymbols;
+      progress('defined');
       if (def.materializeNow.length > 0) await this.session.lookup([{ jd, flags: 'MatchAllSymbols' }], def.materializeNow);
+      progress('instantiated');
     } catch (err) {
       const cause = unwrapInstantiationError(err);
       await this.undoAdd(record, targetSymbols, instantiationRan(cause));

@@ -166,7 +166,7 @@ export class Sessions {
     if (!record || !session) return;
     this.tenants.set(tenant, record);
     const eff = this.effectiveLimits(record.limits);
-    session.limits = this.sessionLimits(eff);
+    session.limits = this.sessionLimits(record.limits, eff);
     session.jit.setLimits({ sessionCodeLimitBytes: eff.codeBytes, sessionMemoryLimitPages: eff.memoryPages, callTimeoutMs: eff.callTimeoutMs });
   }
 
