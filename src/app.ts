@@ -230,8 +230,10 @@ export default async function app(fastify: FastifyInstance, { service, config }:
       if (placement.local) return;
       // Sent here by a replica that believed this one holds it: the lease is moving; the client retries.
       if (forwarded) throw new StoreUnavailable(`The session of tenant "${tenant}" is moving between replicas; try again.`, 1);
-      // The body is not read yet: hand the raw stream on, byte for byte.
-      (request as { body: unknown }).body = request.raw;
+      // The body is not read yet: hand the raw stream on, byte for byte. Not for GET and HEAD,
+      // which have none: reply-from refuses to send a body with them (every forwarded GET
+      // answered 500 "Rewriting the body when doing a GET is not allowed").
+      if (request.method !== 'GET' && request.method !== 'HEAD') (request as { body: unknown }).body = request.raw;
       const self = service.replicas.replicaId;
       return reply.from(placement.url + request.url, {
         rewriteRequestHeaders: (_req, headers) => ({ ...headers, [FORWARDED_HEADER]: self }),
