@@ -247,6 +247,17 @@ export default async function app(fastify: FastifyInstance, { service, config }:
       });
     }
   });
+  // The request was placed here before its body arrived; a body that took long, or this process
+  // paused (GC, CPU starvation, SIGSTOP) past three quarters of LEASE_MS, may have let another
+  // replica take the tenant over meanwhile. Checked again once the body is read, so such a write
+  // is refused (nothing took effect; the client retries and reaches the new holder) rather than
+  // applied to a session nobody else sees. A pause during the handler itself is not covered: that
+  // needs the store's writes fenced by the lease.
+  fastify.addHook('preHandler', async (request) => {
+    const tenant = request.principal?.tenant;
+    if (service.replicas === undefined || tenant === undefined || service.replicas.serves(tenant)) return;
+    throw new StoreUnavailable(`The session of tenant "${tenant}" moved to another replica while this request was arriving; try again.`, 1);
+  });
   fastify.addHook('onResponse', async (request, reply) => {
     metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
   });

@@ -9,10 +9,13 @@
 //   visible at once through each replica, and so is its removal;
 // - kill -9 of a replica: every tenant answers again through the load balancer (503 with
 //   Retry-After until then, nothing else), with all its definitions; the dead replica's tenants
-//   start from what instantiating their modules again produces, the survivor's keep their state.
+//   start from what instantiating their modules again produces, the survivor's keep their state;
+// - a holder paused (SIGSTOP) while a write's body arrives, until another replica has taken the
+//   tenant over, does not acknowledge the write behind the new holder's back.
 // Without haproxy or PostgreSQL installed the test fails, saying what to install.
 
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
 import t, { type Test } from 'tap';
@@ -147,6 +150,22 @@ function loggedRequestIds(logs: readonly LogLine[], prefix: string): Set<string>
   return ids;
 }
 
+/** A request sent over a raw socket: its head and the first part of its body now, the rest with `finish`. */
+function partialRequest(port: number, head: string, firstPart: string): { finish(rest: string): void; response: Promise<{ status: number; body: string }> } {
+  const socket = connect(port, '127.0.0.1');
+  socket.write(head + firstPart);
+  const chunks: Buffer[] = [];
+  const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', reject);
+    socket.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(text)?.[1] ?? 0), body: text.slice(text.indexOf('\r\n\r\n') + 4) });
+    });
+  });
+  return { finish: (rest) => socket.write(rest), response };
+}
+
 /** The balancing lines (`balance`, `hash-type`) of deploy/haproxy.cfg's backend, which the test runs too. */
 function deployBalancing(): { balance: string; backendLines: string[] } {
   const lines = readFileSync(join(PROJECT_ROOT, 'deploy', 'haproxy.cfg'), 'utf8').split('\n');
@@ -215,6 +234,8 @@ const tenants: Tenant[] = await Promise.all(
     return { name, index, key };
   }),
 );
+/** The replica left after the kill test. */
+let alive: Replica | undefined;
 /** Definitions of each tenant before a replica is killed. */
 const before = new Map<string, unknown>();
 
@@ -366,6 +387,7 @@ t.test('kill -9 of a replica: every tenant answers again with all its definition
   const holders = await leaseHolders(databaseUrl);
   const held = (r: Replica) => tenants.filter((x) => holders.get(x.name) === r.url);
   const [victim, survivor] = [...replicas].sort((a, b) => held(b).length - held(a).length) as [Replica, Replica];
+  alive = survivor;
   const lost = new Set(held(victim).map((x) => x.name));
   t.ok(lost.size > 0 && lost.size < TENANTS, `the killed replica ${victim.name} holds ${lost.size} of ${TENANTS} tenants`);
 
@@ -429,4 +451,43 @@ t.test('kill -9 of a replica: every tenant answers again with all its definition
   t.match(state, /^DOWN/, `HAProxy marks ${victim.name} DOWN`);
   while (groupAlive(victim.server.pid) && performance.now() < until) await sleep(100);
   t.notOk(groupAlive(victim.server.pid), `no process of the killed replica is left (its executor hosts exited with it)`);
+});
+
+t.test('a holder paused while a write arrives does not acknowledge it behind the new holder', async (t) => {
+  const holder = alive;
+  if (holder === undefined) return t.fail('no replica is left from the kill test');
+  // A third replica joins, to take the tenant over while the holder is paused.
+  const joiner = await startReplica(t, 'r3', databaseUrl);
+  await lb.expect(201, 'POST', '/tenants', { bearer: ADMIN_TOKEN, json: { name: 'paused' } });
+  const { key } = await lb.expect<{ key: string }>(201, 'POST', '/tenants/paused/keys', { bearer: ADMIN_TOKEN, json: {} });
+  const tenant: Tenant = { name: 'paused', index: -1, key };
+  await holder.direct.expect(200, 'GET', '/dylibs', { bearer: key });
+  t.equal((await leaseHolders(databaseUrl)).get('paused'), holder.url, `${holder.name} holds the tenant`);
+
+  // The holder places the write when its head arrives; the rest of the body comes after the
+  // holder was paused past the lease and another replica took the tenant over.
+  const body = JSON.stringify({ name: 'late' });
+  const head = `POST /dylibs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${key}\r\nX-Request-Id: paused-write\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
+  const write = partialRequest(holder.server.port, head, body.slice(0, 5));
+  await holder.server.waitForLog((l) => l.msg === 'incoming request' && l['reqId'] === 'paused-write');
+  // Time to authenticate and place it (if it is not placed yet, it is forwarded after the pause: also correct).
+  await sleep(500);
+  holder.server.signal('SIGSTOP');
+  t.teardown(() => holder.server.signal('SIGCONT'));
+  // Until the lease has run out: before that, the joining replica would forward to the paused one.
+  while ((await leaseHolders(databaseUrl)).has('paused')) await sleep(100);
+  const names = async () => ((await definitions(joiner.direct, tenant)) as { name: string }[]).map((d) => d.name);
+  t.notOk((await names()).includes('late'), 'the joining replica serves the tenant meanwhile');
+  t.equal((await leaseHolders(databaseUrl)).get('paused'), joiner.url, `${joiner.name} took its lease`);
+  write.finish(body.slice(5));
+  holder.server.signal('SIGCONT');
+
+  const answer = await write.response;
+  if (answer.status === 201) {
+    t.ok((await names()).includes('late'), 'the write was acknowledged, and the new holder has it');
+  } else {
+    t.equal(answer.status, 503, `the write is refused with 503 (${answer.body.slice(0, 200)})`);
+    t.notOk((await names()).includes('late'), 'and nothing of it took effect');
+    t.equal((await joiner.direct.request('POST', '/dylibs', { bearer: key, json: { name: 'late' } })).status, 201, 'so it can be made again');
+  }
 });
