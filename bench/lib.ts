@@ -2,6 +2,26 @@
 
 import http from 'node:http';
 
+/** One line of the results table: A measured against B, the value, its goal and verdict (null: no goal). */
+export interface BenchRow {
+  id: string;
+  what: string;
+  a: string;
+  b: string;
+  value: number;
+  unit: string;
+  goal: string;
+  pass: boolean | null;
+  note?: string;
+}
+
+/** Where a section puts its rows, the problems it met and its raw samples. */
+export interface BenchSink {
+  row(r: BenchRow): void;
+  problem(message: string): void;
+  readonly raw: Record<string, unknown>;
+}
+
 export const QUICK = process.env.BENCH_QUICK === '1';
 
 export function median(xs: readonly number[]): number {
@@ -55,3 +75,7 @@ export async function expectOk(p: Promise<Reply>, what: string): Promise<Reply> 
   if (r.status < 200 || r.status >= 300) throw new Error(`${what}: HTTP ${r.status} ${r.body.slice(0, 300)}`);
   return r;
 }
+
+/** A number for the table: three significant-ish digits, whole numbers from 100 up (and counts as they are). */
+export const fmt = (x: number): string =>
+  !Number.isFinite(x) || Number.isInteger(x) ? String(x) : Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(3);

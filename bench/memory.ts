@@ -3,11 +3,11 @@
 // process RSS covers it.
 //
 // The cycles are measured twice: over the first 1,000 after a short warm-up (RSS then still
-// includes V8 growing its heaps to their working size: the young generations of the main and
-// compile threads grow to 64 and 128 MB over the first several thousand cycles, and freed pages
-// stay pooled), and over the second half of the 9,000 cycles after those (steady state: what a
-// leak would show as growth). RSS is taken every 1,000 cycles (`series`); the main thread's JS
-// heap after GC and the executor's replay log size are reported too.
+// includes V8 growing its heaps to their working size: the main thread's young generation grows
+// to 64 MB over the first several thousand cycles, and freed pages stay pooled), and over the
+// second half of the 9,000 cycles after those (steady state: what a leak would show as growth).
+// RSS is taken every 1,000 cycles (`series`); the main thread's JS heap after GC and the
+// executor's replay log size are reported too.
 
 import { LazyJIT } from '../src/jit/LazyJIT.ts';
 import { defaultJITConfig } from '../src/config.ts';

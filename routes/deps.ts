@@ -7,7 +7,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Config } from '../src/config.ts';
 import type { JITService } from '../src/service/JITService.ts';
 import type { Service } from '../src/service/Service.ts';
-import type { AppMetrics } from './metrics.ts';
+import type { AppMetrics } from '../src/metrics/AppMetrics.ts';
 
 export interface RouteDeps {
   readonly service: Service;

@@ -22,7 +22,7 @@ import { dylibRoutes } from '../routes/dylibs.ts';
 import { healthRoutes } from '../routes/health.ts';
 import { invokeRoutes } from '../routes/invoke.ts';
 import { memoryRoutes } from '../routes/memories.ts';
-import { AppMetrics, metricsRoutes } from '../routes/metrics.ts';
+import { metricsRoutes } from '../routes/metrics.ts';
 import { moduleRoutes } from '../routes/modules.ts';
 import { reexportRoutes } from '../routes/reexports.ts';
 import { symbolRoutes } from '../routes/symbols.ts';
@@ -186,7 +186,12 @@ function sessionOf(service: Service, request: FastifyRequest): JITService {
 export default async function app(fastify: FastifyInstance, { service, config }: AppOptions): Promise<void> {
   fastify.setValidatorCompiler(validatorCompiler);
   fastify.setSerializerCompiler(serializerCompiler);
-  fastify.setErrorHandler(errorHandler);
+  fastify.setErrorHandler((err, request, reply) => {
+    // Which configured limits clients run into: the operator's first question about ResourceExhausted.
+    const e = err as { code?: unknown; limit?: unknown } | null;
+    if (e?.code === 'ResourceExhausted' && typeof e.limit === 'string') service.metrics.limitExceeded(e.limit);
+    return errorHandler(err, request, reply);
+  });
   fastify.setNotFoundHandler((request, reply) => {
     request.log.info({ code: 'NotFound' }, 'no such route');
     return reply.code(404).send({
@@ -206,7 +211,7 @@ export default async function app(fastify: FastifyInstance, { service, config }:
     }
   });
 
-  const metrics = new AppMetrics(() => service.metrics());
+  const metrics = service.metrics;
   fastify.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
     const access = request.routeOptions.config?.access;

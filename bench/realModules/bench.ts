@@ -13,33 +13,18 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DirectReport } from './direct.ts';
 import { REAL_MODULES } from './modules.ts';
-import { ServiceTarget, type ServiceStats, startServer } from './service.ts';
+import { reoptimizations, ServiceTarget, type ServiceStats, startServer } from './service.ts';
 import type { RealModule, WorkloadOutcome } from './target.ts';
 import { warmUp } from './warmup.ts';
+import type { BenchSink } from '../lib.ts';
+
+export type { BenchRow, BenchSink } from '../lib.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
 
 /** Goal for every module: the service at most this many times V8's time. */
 const GOAL_RATIO = 10;
-
-export interface BenchRow {
-  id: string;
-  what: string;
-  a: string;
-  b: string;
-  value: number;
-  unit: string;
-  goal: string;
-  pass: boolean | null;
-  note?: string;
-}
-
-export interface BenchSink {
-  row(r: BenchRow): void;
-  problem(message: string): void;
-  readonly raw: Record<string, unknown>;
-}
 
 export class ResultMismatchError extends Error {
   override name = 'ResultMismatchError';
@@ -55,6 +40,7 @@ interface ServiceSample extends WorkloadOutcome {
 /** One timed service run on a running server. */
 async function serviceRun(m: RealModule, quick: boolean, port: number): Promise<ServiceSample> {
   const setup = m.setup();
+  const reoptimizedBefore = await reoptimizations(port); // the warm-up's
   const target = new ServiceTarget(port);
   try {
     const t0 = performance.now();
@@ -62,7 +48,8 @@ async function serviceRun(m: RealModule, quick: boolean, port: number): Promise<
     const setupMs = performance.now() - t0;
     const outcome = await m.run(target, quick);
     const ms = performance.now() - t0;
-    return { ms, setupMs, stats: { ...target.stats }, ...outcome };
+    const optimized = (await reoptimizations(port)) - reoptimizedBefore;
+    return { ms, setupMs, stats: { ...target.stats, optimized }, ...outcome };
   } finally {
     target.close();
   }
@@ -117,7 +104,7 @@ function report(m: RealModule, quick: boolean, { service, direct }: Samples, sin
     goal: `<= ${GOAL_RATIO}`,
     pass: ratio <= GOAL_RATIO,
     note: mid
-      ? `same result both ways; service (median run): setup ${fmt(mid.setupMs)} ms, ${mid.stats.requests} requests, ${mid.stats.compiled} bodies compiled (${mid.stats.optimized} optimized tiers), slowest invoke ${mid.stats.slowest ? `${mid.stats.slowest.symbol} ${fmt(mid.stats.slowest.ms)} ms` : '-'}, invokes' compileMs ${fmt(mid.stats.compileMs)} / runMs ${fmt(mid.stats.runMs)}; V8: compile+instantiate ${fmt(median(direct.map((d) => d.linkMs)))} ms, child wall ${fmt(median(direct.map((d) => d.wallMs)))} ms; runs ${service.map((s) => fmt(s.ms)).join(' / ')} vs ${direct.map((d) => fmt(d.ms)).join(' / ')} ms`
+      ? `same result both ways; service (median run): setup ${fmt(mid.setupMs)} ms, ${mid.stats.requests} requests, ${mid.stats.compiled} bodies compiled in invokes, ${mid.stats.optimized} functions re-optimized beside them by the end, slowest invoke ${mid.stats.slowest ? `${mid.stats.slowest.symbol} ${fmt(mid.stats.slowest.ms)} ms` : '-'}, invokes' compileMs ${fmt(mid.stats.compileMs)} / runMs ${fmt(mid.stats.runMs)}; V8: compile+instantiate ${fmt(median(direct.map((d) => d.linkMs)))} ms, child wall ${fmt(median(direct.map((d) => d.wallMs)))} ms; runs ${service.map((s) => fmt(s.ms)).join(' / ')} vs ${direct.map((d) => fmt(d.ms)).join(' / ')} ms`
       : undefined,
   });
 }

@@ -16,7 +16,7 @@ import type { HostFunction } from '../wasm/index.ts';
 import type { FuncType, GlobalType, WasmValue } from '../wasm/types.ts';
 import { HOOK_ADDRESSES } from './hooks.ts';
 import { failureToError } from './errors.ts';
-import type { Activity, ExecRequest, ExecResponse, ExecutorAddr, LinkOp, LinkOpInput, LinkOpResult, WorkerEvent } from './protocol.ts';
+import type { Activity, ExecRequest, ExecResponse, ExecutorAddr, LinkOp, LinkOpInput, LinkOpResult, WorkerEvent, WorkerUsage } from './protocol.ts';
 import { CallThroughServer, type CallThroughHandler } from './CallThroughServer.ts';
 import { checkValue } from './rawValues.ts';
 import { ReplayLog } from './ReplayLog.ts';
@@ -97,6 +97,11 @@ export interface ExecutorStats {
   readonly lastBootMs: number;
   /** The process the current worker runs in: this one, or an executor host. */
   readonly pid: number | undefined;
+  /** Requests running (0 or 1) and waiting behind it. */
+  readonly inFlight: number;
+  readonly queued: number;
+  /** What the worker last said it uses (memories, tables, its heap); undefined before its first report. */
+  readonly usage: WorkerUsage | undefined;
 }
 
 interface PendingOp {
@@ -156,6 +161,7 @@ export class Executor {
   private readonly callThroughs: CallThroughServer;
   private onHot: HotHandler = () => {};
 
+  private usage: WorkerUsage | undefined;
   private counters = { restarts: 0, invokes: 0, replayFailures: 0, callThroughs: 0, lastBootMs: 0 };
 
   private constructor(opts: ExecutorOptions) {
@@ -311,6 +317,9 @@ export class Executor {
       callThroughs: this.counters.callThroughs,
       lastBootMs: this.counters.lastBootMs,
       pid: this.conn?.pid,
+      inFlight: this.inflight === null ? 0 : 1,
+      queued: this.queue.length,
+      usage: this.conn === null ? undefined : this.usage,
     };
   }
 
@@ -390,6 +399,7 @@ export class Executor {
     if (job === null || job.id !== r.id) return;
     if (this.current?.kind === 'invoke' && this.current.id === r.id) this.endActivity();
     this.inflight = null;
+    if (r.usage !== undefined) this.usage = r.usage;
     if (r.ok) job.settle(r);
     else job.fail(failureToError(r.error, r.output ?? [], (id) => this.takeCallThroughError(id)));
     this.pump();

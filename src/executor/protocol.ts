@@ -125,10 +125,18 @@ export type ExecutionFailure =
   /** Anything else thrown in the worker: a bug in the executor or a misuse by the JIT. */
   | { readonly kind: 'Internal'; readonly message: string };
 
+/** What the session uses in its worker, reported now and then with a response (for metrics). */
+export interface WorkerUsage {
+  readonly memoryPages: number;
+  readonly tableElements: number;
+  readonly heapUsedBytes: number;
+}
+
 export type ExecResponse =
   | { readonly id: number; readonly ok: true; readonly results?: readonly WasmValue[]; readonly output?: readonly string[];
-      readonly bytes?: Uint8Array; readonly pages?: number; readonly value?: WasmValue; readonly runMs?: number; readonly size?: number }
-  | { readonly id: number; readonly ok: false; readonly error: ExecutionFailure; readonly output?: readonly string[] };
+      readonly bytes?: Uint8Array; readonly pages?: number; readonly value?: WasmValue; readonly runMs?: number; readonly size?: number;
+      readonly usage?: WorkerUsage }
+  | { readonly id: number; readonly ok: false; readonly error: ExecutionFailure; readonly output?: readonly string[]; readonly usage?: WorkerUsage };
 
 /** What the worker is running at top level; main's watchdog times exactly this. */
 export type Activity = { readonly kind: 'op'; readonly seq: number } | { readonly kind: 'invoke'; readonly id: number };

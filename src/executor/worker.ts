@@ -4,6 +4,7 @@
 // an instantiate's start function are ordered), answers one request at a time, and reports each
 // top-level activity so main can time it and stop it.
 
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { CallThroughClient } from './CallThroughClient.ts';
 import { classify } from './failures.ts';
@@ -107,6 +108,16 @@ function handle(req: ExecRequest): ExecResponse {
   }
 }
 
+/** Usage rides on a response at most once a second: metrics want it, calls should not pay for it. */
+let usageAt = -Infinity;
+function withUsage(response: ExecResponse): ExecResponse {
+  const now = performance.now();
+  if (now - usageAt < 1000) return response;
+  usageAt = now;
+  const usage = { memoryPages: memoryBudget.usedPages(), tableElements: tableBudget.usedElements(), heapUsedBytes: getHeapStatistics().used_heap_size };
+  return { ...response, usage };
+}
+
 init.opsPort.on('message', (op: LinkOp) => sequencer.submit(op));
 port.on('message', (req: ExecRequest) => {
   // Every op sent before this request must be in place before it runs.
@@ -117,7 +128,7 @@ port.on('message', (req: ExecRequest) => {
   } catch (err) {
     response = { id: req.id, ok: false, error: classify(err) };
   }
-  post({ ev: 'response', response });
+  post({ ev: 'response', response: withUsage(response) });
 });
 
 post({ ev: 'ready' });

@@ -114,7 +114,8 @@ class InvokeContext {
 export class LazyJIT {
   readonly session = new ExecutionSession();
   readonly executor: Executor;
-  readonly config: JITConfig;
+  /** The session's settings; its limits change with setLimits. */
+  config: JITConfig;
   readonly counters: JITCounters = { compiles: 0, compiledFunctions: 0, compiledBytes: 0, compileMs: 0, reoptimizations: 0, invokes: 0, traps: 0, timeouts: 0 };
   readonly codeBudget: CodeBudget;
   readonly codeCache: CodeCache;
@@ -192,9 +193,10 @@ export class LazyJIT {
    * Changes the session's limits: compiled code at once (what is compiled stays), memory pages
    * when the executor next starts (they are the worker's to enforce).
    */
-  setLimits(limits: { sessionCodeLimitBytes: number; sessionMemoryLimitPages: number }): void {
+  setLimits(limits: { sessionCodeLimitBytes: number; sessionMemoryLimitPages: number; callTimeoutMs: number }): void {
     this.codeBudget.limitBytes = limits.sessionCodeLimitBytes;
     this.executor.setSessionMemoryLimitPages(limits.sessionMemoryLimitPages);
+    this.config = { ...this.config, callTimeoutMs: Math.min(limits.callTimeoutMs, this.config.maxCallTimeoutMs) };
   }
 
   async close(): Promise<void> {
@@ -287,9 +289,6 @@ export class LazyJIT {
     const defined = module.info.functions.length - module.importedFunctions;
     if (defined > this.config.maxFunctionsPerModule) {
       throw new ResourceExhausted('functionsPerModule', `The module defines ${defined} functions; the limit is ${this.config.maxFunctionsPerModule}.`);
-    }
-    if (module.binary.memories.length - module.binary.importedMemories > 1) {
-      throw new InvalidModule('The module defines more than one memory; this JIT handles one defined memory per module.', []);
     }
     const id = restore ? restore.id : `m${this.nextModuleId++}`;
     if (restore) this.nextModuleId = Math.max(this.nextModuleId, moduleNumber(restore.id) + 1);
@@ -532,7 +531,15 @@ export class LazyJIT {
     });
   }
 
+  private readonly compileObservers: ((e: CompileEvent) => void)[] = [];
+
+  /** Calls `observer` for every piece compiled and linked (metrics). */
+  onCompile(observer: (e: CompileEvent) => void): void {
+    this.compileObservers.push(observer);
+  }
+
   private onCompiled(e: CompileEvent): void {
+    for (const o of this.compileObservers) o(e);
     if (e.kind === 'optimized') this.counters.reoptimizations++;
     else {
       this.counters.compiles++;

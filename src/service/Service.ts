@@ -6,7 +6,7 @@ import type { ReplicaRouter } from '../replicas/ReplicaRouter.ts';
 import type { Store } from '../store/Store.ts';
 import type { Authenticator } from '../tenants/Authenticator.ts';
 import type { Keys } from '../tenants/Keys.ts';
-import type { ServiceMetrics } from './JITService.ts';
+import type { AppMetrics } from '../metrics/AppMetrics.ts';
 import type { RecoveryState, Sessions } from './Sessions.ts';
 
 export type HealthState =
@@ -24,7 +24,7 @@ export interface Service {
   /** Set when this process is one of several replicas: where each tenant's requests are served. */
   readonly replicas?: ReplicaRouter | undefined;
   health(): Promise<HealthState>;
-  /** Every tenant's counters and gauges, summed. */
-  metrics(): ServiceMetrics;
+  /** The Prometheus metrics (read from the sessions at each scrape). */
+  readonly metrics: AppMetrics;
   close(): Promise<void>;
 }

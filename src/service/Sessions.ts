@@ -10,6 +10,7 @@
 import type { Logger } from 'pino';
 import type { Config, JITConfig } from '../config.ts';
 import type { ExecutorHostPool } from '../executor/ExecutorHostPool.ts';
+import type { AppMetrics } from '../metrics/AppMetrics.ts';
 import { LazyJIT } from '../jit/LazyJIT.ts';
 import { TenantNotFound } from '../store/errors.ts';
 import type { Store, TenantLimits, TenantRecord } from '../store/Store.ts';
@@ -42,6 +43,8 @@ export interface SessionsOptions {
    * this replica takes the tenant's lease (src/replicas/), and dropped when it loses it.
    */
   readonly mode?: 'all' | 'onDemand';
+  /** Where compiles and module adds are counted. */
+  readonly metrics?: AppMetrics | undefined;
 }
 
 export class Sessions {
@@ -56,11 +59,13 @@ export class Sessions {
   private recovery: RecoveryState = { status: 'recovering', tenantsDone: 0, tenants: 0, definitions: { dylibs: 0, modules: 0, reexports: 0 } };
   private readonly idleTimer: NodeJS.Timeout;
   private readonly mode: 'all' | 'onDemand';
+  private readonly metrics: AppMetrics | undefined;
   /** Sessions being opened (replicas: a lease just taken), so concurrent requests share one. */
   private readonly opening = new Map<string, Promise<TenantSession>>();
 
   constructor(opts: SessionsOptions) {
     this.mode = opts.mode ?? 'all';
+    this.metrics = opts.metrics;
     this.config = opts.config;
     this.store = opts.store;
     this.hosts = opts.hosts;
@@ -162,7 +167,7 @@ export class Sessions {
     this.tenants.set(tenant, record);
     const eff = this.effectiveLimits(record.limits);
     session.limits = this.sessionLimits(eff);
-    session.jit.setLimits({ sessionCodeLimitBytes: eff.codeBytes, sessionMemoryLimitPages: eff.memoryPages });
+    session.jit.setLimits({ sessionCodeLimitBytes: eff.codeBytes, sessionMemoryLimitPages: eff.memoryPages, callTimeoutMs: eff.callTimeoutMs });
   }
 
   /** The session of `tenant` (TenantNotFound); counts as the tenant's activity. */
@@ -237,7 +242,7 @@ export class Sessions {
       this.tenants.set(name, record);
       const eff = this.effectiveLimits(record.limits);
       session.limits = this.sessionLimits(eff);
-      session.jit.setLimits({ sessionCodeLimitBytes: eff.codeBytes, sessionMemoryLimitPages: eff.memoryPages });
+      session.jit.setLimits({ sessionCodeLimitBytes: eff.codeBytes, sessionMemoryLimitPages: eff.memoryPages, callTimeoutMs: eff.callTimeoutMs });
     }
     await this.announce({ tenant: name, what: 'changed' });
     return record;
@@ -264,7 +269,9 @@ export class Sessions {
     const eff = this.effectiveLimits(t.limits);
     const jit = await LazyJIT.create(this.jitConfig(eff), { host: this.hosts, startExecutor: false, codeCache: this.store });
     jit.session.setErrorReporter((err) => this.logger?.error({ err, tenant: t.name }, 'JIT error with no waiting lookup'));
-    const session = new TenantSession(t.name, jit, this.store, this.sessionLimits(eff));
+    const metrics = this.metrics;
+    if (metrics) jit.onCompile((e) => metrics.observeCompile(e.kind, e.ms / 1000));
+    const session = new TenantSession(t.name, jit, this.store, this.sessionLimits(eff), metrics);
     this.sessions.set(t.name, session);
     this.tenants.set(t.name, t);
     return session;
@@ -289,7 +296,7 @@ export class Sessions {
   }
 
   private sessionLimits(eff: Required<TenantLimits>): SessionLimits {
-    return { dylibs: eff.dylibs, modules: eff.modules, callTimeoutMs: eff.callTimeoutMs, maxCallTimeoutMs: this.config.maxCallTimeoutMs };
+    return { dylibs: eff.dylibs, modules: eff.modules };
   }
 
   private touch(tenant: string): void {

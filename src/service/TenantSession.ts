@@ -21,6 +21,7 @@ import { formatAddress } from '../core/SymbolDefinition.ts';
 import { SymbolState, symbolStateName } from '../core/SymbolFlags.ts';
 import type { LazyJIT } from '../jit/LazyJIT.ts';
 import type { WasmModuleRecord } from '../jit/WasmModuleRecord.ts';
+import type { AppMetrics } from '../metrics/AppMetrics.ts';
 import type { Store } from '../store/Store.ts';
 import type { FuncType } from '../wasm/types.ts';
 import type { JITService, ServiceMetrics } from './JITService.ts';
@@ -35,9 +36,6 @@ export interface SessionLimits {
   readonly dylibs: number;
   /** Most modules the tenant may have at once. */
   readonly modules: number;
-  /** A call's time limit when the request names none; the most a request may ask for. */
-  readonly callTimeoutMs: number;
-  readonly maxCallTimeoutMs: number;
 }
 
 export class TenantSession implements JITService {
@@ -53,7 +51,10 @@ export class TenantSession implements JITService {
   private stackOverflows = 0;
   private invokeRunMs = 0;
 
-  constructor(tenant: string, jit: LazyJIT, store: Store, limits: SessionLimits, kept: KeptRemovals = new KeptRemovals()) {
+  private readonly appMetrics: AppMetrics | undefined;
+
+  constructor(tenant: string, jit: LazyJIT, store: Store, limits: SessionLimits, appMetrics?: AppMetrics, kept: KeptRemovals = new KeptRemovals()) {
+    this.appMetrics = appMetrics;
     this.tenant = tenant;
     this.jit = jit;
     this.store = store;
@@ -144,7 +145,16 @@ export class TenantSession implements JITService {
       if (this.jit.moduleCount >= this.limits.modules) {
         throw new ResourceExhausted('modules', `The tenant has ${this.jit.moduleCount} modules; its limit is ${this.limits.modules}.`);
       }
-      const added = await this.track(this.jit.addModule(dylib, source, opts));
+      const started = performance.now();
+      let added;
+      try {
+        added = await this.track(this.jit.addModule(dylib, source, opts));
+      } catch (err) {
+        const code = (err as { code?: unknown } | null)?.code;
+        this.appMetrics?.observeAdd(opts.lazy, 0, typeof code === 'string' ? code : 'Internal');
+        throw err;
+      }
+      this.appMetrics?.observeAdd(opts.lazy, (performance.now() - started) / 1000);
       try {
         await this.store.addModule(this.tenant, {
           id: added.id,
@@ -229,9 +239,9 @@ export class TenantSession implements JITService {
   }
 
   async invoke(dylib: string, symbol: string, args: readonly unknown[], opts: { timeoutMs?: number | undefined }): Promise<InvokeResult> {
-    const timeoutMs = Math.min(opts.timeoutMs ?? this.limits.callTimeoutMs, this.limits.maxCallTimeoutMs);
     try {
-      const out = await this.track(this.jit.invoke(dylib, symbol, (type: FuncType) => decodeArgs(args, type.params), { timeoutMs }));
+      // The JIT applies the time limit (its default, its maximum): one place.
+      const out = await this.track(this.jit.invoke(dylib, symbol, (type: FuncType) => decodeArgs(args, type.params), opts));
       this.invokeRunMs += out.runMs;
       return {
         results: out.results.map(encodeResult),

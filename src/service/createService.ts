@@ -9,7 +9,7 @@ import { ReplicaRouter } from '../replicas/ReplicaRouter.ts';
 import { openStore, type Store } from '../store/Store.ts';
 import { Authenticator } from '../tenants/Authenticator.ts';
 import { Keys } from '../tenants/Keys.ts';
-import type { ServiceMetrics } from './JITService.ts';
+import { AppMetrics, type ServiceSnapshot, type TenantSnapshot } from '../metrics/AppMetrics.ts';
 import type { HealthState, Service } from './Service.ts';
 import { DEFAULT_TENANT, Sessions } from './Sessions.ts';
 
@@ -25,7 +25,9 @@ export async function createService(config: Config, logger?: Logger, opts: Creat
   });
   const hosts = opts.inProcessExecutors ? undefined : new ExecutorHostPool({ maxHosts: config.executorProcesses });
   const replicated = store.kind === 'postgres' && config.replicaUrl !== undefined;
-  const sessions = new Sessions({ config, store, hosts, logger, mode: replicated ? 'onDemand' : 'all' });
+  let sessions: Sessions;
+  const metrics = new AppMetrics(() => snapshot(sessions, hosts));
+  sessions = new Sessions({ config, store, hosts, logger, metrics, mode: replicated ? 'onDemand' : 'all' });
   let replicas: ReplicaRouter | undefined;
   if (replicated) {
     replicas = new ReplicaRouter({
@@ -55,7 +57,7 @@ export async function createService(config: Config, logger?: Logger, opts: Creat
     replicas,
     recover: () => sessions.recover(),
     health: () => health(sessions, store),
-    metrics: () => sumMetrics([...sessions.all()].map((s) => s.metrics())),
+    metrics,
     async close() {
       await replicas?.close();
       await sessions.close();
@@ -77,22 +79,61 @@ async function health(sessions: Sessions, store: Store): Promise<HealthState> {
   }
 }
 
-function sumMetrics(all: readonly ServiceMetrics[]): ServiceMetrics {
-  const sum = (k: Exclude<keyof ServiceMetrics, 'symbolsByState'>) => all.reduce((n, m) => n + m[k], 0);
-  const symbolsByState = { NeverSearched: 0, Materializing: 0, Resolved: 0, Emitted: 0, Ready: 0 };
-  for (const m of all) for (const [state, n] of Object.entries(m.symbolsByState)) symbolsByState[state as keyof typeof symbolsByState] += n;
+function snapshot(sessions: Sessions, hosts: ExecutorHostPool | undefined): ServiceSnapshot {
+  const tenants: TenantSnapshot[] = [];
+  const symbolsByState: Record<string, number> = { NeverSearched: 0, Materializing: 0, Resolved: 0, Emitted: 0, Ready: 0 };
+  let dylibs = 0;
+  let modules = 0;
+  let executorRestarts = 0;
+  let codeCacheHits = 0;
+  let codeCacheMisses = 0;
+  let reoptimizations = 0;
+  let traps = 0;
+  let stackOverflows = 0;
+  let timeouts = 0;
+  let failedMaterializations = 0;
+  for (const s of sessions.all()) {
+    const jit = s.jit;
+    const stats = jit.executor.stats();
+    const m = s.metrics();
+    tenants.push({
+      tenant: s.tenant,
+      live: jit.executor.isRunning,
+      memoryPages: stats.usage?.memoryPages,
+      memoryLimitPages: jit.config.sessionMemoryLimitPages,
+      tableElements: stats.usage?.tableElements,
+      tableLimitElements: jit.config.sessionTableLimitElements,
+      codeBytes: jit.codeBudget.usedBytes,
+      codeLimitBytes: jit.codeBudget.limitBytes ?? Number.MAX_SAFE_INTEGER,
+      executorHeapBytes: stats.usage?.heapUsedBytes,
+      invokesInFlight: stats.inFlight,
+      invokesQueued: stats.queued,
+    });
+    dylibs += m.dylibs;
+    modules += m.modules;
+    for (const [state, n] of Object.entries(m.symbolsByState) as [string, number][]) symbolsByState[state] = (symbolsByState[state] ?? 0) + n;
+    executorRestarts += stats.restarts;
+    codeCacheHits += jit.codeCache.hits;
+    codeCacheMisses += jit.codeCache.misses;
+    reoptimizations += m.reoptimizations;
+    traps += m.traps;
+    stackOverflows += m.stackOverflows;
+    timeouts += m.timeouts;
+    failedMaterializations += m.failedMaterializations;
+  }
   return {
-    dylibs: sum('dylibs'),
-    modules: sum('modules'),
+    tenants,
+    dylibs,
+    modules,
     symbolsByState,
-    compiles: sum('compiles'),
-    reoptimizations: sum('reoptimizations'),
-    compileMs: sum('compileMs'),
-    failedMaterializations: sum('failedMaterializations'),
-    invokes: sum('invokes'),
-    invokeRunMs: sum('invokeRunMs'),
-    traps: sum('traps'),
-    stackOverflows: sum('stackOverflows'),
-    timeouts: sum('timeouts'),
+    executorRestarts,
+    codeCacheHits,
+    codeCacheMisses,
+    reoptimizations,
+    traps,
+    stackOverflows,
+    timeouts,
+    failedMaterializations,
+    executorHosts: hosts?.startedHosts ?? 0,
   };
 }

@@ -94,8 +94,8 @@ export interface SessionRewriteOptions {
   readonly memoryHook?: string;
   /** Import name of the table.grow hook; without it table.grow is left as it is. */
   readonly tableHook?: string;
-  /** When set, a defined memory becomes an import of this name (see below). */
-  readonly memory?: string;
+  /** When set, every defined memory becomes an import of this name (see below). */
+  readonly memory?: (index: number) => string;
   /** Export every defined table the module does not export yet (under tableExportName's name). */
   readonly exportTables?: boolean;
 }
@@ -106,8 +106,8 @@ export interface SessionRewrite {
   readonly memoryHooked: boolean;
   /** The table.grow hook was added (the module has a table.grow). */
   readonly tableHooked: boolean;
-  /** The defined memory became an import. */
-  readonly memoryImported: boolean;
+  /** The defined memories that became imports (their indices, which do not change). */
+  readonly memoriesImported: readonly number[];
   /** The exports added for defined tables (exportTables). */
   readonly tableExports: readonly TableExport[];
 }
@@ -125,16 +125,16 @@ export interface TableExport {
  * same limits, and with `exportTables` its unexported defined tables exported. Returns null
  * when none of these applies.
  *
- * The memory import is how the executor creates every memory of the session itself, counting
- * it before any code of the module runs; the memory's index does not change (a module has at
- * most one memory), and active data segments still initialize it at instantiation, as they
- * would a defined memory.
+ * The memory imports are how the executor creates every memory of the session itself, counting
+ * each before any code of the module runs. Appended after every original import, they keep the
+ * defined memories' indices (imported memories come first in the index space, in import order),
+ * so no memory index in the code changes; active data segments still initialize them at
+ * instantiation, as they would defined memories.
  */
 export function rewriteForSession(input: Uint8Array | ModuleBinary, options: SessionRewriteOptions): SessionRewrite | null {
   const binary = input instanceof Uint8Array ? decodeModuleBinary(input) : input;
   const { bytes } = binary;
-  if (binary.memories.length > 1) throw new RangeError('multiple memories are not supported');
-  const definedMemory = options.memory !== undefined && binary.importedMemories === 0 ? binary.memories[0] : undefined;
+  const definedMemories = options.memory === undefined ? [] : binary.memories.slice(binary.importedMemories);
   // memory.grow does not validate without a memory, nor table.grow without a table.
   const memoryHook = binary.memories.length > 0 ? options.memoryHook : undefined;
   const tableHook = binary.tables.length > 0 ? options.tableHook : undefined;
@@ -149,7 +149,7 @@ export function rewriteForSession(input: Uint8Array | ModuleBinary, options: Ses
   const memoryHooked = memoryHook !== undefined && scans.some((b) => b !== undefined && b.refs.memoryGrowSites.length > 0);
   const tableHooked = tableHook !== undefined && scans.some((b) => b !== undefined && b.refs.tableGrowSites.length > 0);
   const tableExports = options.exportTables ? unexportedTables(binary) : [];
-  if (!memoryHooked && !tableHooked && definedMemory === undefined && tableExports.length === 0) return null;
+  if (!memoryHooked && !tableHooked && definedMemories.length === 0 && tableExports.length === 0) return null;
 
   // The hooks' indices once appended after the original imports; every defined function moves up.
   const hooks = (memoryHooked ? 1 : 0) + (tableHooked ? 1 : 0);
@@ -165,11 +165,11 @@ export function rewriteForSession(input: Uint8Array | ModuleBinary, options: Ses
 
   const extraImports: Uint8Array[] = [];
   const importEntry = (name: string) => new ByteWriter(options.module.length + name.length + 16).name(options.module).name(name);
-  if (definedMemory !== undefined && options.memory !== undefined) {
-    const entry = importEntry(options.memory).u8(0x02);
-    encodeLimits(entry, definedMemory);
+  definedMemories.forEach((memory, k) => {
+    const entry = importEntry((options.memory as (index: number) => string)(binary.importedMemories + k)).u8(0x02);
+    encodeLimits(entry, memory);
     extraImports.push(entry.finish());
-  }
+  });
   if (memoryHooked) extraImports.push(importEntry(memoryHook as string).u8(0x00).u32(hookType).finish());
   if (tableHooked) extraImports.push(importEntry(tableHook as string).u8(0x00).u32(hookType).finish());
   const memoryHookCall = new ByteWriter(6).u8(CALL).u32(memoryHookIndex).finish();
@@ -214,7 +214,7 @@ export function rewriteForSession(input: Uint8Array | ModuleBinary, options: Ses
         importWritten = true;
         break;
       case SectionId.memory:
-        if (definedMemory === undefined) raw(); // else: the memory is imported now
+        if (definedMemories.length === 0) raw(); // else: the memories are imported now
         break;
       case SectionId.table:
         if (renumber) out.section(SectionId.table, tableSection(binary, map));
@@ -279,7 +279,13 @@ export function rewriteForSession(input: Uint8Array | ModuleBinary, options: Ses
     }
   }
   before(0xff); // nothing followed them: the sections still missing go at the end
-  return { bytes: out.finish(), memoryHooked, tableHooked, memoryImported: definedMemory !== undefined, tableExports };
+  return {
+    bytes: out.finish(),
+    memoryHooked,
+    tableHooked,
+    memoriesImported: definedMemories.map((_, k) => binary.importedMemories + k),
+    tableExports,
+  };
 }
 
 /**

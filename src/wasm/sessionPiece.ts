@@ -21,18 +21,17 @@ export function prepareForSession(piece: CompiledPiece): CompiledPiece {
   const binary = decodeModuleBinary(piece.bytes);
   const elements = definedTableElements(binary);
   const counted = elements > 0 ? { tableElements: elements } : {};
-  const memory = { kind: 'memory' as const, index: 0 };
   const host = chooseHostModule(piece.imports.map((i) => i.module));
   const r = rewriteForSession(binary, {
     module: host,
     memoryHook: MEMORY_GROW_HOOK_NAME,
     tableHook: TABLE_GROW_HOOK_NAME,
-    memory: entityName(memory),
+    memory: (index) => entityName({ kind: 'memory', index }),
     exportTables: true,
   });
   if (r === null) return elements > 0 ? { ...piece, ...counted } : piece;
   const imports: PieceImport[] = [...piece.imports];
-  if (r.memoryImported) imports.push({ module: host, name: entityName(memory), ref: memory });
+  for (const index of r.memoriesImported) imports.push({ module: host, name: entityName({ kind: 'memory', index }), ref: { kind: 'memory', index } });
   const hostImports: HostImport[] = [...piece.hostImports];
   if (r.memoryHooked) hostImports.push({ module: host, name: MEMORY_GROW_HOOK_NAME, host: 'memoryGrow' });
   if (r.tableHooked) hostImports.push({ module: host, name: TABLE_GROW_HOOK_NAME, host: 'tableGrow' });

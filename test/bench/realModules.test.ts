@@ -10,7 +10,7 @@ import { directRunInChild } from '../../bench/realModules/bench.ts';
 import { DirectTarget, LinkError } from '../../bench/realModules/direct.ts';
 import { REAL_MODULES, realModule } from '../../bench/realModules/modules.ts';
 import { cachedPath, watModule } from '../../bench/realModules/packages.ts';
-import { ServiceTarget, startServer } from '../../bench/realModules/service.ts';
+import { reoptimizations, ServiceTarget, startServer } from '../../bench/realModules/service.ts';
 import type { Json, RealModule } from '../../bench/realModules/target.ts';
 import { warmUp } from '../../bench/realModules/warmup.ts';
 
@@ -73,4 +73,35 @@ t.test('over HTTP the real server gives the direct results', async (t) => {
     t.same(served.result, direct.result, `${id}: same result as directly`);
     t.ok(target.stats.compiled > 0, `${id}: the service compiled bodies lazily (${target.stats.compiled})`);
   }
+});
+
+t.test('the server\'s re-optimization count is read from /metrics', async (t) => {
+  const server = await startServer();
+  t.teardown(() => server.stop());
+  t.equal(await reoptimizations(server.port), 0, 'a fresh server has re-optimized nothing');
+  const target = new ServiceTarget(server.port);
+  t.teardown(() => target.close());
+  await target.createDylib('hot');
+  await target.addModule(
+    'hot',
+    'loop',
+    `(module
+      (func $inc (param i32) (result i32) (i32.add (local.get 0) (i32.const 1)))
+      (func (export "run") (param $n i32) (result i32) (local $i i32) (local $a i32)
+        (block $done (loop $next
+          (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+          (local.set $a (call $inc (local.get $a)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $next)))
+        (local.get $a)))`,
+  );
+  // 1,500 entries of $inc pass the default threshold (1,000); its optimized tier and its
+  // caller's are compiled beside the program, so the count may come after the call's answer.
+  t.equal(await target.invoke('hot', 'run', [1500]), 1500);
+  let reoptimized = 0;
+  for (let i = 0; i < 300 && reoptimized === 0; i++) {
+    reoptimized = await reoptimizations(server.port);
+    if (reoptimized === 0) await new Promise((r) => setTimeout(r, 100));
+  }
+  t.ok(reoptimized >= 1, `counted (${reoptimized})`);
 });

@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ValType, WasmValue } from '../../src/wasm/types.ts';
 
-export function watBytes(text: string): Uint8Array {
+export function watBytes(text: string, flags: readonly string[] = []): Uint8Array {
   const dir = mkdtempSync(join(tmpdir(), 'executor-test-'));
   try {
     writeFileSync(join(dir, 'm.wat'), text);
-    execFileSync('wat2wasm', ['--debug-names', join(dir, 'm.wat'), '-o', join(dir, 'm.wasm')], { stdio: 'pipe' });
+    execFileSync('wat2wasm', ['--debug-names', ...flags, join(dir, 'm.wat'), '-o', join(dir, 'm.wasm')], { stdio: 'pipe' });
     return new Uint8Array(readFileSync(join(dir, 'm.wasm')));
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -7,6 +7,7 @@ import { DuplicateDefinition, FailedToMaterialize, InvalidModule, SymbolsNotFoun
 import { SymbolState } from '../../src/core/SymbolFlags.ts';
 import type { JITConfig } from '../../src/config.ts';
 import type { LazyJIT } from '../../src/jit/LazyJIT.ts';
+import { watBytes } from '../executor/helpers.ts';
 import { args, createJIT, i32 } from './helpers.ts';
 
 const chain = `(module
@@ -253,4 +254,24 @@ t.test('removing an impl dylib by itself: calls into it fail, the next lazy add 
     t.ok(jit.session.getJITDylibByName('main.impl'), 'a new impl dylib');
     t.same((await jit.invoke('main', 'h', args())).results, [i32(3)]);
   });
+});
+
+t.test('multi-memory modules work in the baseline tier, lazily and eagerly', async (t) => {
+  const bytes = watBytes(
+    `(module (memory $a (export "a") 1) (memory $b (export "b") 1 4)
+      (data (memory $b) (i32.const 0) "\\2a")
+      (func (export "copy") (result i32) (i32.store $a (i32.const 0) (i32.load8_u $b (i32.const 0))) (i32.load $a (i32.const 0)))
+      (func (export "growB") (result i32) (memory.grow $b (i32.const 1))))`,
+    ['--enable-multi-memory'],
+  );
+  for (const lazy of [true, false]) {
+    await withJIT(t, async (jit) => {
+      jit.createDylib('main');
+      await jit.addModule('main', { wasm: bytes }, { lazy, optimize: 0 });
+      t.same((await jit.invoke('main', 'copy', args())).results, [i32(42)], `lazy: ${lazy}: each memory holds its own data`);
+      t.same((await jit.invoke('main', 'growB', args())).results, [i32(1)], `lazy: ${lazy}: the second memory grows through the budget hook`);
+      t.equal((await jit.readMemory('main', 'b', 0, 1)).pages, 2);
+      t.equal((await jit.readMemory('main', 'a', 0, 4)).bytes[0], 42);
+    });
+  }
 });

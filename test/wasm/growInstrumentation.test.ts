@@ -103,9 +103,9 @@ t.test('a defined memory becomes an import: same limits, same data, provided fro
     (func (export "peek") (result i32) (i32.load8_u (i32.const 9)))
     ${grow})`;
   for (const grow of ['', '(func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))']) {
-    const r = rewriteForSession(watBytes(wat(grow)), { module: 'jit', memoryHook: 'memory.grow', memory: 'memory:0' });
+    const r = rewriteForSession(watBytes(wat(grow)), { module: 'jit', memoryHook: 'memory.grow', memory: (i) => `memory:${i}` });
     if (!r) throw new Error('expected a rewrite');
-    t.same([r.memoryImported, r.memoryHooked], [true, grow !== '']);
+    t.same([r.memoriesImported, r.memoryHooked], [[0], grow !== '']);
     const binary = decodeModuleBinary(r.bytes);
     t.equal(binary.importedMemories, 1);
     t.same(binary.memories, [{ initial: 2, maximum: 5 }]);
@@ -115,8 +115,31 @@ t.test('a defined memory becomes an import: same limits, same data, provided fro
     t.equal(x['mem'], memory, 'the instance exports the memory it was given');
     if (grow) t.equal((x['grow'] as (d: number) => number)(1), 2);
   }
-  const imported = rewriteForSession(watBytes('(module (import "a" "m" (memory 1)))'), { module: 'jit', memoryHook: 'g', memory: 'memory:0' });
+  const imported = rewriteForSession(watBytes('(module (import "a" "m" (memory 1)))'), { module: 'jit', memoryHook: 'g', memory: (i) => `memory:${i}` });
   t.equal(imported, null, 'an imported memory stays as it is');
+
+  // Multiple memories: every defined one becomes an import at its own index, after the imported ones.
+  const multi = rewriteForSession(
+    watBytes(`(module (import "a" "m" (memory 1)) (memory $two (export "two") 2 3) (memory $three 1)
+      (data (memory $two) (i32.const 0) "A") (data (memory $three) (i32.const 0) "B")
+      (func (export "peek") (result i32) (i32.add (i32.load8_u $two (i32.const 0)) (i32.load8_u $three (i32.const 0))))
+      (func (export "grow3") (result i32) (memory.grow $three (i32.const 1))))`, ['--enable-multi-memory']),
+    { module: 'jit', memoryHook: 'memory.grow', memory: (i) => `memory:${i}` },
+  );
+  if (!multi) throw new Error('expected a rewrite');
+  t.same(multi.memoriesImported, [1, 2], 'memories 1 and 2 imported, memory 0 was imported already');
+  const mb = decodeModuleBinary(multi.bytes);
+  t.equal(mb.importedMemories, 3);
+  const memories = [new WebAssembly.Memory({ initial: 1 }), new WebAssembly.Memory({ initial: 2, maximum: 3 }), new WebAssembly.Memory({ initial: 1 })];
+  const deltas: number[] = [];
+  const mx = instantiateDirect(multi.bytes, {
+    a: { m: memories[0] as WebAssembly.Memory },
+    jit: { 'memory:1': memories[1] as WebAssembly.Memory, 'memory:2': memories[2] as WebAssembly.Memory, 'memory.grow': (d: number) => (deltas.push(d), d) },
+  }).exports;
+  t.equal((mx['peek'] as () => number)(), 'A'.charCodeAt(0) + 'B'.charCodeAt(0), 'each data segment initialized its own memory');
+  t.equal(mx['two'], memories[1], 'the export is the memory given for index 1');
+  t.equal((mx['grow3'] as () => number)(), 1, 'memory 2 grew');
+  t.same(deltas, [1], 'through the hook');
 });
 
 t.test('prepareForSession describes the imports it adds', async (t) => {
@@ -155,7 +178,7 @@ t.test('every table.grow asks the table hook; memory.grow keeps its own; results
   const original = watBytes(TABLES_WAT);
   const r = rewriteForSession(original, { module: 'jit', memoryHook: 'memory.grow', tableHook: 'table.grow' });
   if (!r) throw new Error('expected a rewrite');
-  t.same([r.memoryHooked, r.tableHooked, r.memoryImported, r.tableExports], [true, true, false, []]);
+  t.same([r.memoryHooked, r.tableHooked, r.memoriesImported, r.tableExports], [true, true, [], []]);
   const after = decodeModuleBinary(r.bytes);
   t.same(
     after.imports.slice(-2).map((i) => `${i.module}.${i.name}`),
@@ -223,7 +246,7 @@ t.test('exportTables: every defined table the module does not export gets an exp
       { name: 'table:2$', index: 2 },
       { name: 'table:3', index: 3 },
     ], `${label}: the unexported defined tables; "table:2" is the name of a function export`);
-    t.same([r.memoryHooked, r.tableHooked, r.memoryImported], [false, tableHook !== undefined, false]);
+    t.same([r.memoryHooked, r.tableHooked, r.memoriesImported], [false, tableHook !== undefined, []]);
     const hook = recordingHook();
     const x = instantiateDirect(r.bytes, { env: { shared }, jit: { 'table.grow': hook.grow } }).exports;
     t.same(Object.keys(x), ['a', 'table:2', 'grow', 'table:2$', 'table:3'], `${label}: the imported table is not exported`);

@@ -1,0 +1,97 @@
+// What Linux's /proc says about another process: its resident set (and its descendants'), and
+// its worker threads.
+// The bench reads the real server process from outside, as an operator would, rather than
+// asking the server about itself. Node names every worker thread after its Worker's `name`
+// option ("WorkerThread" when none is given), so worker threads can be told from V8's and
+// libuv's own threads by name.
+
+import { readdirSync, readFileSync } from 'node:fs';
+
+export class ProcStatsError extends Error {
+  override name = 'ProcStatsError';
+}
+
+function status(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch (err) {
+    throw new ProcStatsError(`cannot read /proc/${pid}/status (Linux only; is the process running?): ${String(err)}`);
+  }
+}
+
+function kib(text: string, field: string, pid: number): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(text);
+  if (!m?.[1]) throw new ProcStatsError(`/proc/${pid}/status has no ${field}`);
+  return Number(m[1]);
+}
+
+/** Resident set size now, in MB (2^20 bytes). */
+export function rssMb(pid: number): number {
+  return kib(status(pid), 'VmRSS', pid) / 1024;
+}
+
+/** Processes whose parent is `pid`, and theirs, and so on (a process that exits meanwhile is skipped). */
+export function descendants(pid: number): number[] {
+  const parentOf = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // The command name, in parentheses, may hold spaces and parentheses: read after the last ')'.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parentOf.set(Number(entry), ppid);
+    } catch {
+      // Gone between the listing and the read.
+    }
+  }
+  const found: number[] = [];
+  let frontier = [pid];
+  while (frontier.length > 0) {
+    const next = [...parentOf].filter(([, ppid]) => frontier.includes(ppid)).map(([child]) => child);
+    found.push(...next);
+    frontier = next;
+  }
+  return found;
+}
+
+/** Resident set of `pid` and all its descendants, in MB (shared pages counted once per process). */
+export function treeRssMb(pid: number): number {
+  let total = rssMb(pid);
+  for (const child of descendants(pid)) {
+    try {
+      total += rssMb(child);
+    } catch {
+      // Exited meanwhile.
+    }
+  }
+  return total;
+}
+
+/** Peak resident set size so far, in MB. */
+export function peakRssMb(pid: number): number {
+  return kib(status(pid), 'VmHWM', pid) / 1024;
+}
+
+/** The process's threads by name (a thread that exits while this reads is skipped). */
+export function threadNames(pid: number): string[] {
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch (err) {
+    throw new ProcStatsError(`cannot list /proc/${pid}/task: ${String(err)}`);
+  }
+  const names: string[] = [];
+  for (const task of tasks) {
+    try {
+      names.push(readFileSync(`/proc/${pid}/task/${task}/comm`, 'utf8').trim());
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return names;
+}
+
+/** Threads running a Worker that was given no name: the executor and the compile thread here. */
+export function unnamedWorkerThreads(pid: number): number {
+  return threadNames(pid).filter((n) => n === 'WorkerThread').length;
+}
