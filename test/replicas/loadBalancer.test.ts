@@ -7,6 +7,8 @@
 //   the lease holder served a tenant (the others forwarded to it);
 // - read-your-writes across replicas: a definition acknowledged through the load balancer is
 //   visible at once through each replica, and so is its removal;
+// - a tenant deleted through one replica is gone from the replica that served it;
+// - deploy/haproxy.cfg's balancing (hash on the credential) lets one replica serve a tenant;
 // - kill -9 of a replica: every tenant answers again through the load balancer (503 with
 //   Retry-After until then, nothing else), with all its definitions; the dead replica's tenants
 //   start from what instantiating their modules again produces, the survivor's keep their state;
@@ -234,6 +236,8 @@ const tenants: Tenant[] = await Promise.all(
     return { name, index, key };
   }),
 );
+/** The key of the tenant whose first requests raced (deleted later). */
+let racerKey = '';
 /** The replica left after the kill test. */
 let alive: Replica | undefined;
 /** Definitions of each tenant before a replica is killed. */
@@ -243,6 +247,7 @@ t.test('concurrent first requests of a tenant on both replicas take one lease', 
   await lb.expect(201, 'POST', '/tenants', { bearer: ADMIN_TOKEN, json: { name: 'racer' } });
   const { key } = await lb.expect<{ key: string }>(201, 'POST', '/tenants/racer/keys', { bearer: ADMIN_TOKEN, json: {} });
   const racer: Tenant = { name: 'racer', index: -1, key };
+  racerKey = key;
   const first = await Promise.all(range(8).map((i) => replicas[i % 2]!.direct.request('POST', '/dylibs', { bearer: key, json: { name: `d${i}` } })));
   t.same(
     first.map((r) => r.status),
@@ -361,6 +366,25 @@ t.test('read-your-writes across replicas', async (t) => {
     }),
   );
   for (const tenant of tenants) before.set(tenant.name, await definitions(lb, tenant));
+});
+
+t.test('a tenant deleted through one replica is gone from the one that served it', async (t) => {
+  const holder = byUrl.get((await leaseHolders(databaseUrl)).get('racer') ?? '');
+  const other = replicas.find((r) => r !== holder);
+  if (holder === undefined || other === undefined) return t.fail('the racer tenant has no holder');
+  const { keys } = await holder.direct.expect<{ keys: unknown[] }>(200, 'GET', '/tenants/racer/keys', { bearer: ADMIN_TOKEN });
+  t.equal(keys.length, 1, 'the tenant has its key');
+  const oldKey = racerKey;
+  await other.direct.expect(204, 'DELETE', '/tenants/racer', { bearer: ADMIN_TOKEN });
+  for (const r of replicas) t.equal((await r.direct.request('GET', '/dylibs', { bearer: oldKey })).status, 401, `its key no longer works on ${r.name}`);
+  // A new tenant of the same name starts empty, on whichever replica serves it.
+  await other.direct.expect(201, 'POST', '/tenants', { bearer: ADMIN_TOKEN, json: { name: 'racer' } });
+  const { key } = await other.direct.expect<{ key: string }>(201, 'POST', '/tenants/racer/keys', { bearer: ADMIN_TOKEN, json: {} });
+  const racer: Tenant = { name: 'racer', index: -1, key };
+  for (const r of [holder, other]) {
+    const names = ((await definitions(r.direct, racer)) as { name: string }[]).map((d) => d.name);
+    t.same(names, ['spectest'], `the new tenant has nothing of the old one through ${r.name}`);
+  }
 });
 
 t.test("deploy/haproxy.cfg's balancing (hash on the credential) serves a tenant without forwarding", async (t) => {
