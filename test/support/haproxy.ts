@@ -59,8 +59,7 @@ interface Teardown {
 }
 
 /** The haproxy binary: on PATH, or where Debian puts it (/usr/sbin, which a non-root PATH may lack). */
-export function findHaproxy(): string {
-  const dirs = [...(process.env['PATH'] ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin'];
+export function findHaproxy(dirs: readonly string[] = [...(process.env['PATH'] ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin']): string {
   for (const dir of dirs) {
     if (dir === '') continue;
     const file = join(dir, 'haproxy');
