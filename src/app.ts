@@ -236,8 +236,10 @@ export default async function app(fastify: FastifyInstance, { service, config }:
       if (placement.local) return;
       // Sent here by a replica that believed this one holds it: the lease is moving; the client retries.
       if (forwarded) throw new StoreUnavailable(`The session of tenant "${tenant}" is moving between replicas; try again.`, 1);
-      // The body is not read yet: hand the raw stream on, byte for byte.
-      (request as { body: unknown }).body = request.raw;
+      // The body is not read yet: hand the raw stream on, byte for byte. Not for GET and HEAD,
+      // which have none: reply-from refuses to send a body with them (every forwarded GET
+      // answered 500 "Rewriting the body when doing a GET is not allowed").
+      if (request.method !== 'GET' && request.method !== 'HEAD') (request as { body: unknown }).body = request.raw;
       const self = service.replicas.replicaId;
       return reply.from(placement.url + request.url, {
         rewriteRequestHeaders: (_req, headers) => ({ ...headers, [FORWARDED_HEADER]: self }),
@@ -250,6 +252,17 @@ export default async function app(fastify: FastifyInstance, { service, config }:
         },
       });
     }
+  });
+  // The request was placed here before its body arrived; a body that took long, or this process
+  // paused (GC, CPU starvation, SIGSTOP) past three quarters of LEASE_MS, may have let another
+  // replica take the tenant over meanwhile. Checked again once the body is read, so such a write
+  // is refused (nothing took effect; the client retries and reaches the new holder) rather than
+  // applied to a session nobody else sees. A pause during the handler itself is not covered: that
+  // needs the store's writes fenced by the lease.
+  fastify.addHook('preHandler', async (request) => {
+    const tenant = request.principal?.tenant;
+    if (service.replicas === undefined || tenant === undefined || service.replicas.serves(tenant)) return;
+    throw new StoreUnavailable(`The session of tenant "${tenant}" moved to another replica while this request was arriving; try again.`, 1);
   });
   fastify.addHook('onResponse', async (request, reply) => {
     metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);

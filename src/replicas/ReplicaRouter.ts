@@ -71,6 +71,11 @@ export class ReplicaRouter {
     return p;
   }
 
+  /** Whether this replica still serves `tenant` (its lease confirmed recently enough); stops serving it if not. */
+  serves(tenant: string): boolean {
+    return this.holds(tenant);
+  }
+
   /** Tells the other replicas that `tenant` was deleted or its limits changed. */
   async announce(change: TenantChange): Promise<void> {
     await this.leases.notify(change).catch((err: unknown) => this.logger?.warn({ err }, 'could not announce a tenant change'));
