@@ -3,11 +3,12 @@
 // listens before it recovers), a clean look at what the store holds once the server is gone,
 // and small HTTP helpers that fail with the response when a request the test needs is refused.
 
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore, type DefinitionRecord } from '../../src/store/Store.ts';
-import { type ApiResponse, type ServerProcess, type StartOptions, startServerProcess } from '../support/serverProcess.ts';
+import { type ApiResponse, PROJECT_ROOT, type ServerProcess, type StartOptions, startServerProcess } from '../support/serverProcess.ts';
 
 interface Teardown {
   teardown(fn: () => unknown): void;
@@ -150,4 +151,32 @@ export async function allDylibs(server: ServerProcess): Promise<Map<string, Dyli
 export function outcome(res: ApiResponse): string {
   if (res.status >= 200 && res.status < 300) return 'ok';
   return `${res.status} ${(res.json as { error?: { code?: string } } | undefined)?.error?.code ?? '?'}`;
+}
+
+export interface Exited {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  /** stdout and stderr together: the JSON log lines and anything else. */
+  readonly output: string;
+}
+
+/**
+ * Runs the server on `store` as npm start does and waits for it to exit by itself (a start that
+ * must fail); killed and reported as such if it is still running after `withinMs`.
+ */
+export async function runUntilExit(store: TestStore, env: Readonly<Record<string, string>> = {}, withinMs = 60_000): Promise<Exited> {
+  const childEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== 'NODE_OPTIONS' && !k.startsWith('TAP')) childEnv[k] = v;
+  Object.assign(childEnv, { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', DATABASE_URL: store.url }, env);
+  const child = spawn(process.execPath, [join('src', 'server.ts')], { cwd: PROJECT_ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (output += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (output += s));
+  const timer = setTimeout(() => {
+    output += `\n(still running after ${withinMs} ms: killed)`;
+    child.kill('SIGKILL');
+  }, withinMs);
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('close', (c, s) => resolve([c, s])));
+  clearTimeout(timer);
+  return { code, signal, output };
 }
