@@ -24,6 +24,8 @@ const SERVICE_COUNTERS: readonly { key: CounterKey; name: string; help: string; 
   { key: 'traps', name: 'wasmjit_traps_total', help: 'Invokes that trapped.', scale: 1 },
   { key: 'stackOverflows', name: 'wasmjit_stack_overflows_total', help: 'Invokes that exhausted the call stack.', scale: 1 },
   { key: 'timeouts', name: 'wasmjit_timeouts_total', help: 'Invokes stopped at their time limit.', scale: 1 },
+  { key: 'codeCacheHits', name: 'wasmjit_code_cache_hits_total', help: 'Optimizing compiles found in the code cache (binaryen skipped).', scale: 1 },
+  { key: 'codeCacheMisses', name: 'wasmjit_code_cache_misses_total', help: 'Optimizing compiles not in the code cache (binaryen ran).', scale: 1 },
 ];
 
 export class AppMetrics {

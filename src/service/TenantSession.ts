@@ -324,6 +324,8 @@ export class TenantSession implements JITService {
       traps: c.traps,
       stackOverflows: this.stackOverflows,
       timeouts: c.timeouts,
+      codeCacheHits: this.jit.codeCache.hits,
+      codeCacheMisses: this.jit.codeCache.misses,
     };
   }
 

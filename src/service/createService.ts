@@ -76,5 +76,7 @@ function sumMetrics(all: readonly ServiceMetrics[]): ServiceMetrics {
     traps: sum('traps'),
     stackOverflows: sum('stackOverflows'),
     timeouts: sum('timeouts'),
+    codeCacheHits: sum('codeCacheHits'),
+    codeCacheMisses: sum('codeCacheMisses'),
   };
 }
