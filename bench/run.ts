@@ -14,6 +14,7 @@ import { defaultJITConfig } from '../src/config.ts';
 import { addModule, chainLL, chainModule, chainResult, loopModule } from './wasmgen.ts';
 import { expectOk, median, now, percentile, QUICK, request } from './lib.ts';
 import { realModulesBench } from './realModules/bench.ts';
+import { persistenceBench } from './persistence.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -428,6 +429,9 @@ await section('4. HTTP vs bare fastify', () => httpBench());
 await section('6. memory', () => memoryBench());
 await section('7. real modules from npm packages, service vs V8', () =>
   realModulesBench({ row, problem: (m) => problems.push(m), raw: (raw.realModules = {}) as Record<string, unknown> }, QUICK),
+);
+await section('8. persistence: recovery and the code cache', () =>
+  persistenceBench({ row, problem: (m) => problems.push(m), raw: (raw.persistence = {}) as Record<string, unknown> }, QUICK),
 );
 
 const totalS = (now() - started) / 1000;
