@@ -19,6 +19,7 @@ import { type BenchRow, type BenchSink, expectOk, fmt, median, now, percentile, 
 import { firstResultOverHttp } from './firstResult.ts';
 import { idleServerBench } from './idleServer.ts';
 import { realModulesBench } from './realModules/bench.ts';
+import { persistenceBench } from './persistence.ts';
 import { startBareServer, startJitServer } from './servers.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -460,6 +461,7 @@ await section('5. HTTP throughput vs bare fastify', () => httpBench());
 await section('5b. /health under a compile storm', () => stormBench());
 await section('6. memory', () => memoryBench());
 await section('7. real modules from npm packages, service vs V8', () => realModulesBench({ ...sink, raw: (raw.realModules = {}) as Record<string, unknown> }, QUICK));
+await section('8. persistence: recovery and the code cache', () => persistenceBench({ ...sink, raw: (raw.persistence = {}) as Record<string, unknown> }, QUICK));
 
 const totalS = (now() - started) / 1000;
 console.log(`\n${'id'.padEnd(22)} ${'value'.padStart(11)}  ${'goal'.padEnd(16)} verdict  A vs B`);

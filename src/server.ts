@@ -90,9 +90,10 @@ export async function main(): Promise<void> {
     logger.warn({ host: config.host }, 'serving without ADMIN_TOKEN on an address other than loopback: anyone who can reach it can read, call and delete everything');
   }
   service.recover().catch((err: unknown) => {
-    logger.fatal({ err }, 'recovery from the store failed');
-    process.exitCode = 1;
-    void server.close();
+    logger.fatal({ err }, `recovery from the store failed: ${err instanceof Error ? err.message : String(err)}`);
+    // Exit explicitly: once the server is closed the event loop empties, and close-with-grace's
+    // beforeExit handler would end the process with code 0, which a supervisor takes for success.
+    void server.close().finally(() => process.exit(1));
   });
   // close-with-grace also listens to the fatal signals unless told to skip them, and a JavaScript
   // listener for SIGSEGV or SIGBUS replaces the handler V8 installs to turn a wasm out-of-bounds

@@ -84,12 +84,13 @@ export class ExecutorResources implements ResourceManager {
     }
     if (now.length === 0) return;
     for (const a of now) this.released.add(a);
-    try {
-      await this.executor.apply({ op: 'release', addrs: now });
-    } catch (err) {
+    const released = this.executor.apply({ op: 'release', addrs: now }).catch((err: unknown) => {
       // A closed executor has nothing left to release.
       if (!(err instanceof Error && err.message === 'The executor is closed.')) this.reportError(err);
-    }
+    });
+    // During recovery the executor only logs ops, for the worker that the tenant's first request
+    // starts: waiting for this one would wait for a worker nobody starts (and hang recovery).
+    if (!this.executor.deferStart) await released;
   }
 
   handleTransferResources(_jd: JITDylib, dstKey: ResourceKey, srcKey: ResourceKey): void {

@@ -37,6 +37,10 @@ export interface ServiceMetrics {
   readonly stackOverflows: number;
   /** Counter: invokes stopped at their time limit. */
   readonly timeouts: number;
+  /** Counter: optimizing compiles (eager modules with optimize > 0, optimized tiers) found in the code cache. */
+  readonly codeCacheHits: number;
+  /** Counter: optimizing compiles the code cache did not have (binaryen ran). */
+  readonly codeCacheMisses: number;
 }
 
 export interface JITService {

@@ -19,6 +19,9 @@ import { TenantSession, type SessionLimits } from './TenantSession.ts';
 
 export const DEFAULT_TENANT = 'default';
 
+/** Recovery logs its progress every this many definitions (dylibs, modules and reexports). */
+const PROGRESS_LOG_EVERY = 1000;
+
 export type RecoveryState =
   | { readonly status: 'recovering'; readonly tenantsDone: number; readonly tenants: number; readonly current?: string; readonly definitions: RecoveryCounts }
   | { readonly status: 'ok'; readonly tenants: number; readonly ms: number }
@@ -101,17 +104,20 @@ export class Sessions {
       }
       const definitions: RecoveryCounts = { dylibs: 0, modules: 0, reexports: 0 };
       let done = 0;
+      this.logger?.info({ tenants: list.length }, 'recovering the tenants from the store');
+      // A line every PROGRESS_LOG_EVERY definitions, so a long recovery shows it is moving.
+      let nextLogAt = PROGRESS_LOG_EVERY;
       for (const t of list) {
         this.recovery = { status: 'recovering', tenantsDone: done, tenants: list.length, current: t.name, definitions: { ...definitions } };
         const session = await this.open(t);
         const counts = await recoverTenant(session, this.store, (c) => {
-          this.recovery = {
-            status: 'recovering',
-            tenantsDone: done,
-            tenants: list.length,
-            current: t.name,
-            definitions: { dylibs: definitions.dylibs + c.dylibs, modules: definitions.modules + c.modules, reexports: definitions.reexports + c.reexports },
-          };
+          const sum = { dylibs: definitions.dylibs + c.dylibs, modules: definitions.modules + c.modules, reexports: definitions.reexports + c.reexports };
+          this.recovery = { status: 'recovering', tenantsDone: done, tenants: list.length, current: t.name, definitions: sum };
+          const total = sum.dylibs + sum.modules + sum.reexports;
+          if (total >= nextLogAt) {
+            nextLogAt = total + PROGRESS_LOG_EVERY;
+            this.logger?.info({ tenant: t.name, ...sum, tenantsDone: done, tenants: list.length }, 'recovering');
+          }
         });
         definitions.dylibs += counts.dylibs;
         definitions.modules += counts.modules;

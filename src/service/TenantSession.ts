@@ -20,13 +20,14 @@ import type { JITDylib, SymbolTableEntry } from '../core/JITDylib.ts';
 import { formatAddress } from '../core/SymbolDefinition.ts';
 import { SymbolState, symbolStateName } from '../core/SymbolFlags.ts';
 import type { LazyJIT } from '../jit/LazyJIT.ts';
+import { symbolTarget } from '../jit/symbolTargets.ts';
 import type { WasmModuleRecord } from '../jit/WasmModuleRecord.ts';
 import type { AppMetrics } from '../metrics/AppMetrics.ts';
 import type { Store } from '../store/Store.ts';
 import type { FuncType } from '../wasm/types.ts';
 import type { JITService, ServiceMetrics } from './JITService.ts';
 import { MemoryOutOfRange } from './errors.ts';
-import { KeptRemovals } from './KeptRemovals.ts';
+import { type DylibUses, KeptRemovals, type ReexportTarget, type Removable } from './KeptRemovals.ts';
 import { SerialQueue } from './SerialQueue.ts';
 import { decodeArgs, encodeResult } from './values.ts';
 
@@ -90,9 +91,10 @@ export class TenantSession implements JITService {
     this.dylibSeqs.set(jd, seq);
   }
 
+  /** Called before recovery removes the dylib again, while its modules and reexports are still there. */
   restoredKeptDylib(jd: JITDylib, seq: number): void {
     this.dylibSeqs.delete(jd);
-    this.kept.keepDylib(jd, seq);
+    this.kept.keepDylib(jd, seq, this.usesOf(jd));
   }
 
   restoredKeptModule(record: WasmModuleRecord): void {
@@ -125,13 +127,16 @@ export class TenantSession implements JITService {
   removeDylib(name: string): Promise<void> {
     return this.writes.run(async () => {
       const jd = this.jit.getDylib(name);
-      const keep = this.jit.importers({ dylib: jd }).length > 0;
+      const keep = this.isUsed({ dylib: jd });
       await this.store.removeDylib(this.tenant, name, { keep });
       const others = this.jit.session.getJITDylibs().filter((d) => d !== jd && d.getLinkOrder().some((e) => e.jd === jd));
+      const uses = keep ? this.usesOf(jd) : undefined;
       await this.jit.removeDylib(name);
       const seq = this.dylibSeqs.get(jd);
       this.dylibSeqs.delete(jd);
-      if (keep && seq !== undefined) this.kept.keepDylib(jd, seq);
+      if (uses && seq !== undefined) this.kept.keepDylib(jd, seq, uses);
+      // The store deleted the dylib's records, those of its modules kept as removed too.
+      if (!keep) this.kept.forgetModulesOf(jd);
       // Other dylibs' link orders forgot it: so does the store (recovery also drops names of removed dylibs).
       const changes = others.filter((d) => this.jit.session.getJITDylibByName(d.name) === d && !this.jit.implOf(d));
       if (changes.length > 0) {
@@ -183,7 +188,7 @@ export class TenantSession implements JITService {
   removeModule(dylib: string, moduleId: string): Promise<void> {
     return this.writes.run(async () => {
       const record = this.jit.moduleOf(dylib, moduleId);
-      const keep = this.jit.importers({ record }).length > 0;
+      const keep = this.isUsed({ record });
       await this.store.removeModule(this.tenant, moduleId, { keep });
       await this.jit.removeModule(dylib, moduleId);
       if (keep) this.kept.keepModule(record);
@@ -218,12 +223,50 @@ export class TenantSession implements JITService {
     });
   }
 
-  /** Drops from the store what it kept removed (something imported from it) once nothing does any more. */
+  /**
+   * Drops from the store what it kept removed once nothing uses it any more; until nothing more
+   * goes, since a purged removal may have been the last user of another.
+   */
   private async purgeUnreferenced(): Promise<void> {
-    const { modules, dylibs } = this.kept.unreferenced((what) => this.jit.importers(what).length > 0);
-    if (modules.length === 0 && dylibs.length === 0) return;
-    await this.store.purge(this.tenant, { modules: modules.map((r) => r.id), dylibSeqs: dylibs.map(([, seq]) => seq) });
-    this.kept.forget(modules, dylibs.map(([jd]) => jd));
+    for (;;) {
+      const { modules, dylibs } = this.kept.unreferenced((what) => this.isUsed(what));
+      if (modules.length === 0 && dylibs.length === 0) return;
+      await this.store.purge(this.tenant, { modules: modules.map((r) => r.id), dylibSeqs: dylibs.map(([, seq]) => seq) });
+      this.kept.forget(modules, dylibs.map(([jd]) => jd));
+    }
+  }
+
+  /**
+   * Whether removing `what` must keep its records in the store: something the store still holds
+   * uses it, so recovery must define it before that user (and remove it after). A user is a live
+   * module importing its memory, table or global, a reexport (in a live dylib) of one of its
+   * symbols, or a kept removal doing either.
+   */
+  private isUsed(what: Removable): boolean {
+    if (this.jit.importers(what).length > 0 || this.kept.usedByKept(what)) return true;
+    const target = 'record' in what ? what.record.targetJD : what.dylib;
+    const exported = 'record' in what ? new Set(what.record.module.info.exports.map((e) => e.name)) : undefined;
+    for (const jd of this.jit.session.getJITDylibs()) {
+      // A dylib's reexports of its own symbols go with it.
+      if ('dylib' in what && jd === what.dylib) continue;
+      for (const e of jd.symbols()) {
+        const t = symbolTarget(e);
+        if (t && t.jd === target && (exported === undefined || exported.has(t.name))) return true;
+      }
+    }
+    return false;
+  }
+
+  /** What a dylib about to be removed uses: its modules (their imports) and its reexports' targets. */
+  private usesOf(jd: JITDylib): DylibUses {
+    const reexports: ReexportTarget[] = [];
+    const impl = this.jit.implDylibOf(jd);
+    for (const e of jd.symbols()) {
+      const t = symbolTarget(e);
+      // Its modules' own lazy reexports (into its impl dylib) go with it.
+      if (t && t.jd !== jd && t.jd !== impl) reexports.push({ jd: t.jd, name: t.name });
+    }
+    return { modules: [...this.jit.modulesOf(jd)], reexports };
   }
 
   async getSymbol(dylib: string, name: string): Promise<SymbolView> {
@@ -299,6 +342,8 @@ export class TenantSession implements JITService {
       traps: c.traps,
       stackOverflows: this.stackOverflows,
       timeouts: c.timeouts,
+      codeCacheHits: this.jit.codeCache.hits,
+      codeCacheMisses: this.jit.codeCache.misses,
     };
   }
 
