@@ -6,8 +6,13 @@
 // what is running): applying them now would find the body's address still empty.
 //
 // Rule: an op that touches (defines or uses) an address that an in-progress instantiate will
-// define, or an address touched by an op already held back, is held back; every other op is
-// applied at once. Held-back ops are applied, in send order, as soon as what blocks them has
+// define, or an address touched by an op already held back, is held back; so is a start function
+// (runStart) while another op runs user code: start functions run in the order their modules
+// were added, never one inside another (a replay after a restart posts every op at once, and a
+// start function's call-through would otherwise run the next module's start first). Main never
+// waits on a start function while another is blocked: a module with a start function is
+// instantiated at its add, and adds of a session are one at a time. Every other op is applied
+// at once. Held-back ops are applied, in send order, as soon as what blocks them has
 // completed. So dependent ops keep their send order and independent ones can overtake, which is
 // exactly what lets a start function's call-through finish.
 
@@ -75,6 +80,7 @@ export class OpSequencer {
 
   private blocked(op: LinkOp, earlier: readonly LinkOp[]): boolean {
     if (this.inProgress.length === 0 && earlier.length === 0) return false;
+    if (op.op === 'runStart' && (this.inProgress.length > 0 || earlier.some((e) => e.op === 'runStart'))) return true;
     const busy = new Set<ExecutorAddr>(this.inProgress.flat());
     for (const e of earlier) for (const a of touches(e)) busy.add(a);
     return touches(op).some((a) => busy.has(a));

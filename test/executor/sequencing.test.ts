@@ -42,6 +42,30 @@ t.test('ops that depend on an instantiate in progress wait for it; others go at 
   t.equal(seqr.heldCount, 0);
 });
 
+t.test('a start function sent while another runs waits for it: start functions never nest', async (t) => {
+  // A replay posts every op at once: module A's start reaches a call-through, and the drain
+  // that finds A's body (its instantiate and pointer) also finds B's globals and B's start.
+  const order: string[] = [];
+  const startA = op({ op: 'runStart', label: 'A', addr: 200 });
+  const bodyA = inst([202]);
+  const linkA = ptr(201, 202);
+  const globalsB = inst([210]);
+  const startB = op({ op: 'runStart', label: 'B', addr: 211 });
+  const startC = op({ op: 'runStart', label: 'C', addr: 212 });
+  const seqr: OpSequencer = new OpSequencer((o) => {
+    order.push(`start ${o.seq}`);
+    if (o === startA) {
+      for (const x of [bodyA, linkA, globalsB, startB, startC]) seqr.submit(x);
+      t.equal(seqr.heldCount, 2, "B's and C's start functions wait; A's body, its pointer and B's globals go at once");
+    }
+    order.push(`end ${o.seq}`);
+  });
+  seqr.submit(startA);
+  const ran = (o: LinkOp) => [`start ${o.seq}`, `end ${o.seq}`];
+  t.same(order, [`start ${startA.seq}`, ...ran(bodyA), ...ran(linkA), ...ran(globalsB), `end ${startA.seq}`, ...ran(startB), ...ran(startC)]);
+  t.equal(seqr.heldCount, 0);
+});
+
 t.test('an op touching an address of a held op is held behind it', async (t) => {
   const order: number[] = [];
   const a = inst([10]);

@@ -64,11 +64,9 @@ t.test('after kill -9 a global starts again from its initial value and a memory 
   t.equal(await readSeed(s), 'seed', 'the memory holds its data segment again');
 });
 
-// Fails today (reported): the executor replays its link log by posting every op at once, and a
-// start function that reaches a lazy call-through applies every op posted after it while it
-// waits (src/executor/CallThroughClient.ts, drainOps), so a later module's start function runs
-// nested inside an earlier one's, before it. The same happens when an idle tenant's executor
-// is started again (SESSION_IDLE_MS), without any restart of the process.
+// A replay posts every op at once; a start function that reaches a lazy call-through applies
+// the ops posted after it while it waits, and the next module's start function must not run
+// inside it (src/executor/OpSequencer.ts). The same holds when an idle tenant's executor starts again.
 t.test('after kill -9 start functions run again, once each, in the order their modules were added', async (t) => {
   const store = await sqliteStore(t);
   let s = await startOn(t, store);
