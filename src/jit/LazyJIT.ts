@@ -72,7 +72,6 @@ export interface AddedModule {
   readonly unresolvedImports: readonly ImportInfo[];
 }
 
-/** Recovery: add a module as it was added before, with the same id, imports bound as they were, nothing awaited. */
 /**
  * Where an add has got to, for whoever waits on a large one: `parsed` (binary in hand; WAT
  * assembled), `validated` (decoded and compiled by V8, functions counted), `defined` (symbols in
@@ -93,6 +92,7 @@ export interface AddModuleOptions extends Partial<ModuleOptions> {
   readonly onProgress?: (p: AddProgress) => void;
 }
 
+/** Recovery: add a module as it was added before, with the same id, imports bound as they were, nothing awaited. */
 export interface RestoreOptions {
   readonly id: string;
   readonly bindings: readonly StoredBinding[];

@@ -277,7 +277,7 @@ export class Sessions {
     jit.session.setErrorReporter((err) => this.logger?.error({ err, tenant: t.name }, 'JIT error with no waiting lookup'));
     const metrics = this.metrics;
     if (metrics) jit.onCompile((e) => metrics.observeCompile(e.kind, e.ms / 1000));
-    const session = new TenantSession(t.name, jit, this.store, this.sessionLimits(t.limits, eff), metrics);
+    const session = new TenantSession(t.name, jit, this.store, this.sessionLimits(t.limits, eff), { appMetrics: metrics, logger: this.logger });
     this.sessions.set(t.name, session);
     this.tenants.set(t.name, t);
     return session;

@@ -10,6 +10,7 @@
 // one tenant are serialized, so the store records them in the order the JIT made them, which is
 // the order recovery replays them in.
 
+import type { Logger } from 'pino';
 import type { DylibView } from '../../schemas/dylib.ts';
 import type { SessionDump } from '../../schemas/dump.ts';
 import type { InvokeResult } from '../../schemas/invoke.ts';
@@ -19,7 +20,7 @@ import { FailedToMaterialize, JITError, ResourceExhausted } from '../core/errors
 import type { JITDylib, SymbolTableEntry } from '../core/JITDylib.ts';
 import { formatAddress } from '../core/SymbolDefinition.ts';
 import { SymbolState, symbolStateName } from '../core/SymbolFlags.ts';
-import type { LazyJIT } from '../jit/LazyJIT.ts';
+import type { AddProgress, LazyJIT } from '../jit/LazyJIT.ts';
 import { symbolTarget } from '../jit/symbolTargets.ts';
 import type { WasmModuleRecord } from '../jit/WasmModuleRecord.ts';
 import type { AppMetrics } from '../metrics/AppMetrics.ts';
@@ -44,6 +45,19 @@ export interface SessionLimits {
   readonly maxCallTimeoutMs: number | undefined;
 }
 
+export interface TenantSessionOptions {
+  readonly appMetrics?: AppMetrics | undefined;
+  readonly kept?: KeptRemovals | undefined;
+  /** Where the progress of a large add goes (see LARGE_ADD_BYTES). */
+  readonly logger?: Logger | undefined;
+}
+
+/**
+ * An add of at least this many bytes logs each phase it reaches at info, and the store write:
+ * one of several seconds (a 10 MB module) should show someone watching the log that it moves.
+ */
+export const LARGE_ADD_BYTES = 1 << 20;
+
 export class TenantSession implements JITService {
   readonly tenant: string;
   readonly jit: LazyJIT;
@@ -58,14 +72,16 @@ export class TenantSession implements JITService {
   private invokeRunMs = 0;
 
   private readonly appMetrics: AppMetrics | undefined;
+  private readonly logger: Logger | undefined;
 
-  constructor(tenant: string, jit: LazyJIT, store: Store, limits: SessionLimits, appMetrics?: AppMetrics, kept: KeptRemovals = new KeptRemovals()) {
-    this.appMetrics = appMetrics;
+  constructor(tenant: string, jit: LazyJIT, store: Store, limits: SessionLimits, opts: TenantSessionOptions = {}) {
+    this.appMetrics = opts.appMetrics;
+    this.logger = opts.logger;
     this.tenant = tenant;
     this.jit = jit;
     this.store = store;
     this.limits = limits;
-    this.kept = kept;
+    this.kept = opts.kept ?? new KeptRemovals();
   }
 
   createDylib(name: string, linkOrder?: readonly string[]): Promise<DylibView> {
@@ -156,9 +172,11 @@ export class TenantSession implements JITService {
         throw new ResourceExhausted('modules', `The tenant has ${this.jit.moduleCount} modules; its limit is ${this.limits.modules}.`);
       }
       const started = performance.now();
+      const log = this.logger?.child({ tenant: this.tenant, dylib, ...(opts.name === undefined ? {} : { module: opts.name }) });
+      const onProgress = log ? (p: AddProgress) => logAddProgress(log, p) : undefined;
       let added;
       try {
-        added = await this.track(this.jit.addModule(dylib, source, opts));
+        added = await this.track(this.jit.addModule(dylib, source, { ...opts, onProgress }));
       } catch (err) {
         const code = (err as { code?: unknown } | null)?.code;
         this.appMetrics?.observeAdd(opts.lazy, 0, typeof code === 'string' ? code : 'Internal');
@@ -178,6 +196,9 @@ export class TenantSession implements JITService {
       } catch (err) {
         await this.jit.removeModule(dylib, added.id);
         throw err;
+      }
+      if (log && added.bytes.byteLength >= LARGE_ADD_BYTES) {
+        log.info({ id: added.id, bytes: added.bytes.byteLength, ms: Math.round(performance.now() - started) }, 'add: stored, done');
       }
       const module: ModuleView = { id: added.id, lazy: added.lazy, ...(added.name === undefined ? {} : { name: added.name }) };
       const unresolvedImports = added.unresolvedImports.map((imp) => ({ module: imp.module, name: imp.name }));
@@ -415,4 +436,9 @@ async function inRange<T>(p: Promise<T>, memory: string, offset: number, length:
 
 function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
+}
+
+function logAddProgress(log: Logger, p: AddProgress): void {
+  if (p.bytes < LARGE_ADD_BYTES) return;
+  log.info({ phase: p.phase, bytes: p.bytes, ...(p.functions === undefined ? {} : { functions: p.functions }), ms: Math.round(p.ms) }, `add: ${p.phase}`);
 }

@@ -5,6 +5,8 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import t from 'tap';
 import { loadConfig } from '../../src/config.ts';
+import { createService } from '../../src/service/createService.ts';
+import { LARGE_ADD_BYTES } from '../../src/service/TenantSession.ts';
 import { addWat, apiError, build, call, createDylib, invoke, json, makeService, testConfig } from './helper.ts';
 
 t.test('GET /health', async (t) => {
@@ -171,4 +173,43 @@ t.test('Internal: unexpected errors are 500s, logged at error with the stack', a
   await call(app, 'POST', '/dylibs/main/modules', { wat: `(module ;; ${secret}\n)`, optimize: 9 });
   t.notOk(JSON.stringify(lines).includes(secret), 'module bodies never reach the log');
   t.ok(lines.some((l) => l.level === 40), 'malformed requests are logged at warn');
+});
+
+t.test('an add of a large module logs each phase it reaches (bytes, functions), a small one does not', async (t) => {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
+      done();
+    },
+  });
+  const logger = pino({ level: 'info' }, sink);
+  const config = testConfig();
+  const service = await createService(config, logger, { inProcessExecutors: true });
+  await service.recover();
+  const { app } = await build(t, {}, service);
+  await createDylib(app, 'big');
+  await addWat(app, 'big', '(module (func (export "small") (result i32) i32.const 1))');
+  t.notOk(lines.some((l) => String(l.msg).startsWith('add: ')), 'a small add logs no progress');
+
+  // 1.1 MiB: a data segment carries the size, two functions the count.
+  const data = 'x'.repeat(LARGE_ADD_BYTES + 100 * 1024);
+  const wat = `(module (memory 18) (data (i32.const 0) "${data}")
+    (func (export "f") (result i32) i32.const 7) (func (export "g") (result i32) i32.const 8))`;
+  const added = await call(app, 'POST', '/dylibs/big/modules', { wat, name: 'huge' });
+  t.equal(added.statusCode, 201);
+  const progress = lines.filter((l) => String(l.msg).startsWith('add: '));
+  t.same(
+    progress.map((l) => l.msg),
+    ['add: parsed', 'add: validated', 'add: defined', 'add: instantiated', 'add: stored, done'],
+    'every phase in order, then the store write',
+  );
+  for (const l of progress) {
+    t.match(l, { tenant: 'default', dylib: 'big', module: 'huge', level: 30 });
+    t.ok(Number(l.bytes) > LARGE_ADD_BYTES, 'with the size in bytes');
+    t.type(l.ms, 'number');
+  }
+  t.equal(progress[0]?.functions, undefined, 'functions are not known before validation');
+  t.equal(progress[1]?.functions, 2, 'the functions the module defines, from validation on');
+  t.same(json<{ results: unknown[] }>(await invoke(app, 'big', 'g')).results, [{ type: 'i32', value: 8, bits: '8' }]);
 });
