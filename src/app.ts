@@ -306,7 +306,8 @@ export default async function app(fastify: FastifyInstance, { service, config }:
         // The package is private and declares no license; say so rather than leave it unstated.
         license: { name: 'UNLICENSED' },
       },
-      ...(authOn ? { components: { securitySchemes: { [BEARER_SCHEME]: bearerSecurityScheme } } } : {}),
+      // Open mode checks nothing: an empty requirement says so for every operation.
+      ...(authOn ? { components: { securitySchemes: { [BEARER_SCHEME]: bearerSecurityScheme } } } : { security: [] }),
       tags: [
         { name: 'dylibs', description: 'JITDylibs: named symbol tables with a link order.' },
         { name: 'modules', description: 'Adding and removing wasm modules, and reexports.' },
