@@ -4,7 +4,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { DumpQuery, SessionDump } from '../schemas/dump.ts';
-import { errorResponses } from '../schemas/errors.ts';
 import type { RouteDeps } from './deps.ts';
 
 export const dumpRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { session }) => {
@@ -13,6 +12,7 @@ export const dumpRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { sessio
     {
       config: { access: 'read' },
       schema: {
+        operationId: 'dumpSession',
         summary: 'Dump the execution session',
         tags: ['operations'],
         querystring: DumpQuery,
@@ -24,7 +24,6 @@ export const dumpRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { sessio
               'application/json': { schema: SessionDump },
             },
           },
-          ...errorResponses(400),
         },
       },
     },

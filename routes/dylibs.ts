@@ -15,10 +15,12 @@ export const dylibRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { sessi
     {
       config: { access: 'write' },
       schema: {
+        operationId: 'createDylib',
         summary: 'Create a dylib',
         tags,
         body: CreateDylibBody,
-        response: { 201: DylibView, ...errorResponses(400, 404, 409) },
+        response: { 201: DylibView, ...errorResponses('DylibNotFound', 'DylibExists', 'ResourceExhausted') },
+        responseDescriptions: { 201: 'The new dylib.' },
       },
     },
     async (request, reply) => {
@@ -32,10 +34,12 @@ export const dylibRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { sessi
     {
       config: { access: 'read' },
       schema: {
+        operationId: 'listDylibs',
         summary: 'List every dylib, implementation dylibs included',
         tags,
         querystring: DylibQuery,
-        response: { 200: DylibList, ...errorResponses(400) },
+        response: { 200: DylibList },
+        responseDescriptions: { 200: 'Every dylib of the session.' },
       },
     },
     async (request) => ({ dylibs: session(request).listDylibs({ hidden: request.query.hidden ?? false }) }),
@@ -46,11 +50,13 @@ export const dylibRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { sessi
     {
       config: { access: 'read' },
       schema: {
+        operationId: 'getDylib',
         summary: 'Show a dylib',
         tags,
         params: DylibParams,
         querystring: DylibQuery,
-        response: { 200: DylibView, ...errorResponses(400, 404) },
+        response: { 200: DylibView, ...errorResponses('DylibNotFound') },
+        responseDescriptions: { 200: 'The dylib.' },
       },
     },
     async (request) => session(request).getDylib(request.params.dylib, { hidden: request.query.hidden ?? false }),
@@ -61,11 +67,13 @@ export const dylibRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { sessi
     {
       config: { access: 'write' },
       schema: {
+        operationId: 'setLinkOrder',
         summary: "Replace a dylib's link order",
         tags,
         params: DylibParams,
         body: LinkOrderBody,
-        response: { 200: DylibView, ...errorResponses(400, 404) },
+        response: { 200: DylibView, ...errorResponses('DylibNotFound') },
+        responseDescriptions: { 200: 'The dylib with its new link order.' },
       },
     },
     async (request) => session(request).setLinkOrder(request.params.dylib, request.body.linkOrder),
@@ -76,10 +84,11 @@ export const dylibRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { sessi
     {
       config: { access: 'write' },
       schema: {
+        operationId: 'removeDylib',
         summary: 'Remove a dylib, its symbols and its implementation dylib',
         tags,
         params: DylibParams,
-        response: { 204: z.undefined().describe('Removed.'), ...errorResponses(400, 404) },
+        response: { 204: z.undefined().describe('Removed.'), ...errorResponses('DylibNotFound') },
       },
     },
     async (request, reply) => {

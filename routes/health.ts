@@ -10,7 +10,16 @@ export const healthRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { serv
     '/health',
     {
       config: { access: 'public' },
-      schema: { summary: 'Health', tags: ['operations'], response: { 200: Health, 503: Unhealthy } },
+      schema: {
+        operationId: 'getHealth',
+        summary: 'Health',
+        tags: ['operations'],
+        response: { 200: Health, 503: Unhealthy },
+        responseDescriptions: {
+          200: 'Serving: recovery is done and the store is reachable.',
+          503: 'Not serving: recovering at start (with its progress) or the store is unreachable (Retry-After).',
+        },
+      },
     },
     async (_request, reply) => {
       const h = await service.health();

@@ -9,7 +9,20 @@ import type { JITService } from '../src/service/JITService.ts';
 import type { RouteDeps } from './deps.ts';
 
 const tags = ['invoke'];
-const responses = { 200: InvokeResult, ...errorResponses(400, 404, 422, 424) };
+const responses = {
+  200: InvokeResult,
+  ...errorResponses(
+    'TypeMismatch',
+    'DylibNotFound',
+    'SymbolsNotFound',
+    'Trap',
+    'StackOverflow',
+    'ExecutionTimeout',
+    'ResourceExhausted',
+    'FailedToMaterialize',
+  ),
+};
+const responseDescriptions = { 200: "The function's results, what the call compiled, its output and timing." };
 
 export const invokeRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { session, metrics }) => {
   async function invoke(service: JITService, dylib: string, symbol: string, args: readonly unknown[], timeoutMs: number | undefined) {
@@ -32,11 +45,13 @@ export const invokeRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { sess
     {
       config: { access: 'invoke' },
       schema: {
+        operationId: 'invokeSymbol',
         summary: 'Call a function',
         tags,
         params: SymbolParams,
         body: InvokeBody,
         response: responses,
+        responseDescriptions,
       },
     },
     async (request) => invoke(session(request), request.params.dylib, request.params.symbol, request.body.args, request.body.timeoutMs),
@@ -47,11 +62,13 @@ export const invokeRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { sess
     {
       config: { access: 'invoke' },
       schema: {
+        operationId: 'invokeByName',
         summary: 'Call a function named in the body',
         tags,
         params: DylibParams,
         body: InvokeByNameBody,
         response: responses,
+        responseDescriptions,
       },
     },
     async (request) => invoke(session(request), request.params.dylib, request.body.symbol, request.body.args, request.body.timeoutMs),

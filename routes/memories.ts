@@ -16,7 +16,10 @@ import type { JITService } from '../src/service/JITService.ts';
 import type { RouteDeps } from './deps.ts';
 
 const tags = ['memories'];
-const errors = errorResponses(400, 404, 422, 424);
+// BadRequest includes a range outside the memory; TypeMismatch a symbol that is not a memory.
+const errors = errorResponses('TypeMismatch', 'DylibNotFound', 'SymbolsNotFound', 'FailedToMaterialize');
+const read = { 200: 'The bytes read (base64) and the memory\'s current size.' };
+const written = { 200: 'Where the bytes were written and how many.' };
 
 export const memoryRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { session }) => {
   async function write(service: JITService, dylib: string, symbol: string, offset: number, base64: string) {
@@ -30,11 +33,13 @@ export const memoryRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { sess
     {
       config: { access: 'read' },
       schema: {
+        operationId: 'readMemory',
         summary: "Read a memory's bytes",
         tags,
         params: SymbolParams,
         querystring: MemoryReadQuery,
         response: { 200: MemoryReadResult, ...errors },
+        responseDescriptions: read,
       },
     },
     async (request) => session(request).readMemory(request.params.dylib, request.params.symbol, request.query.offset ?? 0, request.query.length),
@@ -45,11 +50,13 @@ export const memoryRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { sess
     {
       config: { access: 'read' },
       schema: {
+        operationId: 'readMemoryByName',
         summary: "Read a memory's bytes, the memory named in the query string",
         tags,
         params: DylibParams,
         querystring: MemoryReadByNameQuery,
         response: { 200: MemoryReadResult, ...errors },
+        responseDescriptions: read,
       },
     },
     async (request) => session(request).readMemory(request.params.dylib, request.query.symbol, request.query.offset ?? 0, request.query.length),
@@ -60,11 +67,13 @@ export const memoryRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { sess
     {
       config: { access: 'write' },
       schema: {
+        operationId: 'writeMemory',
         summary: "Write bytes into a memory",
         tags,
         params: SymbolParams,
         body: MemoryWriteBody,
         response: { 200: MemoryWriteResult, ...errors },
+        responseDescriptions: written,
       },
     },
     async (request) => write(session(request), request.params.dylib, request.params.symbol, request.body.offset, request.body.base64),
@@ -75,11 +84,13 @@ export const memoryRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { sess
     {
       config: { access: 'write' },
       schema: {
+        operationId: 'writeMemoryByName',
         summary: 'Write bytes into a memory named in the body',
         tags,
         params: DylibParams,
         body: MemoryWriteByNameBody,
         response: { 200: MemoryWriteResult, ...errors },
+        responseDescriptions: written,
       },
     },
     async (request) => write(session(request), request.params.dylib, request.body.symbol, request.body.offset, request.body.base64),

@@ -10,6 +10,7 @@ export const metricsRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { met
     {
       config: { access: 'admin' },
       schema: {
+        operationId: 'getMetrics',
         summary: 'Prometheus metrics',
         tags: ['operations'],
         produces: ['text/plain'],

@@ -30,12 +30,30 @@ export const moduleRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { sess
         description:
           'JSON body {"wat"} or {"wasm": base64} with "lazy" (default true), "optimize" 0..4 (default 2) and "name"; ' +
           'or a raw body with Content-Type application/wasm (binary) or text/plain (WAT), options in the query string.',
+        operationId: 'addModule',
         tags: ['modules'],
-        consumes: ['application/json', 'application/wasm', 'text/plain'],
         params: DylibParams,
         querystring: AddModuleQuery,
+        // The document lists a schema per Content-Type (schemas/module.ts registers them).
         body: AddModuleBody,
-        response: { 201: AddModuleResult, ...errorResponses(400, 404, 409, 413, 415, 422) },
+        response: {
+          201: AddModuleResult,
+          ...errorResponses(
+            'DylibNotFound',
+            // The implementation dylib's name is another dylib's.
+            'DylibExists',
+            'DuplicateDefinition',
+            'InvalidModule',
+            // The start function's.
+            'Trap',
+            'StackOverflow',
+            'ExecutionTimeout',
+            'ResourceExhausted',
+            // A memory, table or global import that resolves nowhere.
+            'FailedToMaterialize',
+          ),
+        },
+        responseDescriptions: { 201: 'The module, the symbols it defined and the function imports that resolve nowhere yet.' },
       },
     },
     async (request, reply) => {
@@ -66,13 +84,14 @@ export const moduleRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { sess
     {
       config: { access: 'write' },
       schema: {
+        operationId: 'removeModule',
         summary: 'Remove one module',
         description:
           "Removes the module's symbols, bodies, stubs, memories and compiled code, as ORC removes a ResourceTracker. " +
           'What other modules import from it resolves again at their next materialization.',
         tags: ['modules'],
         params: ModuleParams,
-        response: { 204: z.undefined().describe('Removed.'), ...errorResponses(400, 404) },
+        response: { 204: z.undefined().describe('Removed.'), ...errorResponses('DylibNotFound', 'ModuleNotFound') },
       },
     },
     async (request, reply) => {

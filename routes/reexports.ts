@@ -13,11 +13,13 @@ export const reexportRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { se
     {
       config: { access: 'write' },
       schema: {
+        operationId: 'addReexports',
         summary: "Reexport another dylib's symbols",
         tags: ['modules'],
         params: DylibParams,
         body: ReexportsBody,
-        response: { 201: SymbolList, ...errorResponses(400, 404, 409) },
+        response: { 201: SymbolList, ...errorResponses('DylibNotFound', 'SymbolsNotFound', 'DuplicateDefinition') },
+        responseDescriptions: { 201: 'The symbols defined.' },
       },
     },
     async (request, reply) => {

@@ -15,11 +15,13 @@ export const symbolRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { sess
     {
       config: { access: 'read' },
       schema: {
+        operationId: 'lookupSymbol',
         summary: 'Look a symbol up through the link order',
         description: 'Resolves the symbol (its address is then set) without compiling a lazy body.',
         tags,
         params: SymbolParams,
-        response: { 200: SymbolView, ...errorResponses(400, 404, 424) },
+        response: { 200: SymbolView, ...errorResponses('DylibNotFound', 'SymbolsNotFound', 'FailedToMaterialize') },
+        responseDescriptions: { 200: 'The symbol, resolved.' },
       },
     },
     async (request) => session(request).getSymbol(request.params.dylib, request.params.symbol),
@@ -30,11 +32,13 @@ export const symbolRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { sess
     {
       config: { access: 'read' },
       schema: {
+        operationId: 'lookupSymbols',
         summary: 'Look symbols up through the link order, all or nothing',
         tags,
         params: DylibParams,
         body: LookupBody,
-        response: { 200: SymbolList, ...errorResponses(400, 404, 424) },
+        response: { 200: SymbolList, ...errorResponses('DylibNotFound', 'SymbolsNotFound', 'FailedToMaterialize') },
+        responseDescriptions: { 200: 'The symbols, resolved, in the order asked.' },
       },
     },
     async (request) => ({ symbols: await session(request).lookup(request.params.dylib, request.body.symbols) }),

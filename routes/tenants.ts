@@ -36,7 +36,17 @@ function view(service: Service, t: TenantRecord): TenantView {
 export const tenantRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { service }) => {
   app.post(
     '/tenants',
-    { config: { access }, schema: { summary: 'Create a tenant', tags, body: CreateTenantBody, response: { 201: TenantView, ...errorResponses(400, 401, 403, 409, 503) } } },
+    {
+      config: { access },
+      schema: {
+        operationId: 'createTenant',
+        summary: 'Create a tenant',
+        tags,
+        body: CreateTenantBody,
+        response: { 201: TenantView, ...errorResponses('TenantExists') },
+        responseDescriptions: { 201: 'The new tenant.' },
+      },
+    },
     async (request, reply) => {
       const t = await service.sessions.createTenant(request.body.name, request.body.limits ?? {});
       return reply.code(201).send(view(service, t));
@@ -45,13 +55,26 @@ export const tenantRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { serv
 
   app.get(
     '/tenants',
-    { config: { access }, schema: { summary: 'List tenants', tags, response: { 200: TenantList, ...errorResponses(401, 403) } } },
+    {
+      config: { access },
+      schema: { operationId: 'listTenants', summary: 'List tenants', tags, response: { 200: TenantList }, responseDescriptions: { 200: 'Every tenant.' } },
+    },
     async () => ({ tenants: (await service.sessions.listTenants()).map((t) => view(service, t)) }),
   );
 
   app.get(
     '/tenants/:tenant',
-    { config: { access }, schema: { summary: 'Show a tenant', tags, params: TenantParams, response: { 200: TenantView, ...errorResponses(400, 401, 403, 404) } } },
+    {
+      config: { access },
+      schema: {
+        operationId: 'getTenant',
+        summary: 'Show a tenant',
+        tags,
+        params: TenantParams,
+        response: { 200: TenantView, ...errorResponses('TenantNotFound') },
+        responseDescriptions: { 200: 'The tenant: its limits, those in force and its usage.' },
+      },
+    },
     async (request) => view(service, await service.sessions.findTenant(request.params.tenant)),
   );
 
@@ -59,7 +82,15 @@ export const tenantRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { serv
     '/tenants/:tenant',
     {
       config: { access },
-      schema: { summary: "Change a tenant's limits", tags, params: TenantParams, body: PatchTenantBody, response: { 200: TenantView, ...errorResponses(400, 401, 403, 404, 503) } },
+      schema: {
+        operationId: 'updateTenant',
+        summary: "Change a tenant's limits",
+        tags,
+        params: TenantParams,
+        body: PatchTenantBody,
+        response: { 200: TenantView, ...errorResponses('TenantNotFound') },
+        responseDescriptions: { 200: 'The tenant with its new limits.' },
+      },
     },
     async (request) => {
       const current = (await service.sessions.findTenant(request.params.tenant)).limits;
@@ -76,7 +107,13 @@ export const tenantRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { serv
     '/tenants/:tenant',
     {
       config: { access },
-      schema: { summary: 'Delete a tenant with its dylibs, modules and keys', tags, params: TenantParams, response: { 204: z.undefined().describe('Deleted.'), ...errorResponses(400, 401, 403, 404, 503) } },
+      schema: {
+        operationId: 'deleteTenant',
+        summary: 'Delete a tenant with its dylibs, modules and keys',
+        tags,
+        params: TenantParams,
+        response: { 204: z.undefined().describe('Deleted.'), ...errorResponses('TenantNotFound') },
+      },
     },
     async (request, reply) => {
       await service.sessions.deleteTenant(request.params.tenant);
@@ -88,14 +125,32 @@ export const tenantRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { serv
     '/tenants/:tenant/keys',
     {
       config: { access },
-      schema: { summary: 'Create an API key (shown once)', tags, params: TenantParams, body: CreateKeyBody, response: { 201: NewKeyView, ...errorResponses(400, 401, 403, 404, 503) } },
+      schema: {
+        operationId: 'createKey',
+        summary: 'Create an API key (shown once)',
+        tags,
+        params: TenantParams,
+        body: CreateKeyBody,
+        response: { 201: NewKeyView, ...errorResponses('TenantNotFound') },
+        responseDescriptions: { 201: 'The key, with the key itself: the only time it is shown.' },
+      },
     },
     async (request, reply) => reply.code(201).send(await service.keys.create(request.params.tenant, request.body)),
   );
 
   app.get(
     '/tenants/:tenant/keys',
-    { config: { access }, schema: { summary: "List a tenant's keys", tags, params: TenantParams, response: { 200: KeyList, ...errorResponses(400, 401, 403, 404) } } },
+    {
+      config: { access },
+      schema: {
+        operationId: 'listKeys',
+        summary: "List a tenant's keys",
+        tags,
+        params: TenantParams,
+        response: { 200: KeyList, ...errorResponses('TenantNotFound') },
+        responseDescriptions: { 200: "The tenant's keys, without the keys themselves." },
+      },
+    },
     async (request) => ({ keys: await service.keys.list(request.params.tenant) }),
   );
 
@@ -103,7 +158,13 @@ export const tenantRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { serv
     '/tenants/:tenant/keys/:id',
     {
       config: { access },
-      schema: { summary: 'Revoke a key (at once)', tags, params: KeyParams, response: { 204: z.undefined().describe('Revoked.'), ...errorResponses(400, 401, 403, 404, 503) } },
+      schema: {
+        operationId: 'revokeKey',
+        summary: 'Revoke a key (at once)',
+        tags,
+        params: KeyParams,
+        response: { 204: z.undefined().describe('Revoked.'), ...errorResponses('TenantNotFound', 'NotFound') },
+      },
     },
     async (request, reply) => {
       await service.keys.revoke(request.params.tenant, request.params.id);

@@ -6,6 +6,7 @@
 // spaces, slashes or NUL.
 
 import { z } from 'zod';
+import { documentAs } from './docs.ts';
 
 /** U+0000-U+001F and U+007F: the characters a dylib name may not contain. */
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
@@ -50,10 +51,13 @@ export const ModuleParams = z.object({ dylib: DylibName, module: z.string().min(
 export type ModuleParams = z.infer<typeof ModuleParams>;
 
 /** Query-string integers arrive as strings; accept plain decimal digits only (no "1e3", no ""). */
-export const QueryUint = z
-  .string()
-  .regex(/^[0-9]{1,15}$/, 'must be a non-negative decimal integer')
-  .transform(Number);
+export const QueryUint = documentAs(
+  z
+    .string()
+    .regex(/^[0-9]{1,15}$/, 'must be a non-negative decimal integer')
+    .transform(Number),
+  z.int().min(0).max(999_999_999_999_999),
+);
 
-/** Query-string booleans: true/false, 1/0, yes/no, on/off. */
-export const QueryBool = z.stringbool();
+/** Query-string booleans: true/false, 1/0, yes/no, on/off (documented as a boolean: true/false). */
+export const QueryBool = documentAs(z.stringbool(), z.boolean());

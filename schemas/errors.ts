@@ -49,8 +49,36 @@ export function isApiErrorCode(code: unknown): code is ApiErrorCode {
   return typeof code === 'string' && Object.hasOwn(STATUS_BY_CODE, code);
 }
 
+/** What each code means, in a few words: the OpenAPI document's per-status descriptions. */
+export const CODE_SUMMARY: Readonly<Record<ApiErrorCode, string>> = {
+  BadRequest: 'the request fails validation or is malformed',
+  TypeMismatch: 'the arguments do not match the signature, or the symbol is not of the kind the route needs',
+  Unauthorized: 'no valid credential',
+  Forbidden: 'the credential lacks the access the route needs',
+  DylibNotFound: 'a dylib the request names does not exist',
+  ModuleNotFound: 'the dylib has no such module',
+  TenantNotFound: 'no such tenant',
+  TenantExists: 'the tenant name is taken',
+  TooManyRequests: 'a request rate limit is reached (Retry-After)',
+  StoreUnavailable: 'the store cannot take the request, or the service is recovering; nothing took effect (Retry-After)',
+  SymbolsNotFound: 'no dylib in the link order defines the symbols',
+  NotFound: 'no such key',
+  DylibExists: 'the dylib name is taken',
+  DuplicateDefinition: 'the dylib already defines a symbol the request would define',
+  PayloadTooLarge: 'the body or module is over its size limit',
+  UnsupportedMediaType: 'the route does not take this Content-Type',
+  InvalidModule: 'the module does not parse, decode or validate',
+  Trap: 'the wasm code trapped',
+  StackOverflow: 'the call stack was exhausted',
+  ExecutionTimeout: 'the call ran past its time limit',
+  ResourceExhausted: 'a configured limit was hit (details.limit)',
+  FailedToMaterialize: "compiling or linking a definition the request needs failed",
+  Internal: 'a bug in the service',
+};
+
 // Loose on purpose: each code carries its own details next to code and message, and a
-// schema that rejected an unexpected detail would turn an error report into a 500.
+// schema that rejected an unexpected detail (or a code a route's documentation does not list)
+// would turn an error report into a 500.
 export const ErrorEnvelope = z
   .object({
     error: z.looseObject({
@@ -61,13 +89,31 @@ export const ErrorEnvelope = z
   .describe('Every error: {"error": {"code", "message", ...details}}.');
 export type ErrorEnvelope = z.infer<typeof ErrorEnvelope>;
 
-z.globalRegistry.add(ErrorEnvelope, { id: 'Error' });
+/** The codes a route declares for one error status: read by the OpenAPI document only (src/openapi/). */
+export const declaredErrorCodes = z.registry<{ codes: readonly ApiErrorCode[] }>();
 
-/** Response-schema entries for the error statuses a route can answer with (for docs and serialization). */
-export function errorResponses<S extends number>(...statuses: S[]): Record<S, typeof ErrorEnvelope> {
-  const out = {} as Record<S, typeof ErrorEnvelope>;
-  for (const s of statuses) out[s] = ErrorEnvelope;
-  return out;
+type StatusOf<C extends ApiErrorCode> = (typeof STATUS_BY_CODE)[C];
+
+/**
+ * Response-schema entries for the error codes a route answers beyond those every route can
+ * (see src/openapi/errorDocs.ts), one entry per status. Each is the loose envelope, so
+ * serialization accepts any code; the codes are kept beside it for the document, which shows
+ * `code` as their enum.
+ */
+export function errorResponses<C extends ApiErrorCode>(...codes: C[]): Record<StatusOf<C>, typeof ErrorEnvelope> {
+  const byStatus = new Map<number, C[]>();
+  for (const code of codes) {
+    const status = STATUS_BY_CODE[code];
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  const out: Partial<Record<number, typeof ErrorEnvelope>> = {};
+  for (const [status, statusCodes] of byStatus) {
+    // A schema of its own per entry, so the registry can tell the routes' entries apart.
+    const envelope = ErrorEnvelope.clone();
+    declaredErrorCodes.add(envelope, { codes: statusCodes });
+    out[status] = envelope;
+  }
+  return out as Record<StatusOf<C>, typeof ErrorEnvelope>;
 }
 
 /**

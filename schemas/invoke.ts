@@ -4,10 +4,11 @@
 
 import { z } from 'zod';
 import { SymbolName } from './common.ts';
-import { ResultValue } from './values.ts';
+import { documentAs } from './docs.ts';
+import { ArgValue, ResultValue } from './values.ts';
 
 const args = z
-  .array(z.unknown().describe('An argument in plain or typed form (see ArgValue).'))
+  .array(documentAs(z.unknown(), ArgValue))
   .default([])
   .describe("Arguments, one per parameter, plain or typed forms mixed freely.");
 

@@ -5,6 +5,7 @@
 
 import { z } from 'zod';
 import { QueryBool } from './common.ts';
+import { bodyMedia, documentAs } from './docs.ts';
 import { SymbolView } from './symbol.ts';
 
 const RawWasm = z
@@ -15,10 +16,22 @@ const lazy = z.boolean().describe('Compile each function on its first call (defa
 const optimize = z.number().int().min(0).max(4).describe('binaryen optimization level 0..4 (default 2).');
 const name = z.string().min(1).max(256).describe("A name for the module, shown in the dylib's module list.");
 
+const wat = z.string().describe('The module in WebAssembly text format.');
+const base64Wasm = z.base64().describe('The module binary, base64-encoded.');
+
+/** The JSON form as the document shows it: exactly one of "wat" and "wasm" (base64). */
+const AddModuleJsonBody = z
+  .union([
+    z.object({ wat, lazy: lazy.optional(), optimize: optimize.optional(), name: name.optional() }),
+    z.object({ wasm: base64Wasm, lazy: lazy.optional(), optimize: optimize.optional(), name: name.optional() }),
+  ])
+  .describe('The module as WAT text ("wat") or a base64 binary ("wasm"), with its options.');
+
 export const AddModuleBody = z
   .object({
-    wat: z.string().optional().describe('The module in WebAssembly text format.'),
-    wasm: z.union([z.base64(), RawWasm]).optional().describe('The module binary, base64-encoded.'),
+    wat: wat.optional(),
+    // RawWasm: an application/wasm body, which routes/modules.ts's parser turns into this shape.
+    wasm: z.union([base64Wasm, RawWasm]).optional(),
     lazy: lazy.optional(),
     optimize: optimize.optional(),
     name: name.optional(),
@@ -34,14 +47,24 @@ export const AddModuleBody = z
   );
 export type AddModuleBody = z.infer<typeof AddModuleBody>;
 
-export const AddModuleQuery = z.object({
-  lazy: QueryBool.optional().describe('As the body\'s "lazy"; the body wins when both are given.'),
-  optimize: z
+bodyMedia.set(AddModuleBody, {
+  'application/json': AddModuleJsonBody,
+  'application/wasm': z.string().meta({ format: 'binary' }).describe('The module binary; options in the query string.'),
+  'text/plain': z.string().describe('The module in WebAssembly text format; options in the query string.'),
+});
+
+/** The raw bodies' optimize level in the query string: "0".."4" (documented as the integer). */
+const QueryOptimize = documentAs(
+  z
     .string()
     .regex(/^[0-4]$/, 'must be one of 0, 1, 2, 3, 4')
-    .transform(Number)
-    .optional()
-    .describe('As the body\'s "optimize".'),
+    .transform(Number),
+  z.int().min(0).max(4),
+);
+
+export const AddModuleQuery = z.object({
+  lazy: QueryBool.optional().describe('As the body\'s "lazy"; the body wins when both are given.'),
+  optimize: QueryOptimize.optional().describe('As the body\'s "optimize".'),
   name: name.optional(),
 });
 export type AddModuleQuery = z.infer<typeof AddModuleQuery>;

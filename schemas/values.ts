@@ -36,5 +36,7 @@ export const ResultValue = z
   .describe('A wasm value as returned by the service: its plain form plus its exact bits.');
 export type ResultValue = z.infer<typeof ResultValue>;
 
+z.globalRegistry.add(PlainValue, { id: 'PlainValue' });
+z.globalRegistry.add(TypedValue, { id: 'TypedValue' });
 z.globalRegistry.add(ArgValue, { id: 'ArgValue' });
 z.globalRegistry.add(ResultValue, { id: 'ResultValue' });

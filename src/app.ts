@@ -12,8 +12,8 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   createJsonSchemaTransform,
+  createJsonSchemaTransformObject,
   isResponseSerializationError,
-  jsonSchemaTransformObject,
   serializerCompiler,
   validatorCompiler,
 } from 'fastify-type-provider-zod';
@@ -30,6 +30,9 @@ import type { RouteDeps } from '../routes/deps.ts';
 import { type ApiErrorCode, isApiErrorCode, STATUS_BY_CODE } from '../schemas/errors.ts';
 import { tenantRoutes } from '../routes/tenants.ts';
 import type { Config } from './config.ts';
+import { documentTransform } from './openapi/documentDocs.ts';
+import { withOperationDocs } from './openapi/operationDocs.ts';
+import { zodToJsonConfig } from './openapi/zodDocs.ts';
 import { BEARER_SCHEME, bearerSecurityScheme, withAccessDocs } from './openapiSecurity.ts';
 import type { JITService } from './service/JITService.ts';
 import type { Service } from './service/Service.ts';
@@ -210,6 +213,10 @@ export default async function app(fastify: FastifyInstance, { service, config }:
       if (!route.url.startsWith('/docs')) throw new Error(`route ${route.method} ${route.url} declares no access (config.access)`);
       route.config = { ...route.config, access: 'admin' };
     }
+    // And names its operation, which generated clients call it by.
+    if (!route.url.startsWith('/docs') && route.schema?.operationId === undefined) {
+      throw new Error(`route ${route.method} ${route.url} declares no operationId (schema.operationId)`);
+    }
   });
 
   const metrics = service.metrics;
@@ -288,6 +295,7 @@ export default async function app(fastify: FastifyInstance, { service, config }:
     errorResponseBuilder: (_request, context) => new TooManyRequests(`The tenant's limit of ${context.max} requests per second is reached.`, Math.ceil(context.ttl / 1000)),
   });
 
+  const authOn = config.adminToken !== undefined;
   await fastify.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -295,20 +303,26 @@ export default async function app(fastify: FastifyInstance, { service, config }:
         title: 'wasm-orc-jit',
         description: 'JIT-as-a-service for WebAssembly, modelled on LLVM ORC. Contract: API.md.',
         version: '2',
+        // The package is private and declares no license; say so rather than leave it unstated.
+        license: { name: 'UNLICENSED' },
       },
-      ...(config.adminToken === undefined ? {} : { components: { securitySchemes: { [BEARER_SCHEME]: bearerSecurityScheme } } }),
+      // Open mode checks nothing: an empty requirement says so for every operation.
+      ...(authOn ? { components: { securitySchemes: { [BEARER_SCHEME]: bearerSecurityScheme } } } : { security: [] }),
       tags: [
-        { name: 'dylibs' },
-        { name: 'modules' },
-        { name: 'symbols' },
-        { name: 'invoke' },
-        { name: 'memories' },
-        { name: 'tenants' },
-        { name: 'operations' },
+        { name: 'dylibs', description: 'JITDylibs: named symbol tables with a link order.' },
+        { name: 'modules', description: 'Adding and removing wasm modules, and reexports.' },
+        { name: 'symbols', description: 'Looking symbols up through a link order.' },
+        { name: 'invoke', description: 'Calling functions (compiling lazy bodies on first call).' },
+        { name: 'memories', description: "Reading and writing a memory's bytes." },
+        { name: 'tenants', description: 'Tenants and their API keys (admin token).' },
+        { name: 'operations', description: 'Health, metrics and the session dump.' },
       ],
     },
-    transform: withAccessDocs(createJsonSchemaTransform({ skipList: [] }), config.adminToken !== undefined),
-    transformObject: jsonSchemaTransformObject,
+    transform: withAccessDocs(withOperationDocs(createJsonSchemaTransform({ skipList: [], zodToJsonConfig }), { authOn }), authOn),
+    transformObject: documentTransform(createJsonSchemaTransformObject({ zodToJsonConfig }), {
+      // Relative: a client reading the document from the server sends its requests to that server.
+      servers: [{ url: '/', description: 'The server that serves this document.' }],
+    }),
   });
   await fastify.register(swaggerUi, { routePrefix: '/docs' });
 

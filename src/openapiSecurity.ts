@@ -2,13 +2,12 @@
 // (an API key or the admin token) and, for each operation, the access its route declares
 // (`config.access`, the same value the auth hook enforces, so the document cannot drift from
 // what the server checks): `security: []` for public routes, `[{bearer: [access]}]` otherwise
-// (OpenAPI 3.1 lets a non-OAuth requirement list role names), `x-access` naming it, and the
-// 401/403/429 answers authentication can give. Without ADMIN_TOKEN nothing is checked, so the
-// document declares nothing.
+// (OpenAPI 3.1 lets a non-OAuth requirement list role names) and `x-access` naming it; the
+// 401/403/429 answers authentication can give are src/openapi/errorDocs.ts's. Without
+// ADMIN_TOKEN nothing is checked, so the document declares nothing.
 
 import type { SwaggerTransform } from '@fastify/swagger';
 import type { FastifySchema } from 'fastify';
-import { ErrorEnvelope } from '../schemas/errors.ts';
 import type { RouteAccess } from './tenants/Authenticator.ts';
 
 export const BEARER_SCHEME = 'bearer';
@@ -41,13 +40,6 @@ export function withAccessDocs<S extends FastifySchema>(transform: SwaggerTransf
     const access = input.route.config?.access;
     if (access === undefined || input.schema === undefined) return transform(input);
     const schema: SchemaWithAccessDocs = { ...input.schema };
-    const response = { ...((schema.response as Record<string, unknown> | undefined) ?? {}) };
-    if (access !== 'public') {
-      response['401'] ??= ErrorEnvelope;
-      response['403'] ??= ErrorEnvelope;
-      response['429'] ??= ErrorEnvelope;
-    }
-    schema.response = response;
     schema.security = access === 'public' ? [] : [{ [BEARER_SCHEME]: [access] }];
     schema['x-access'] = access;
     schema.description = [schema.description, ACCESS_DESCRIPTIONS[access]].filter(Boolean).join(' ');
