@@ -22,6 +22,7 @@ import { CallThroughServer, type CallThroughHandler } from './CallThroughServer.
 import { checkValue } from './rawValues.ts';
 import { ReplayLog } from './ReplayLog.ts';
 import { SPECTEST_FUNCTIONS, SPECTEST_SYMBOLS, type HostSymbol } from './spectest.ts';
+import { StartupWindows } from './StartupWindows.ts';
 import { Watchdog } from './Watchdog.ts';
 import { WorkerConnection } from './WorkerConnection.ts';
 import type { ConnectionFactory, ExecutorConnection } from './ExecutorConnection.ts';
@@ -151,6 +152,9 @@ export class Executor {
   deferStart = false;
   private readonly terminations = new Set<Promise<void>>();
   private booted: { resolve: () => void; reject: (err: unknown) => void } | null = null;
+  /** When workers were booting: not counted against the calls that waited for them. */
+  readonly startups = new StartupWindows();
+  private endStartup: () => void = () => {};
   private closed = false;
   private broken: Error | null = null;
   private deathsSinceReady = 0;
@@ -335,6 +339,7 @@ export class Executor {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.endStartup();
     this.failEverything(new Error('The executor is closed.'));
     this.watchdog.disarm();
     await Promise.all([this.conn?.dispose(), ...this.terminations]);
@@ -371,6 +376,7 @@ export class Executor {
   private onEvent(ev: WorkerEvent): void {
     switch (ev.ev) {
       case 'ready':
+        this.endStartup();
         this.counters.lastBootMs = performance.now() - (this.conn?.startedAt ?? performance.now());
         this.deathsSinceReady = 0;
         this.booted?.resolve();
@@ -455,6 +461,7 @@ export class Executor {
   // --- worker lifecycle -----------------------------------------------------------------------
 
   private connect(): ExecutorConnection {
+    this.endStartup = this.startups.begin();
     const opts = {
       resourceLimits: this.resourceLimits,
       compileCacheDir: this.compileCacheDir,
@@ -474,6 +481,7 @@ export class Executor {
   }
 
   private onDeath(err: Error): void {
+    this.endStartup();
     if (this.closed) return;
     const error = this.deathError(err);
     if (err instanceof ExecutorHostPoolClosed) {

@@ -20,6 +20,7 @@ import { buildSimpleReexportsAliasMap, reexports } from '../core/ReExports.ts';
 import type { ExecutorAddr } from '../core/SymbolDefinition.ts';
 import { JITSymbolFlags, SymbolState } from '../core/SymbolFlags.ts';
 import type { JITConfig } from '../config.ts';
+import { startupTimeSince } from '../executor/StartupWindows.ts';
 import { ExecutorLinkError } from '../executor/errors.ts';
 import { Executor } from '../executor/Executor.ts';
 import type { ExecutorHostPool } from '../executor/ExecutorHostPool.ts';
@@ -526,7 +527,10 @@ export class LazyJIT {
     const ctx = new InvokeContext();
     this.counters.invokes++;
     const timeoutMs = Math.min(opts.timeoutMs ?? this.config.callTimeoutMs, this.config.maxCallTimeoutMs);
-    const deadline = performance.now() + timeoutMs;
+    const began = performance.now();
+    // The limit covers looking up, compiling and running, not the executor's boot or the
+    // compile thread's start that the call happened to wait for (StartupWindows.ts).
+    const deadline = () => began + timeoutMs + startupTimeSince(began, [this.optimizer.startups, this.executor.startups]);
     return this.currentInvoke.run(ctx, async () => {
       const order = publicOrder(jd);
       let def = this.session.lookupReady(order, symbol);
@@ -541,7 +545,7 @@ export class LazyJIT {
       const { kind, type } = def.entry.info;
       if (kind !== 'function') throw new TypeMismatch(`"${symbol}" is a ${kind}, not a function.`);
       const args = decodeArgs(type as FuncType);
-      const remaining = deadline - performance.now();
+      const remaining = deadline() - performance.now();
       try {
         if (remaining <= 0) throw new ExecutionTimeout(timeoutMs);
         const r = await this.executor.invoke(def.address, type as FuncType, args, { timeoutMs: remaining });
@@ -637,15 +641,31 @@ function moduleNumber(id: string): number {
   return m ? Number(m[1]) : 0;
 }
 
-/** `p`, or ExecutionTimeout once `deadline` (performance.now() time) passes first. */
-function beforeDeadline<T>(p: Promise<T>, deadline: number, limitMs: number): Promise<T> {
-  const left = deadline - performance.now();
-  if (left <= 0) return Promise.reject(new ExecutionTimeout(limitMs));
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ExecutionTimeout(limitMs)), left);
+/**
+ * `p`, or ExecutionTimeout once `deadline()` (performance.now() time) passes first. The deadline
+ * can move later while `p` runs (startups the call waits for are not charged to it), so the
+ * timer looks at it again when it fires.
+ */
+function beforeDeadline<T>(p: Promise<T>, deadline: () => number, limitMs: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const check = () => {
+      const left = deadline() - performance.now();
+      if (left <= 0) reject(new ExecutionTimeout(limitMs));
+      else timer = setTimeout(check, left);
+    };
+    check();
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
   });
-  return Promise.race([p, expired]).finally(() => clearTimeout(timer));
 }
 
 /** Whether a failed add got as far as running the module's instantiation (segments, start). */

@@ -6,6 +6,7 @@
 
 import { Piscina } from 'piscina';
 import { InvalidModule } from '../core/errors.ts';
+import { StartupWindows } from '../executor/StartupWindows.ts';
 import type { OptimizeOptions } from '../wasm/optimizing.ts';
 import type { JobResult } from './optimizerThread.ts';
 
@@ -14,6 +15,9 @@ const IDLE_MS = 30_000;
 
 export class OptimizingCompiler {
   #pool: Piscina | undefined;
+  /** When the thread was starting (loading binaryen): not counted against the calls that waited. */
+  readonly startups = new StartupWindows();
+  #endStartup: (() => void) | undefined;
 
   /** The process's optimizer. */
   static shared(): OptimizingCompiler {
@@ -31,6 +35,22 @@ export class OptimizingCompiler {
     return this.#pool;
   }
 
+  async #run(task: object, name: string): Promise<JobResult> {
+    const pool = this.pool;
+    // No thread: this job starts one, which loads binaryen first (again after IDLE_MS idle). A
+    // `ready` job ahead of it (one thread, jobs in order) answers when the load is done.
+    if (pool.threads.length === 0 && this.#endStartup === undefined) {
+      const end = this.startups.begin();
+      this.#endStartup = end;
+      const done = () => {
+        end();
+        if (this.#endStartup === end) this.#endStartup = undefined;
+      };
+      pool.run({}, { name: 'ready' }).then(done, done);
+    }
+    return (await pool.run(task, { name })) as JobResult;
+  }
+
   /** Whether the thread has been started (for metrics and tests). */
   get started(): boolean {
     return this.#pool !== undefined;
@@ -38,17 +58,19 @@ export class OptimizingCompiler {
 
   /** Parses and validates WAT; throws InvalidModule. */
   async watToWasm(text: string): Promise<Uint8Array> {
-    return unwrap(await this.pool.run({ text }, { name: 'wat' }));
+    return unwrap(await this.#run({ text }, 'wat'));
   }
 
   /** Optimizes a valid binary at `options.level`; throws (Error) when binaryen cannot. */
   async optimize(bytes: Uint8Array, options: OptimizeOptions): Promise<Uint8Array> {
-    return unwrap(await this.pool.run({ bytes, options }, { name: 'optimize' }));
+    return unwrap(await this.#run({ bytes, options }, 'optimize'));
   }
 
   async close(): Promise<void> {
     const pool = this.#pool;
     this.#pool = undefined;
+    this.#endStartup?.();
+    this.#endStartup = undefined;
     await pool?.destroy();
   }
 }

@@ -26,3 +26,8 @@ export function wat({ text }: { text: string }): JobResult {
 export function optimize({ bytes, options }: { bytes: Uint8Array; options: OptimizeOptions }): JobResult {
   return run(() => optimizeBinary(bytes, options));
 }
+
+/** Answers once the thread is up: importing this file loaded binaryen (the startup a call is not charged for). */
+export function ready(): JobResult {
+  return { ok: true, bytes: new Uint8Array(0) };
+}

@@ -56,8 +56,9 @@ t.test('startServer listens on port 0 and serves the API over HTTP', async (t) =
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ args: [] }),
   });
-  t.equal(called.status, 200);
-  t.same(((await called.json()) as InvokeResult).results, [{ type: 'i32', value: 42, bits: '42' }]);
+  const body = await called.text();
+  t.equal(called.status, 200, body);
+  t.same((JSON.parse(body) as InvokeResult).results, [{ type: 'i32', value: 42, bits: '42' }]);
 
   const missing = await fetch(`${url}/dylibs/ghost`);
   t.equal(missing.status, 404);
