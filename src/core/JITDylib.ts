@@ -222,7 +222,8 @@ export class JITDylib {
 
   /** Checks that `names` could all be defined as strong symbols, without defining anything. */
   checkCanDefine(names: Iterable<string>): void {
-    const duplicates = [...names].filter((n) => this.table.has(n));
+    const duplicates: string[] = [];
+    for (const n of names) if (this.table.has(n)) duplicates.push(n);
     if (duplicates.length > 0) throw new DuplicateDefinition(this.name, duplicates);
   }
 
