@@ -7,7 +7,7 @@
 // their pieces to the next layer (`emit`): this layer decides what is compiled together
 // (partition.ts), the layers below how.
 
-import { DylibExists } from '../core/errors.ts';
+import { DuplicateDefinition, DylibExists } from '../core/errors.ts';
 import type { JITDylib } from '../core/JITDylib.ts';
 import type { MaterializationResponsibility } from '../core/MaterializationResponsibility.ts';
 import { MaterializationUnit } from '../core/MaterializationUnit.ts';
@@ -84,6 +84,20 @@ export class WholeModuleMaterializationUnit extends MaterializationUnit {
   }
 }
 
+/** A body's symbol: its interface and the function it is (one object, not a second map by name). */
+export class BodySymbol implements SymbolInterface {
+  readonly flags: JITSymbolFlags;
+  readonly kind = 'function' as const;
+  readonly type: unknown;
+  readonly index: number;
+
+  constructor(flags: JITSymbolFlags, type: unknown, index: number) {
+    this.flags = flags;
+    this.type = type;
+    this.index = index;
+  }
+}
+
 /**
  * The function bodies of a lazily added module, in the implementation dylib. Looking some up
  * splits them off together with what they statically reach (the partition) and compiles that
@@ -93,56 +107,47 @@ export class FunctionBodiesMaterializationUnit extends MaterializationUnit {
   private readonly record: WasmModuleRecord;
   private readonly base: PieceLayer;
   private readonly partition: PartitionOptions;
-  /** Function index of each body symbol; the record maps indices back to names. */
-  private readonly bodies: Map<string, number>;
+  declare readonly symbols: Map<string, BodySymbol>;
 
-  /** Takes ownership of `symbols` and `bodies` (the same names, in the same order). */
-  constructor(record: WasmModuleRecord, base: PieceLayer, partition: PartitionOptions, symbols: Map<string, SymbolInterface>, bodies: Map<string, number>) {
-    super(symbols, 'take');
+  /** Takes ownership of `bodies`; the record maps function indices back to names. */
+  constructor(record: WasmModuleRecord, base: PieceLayer, partition: PartitionOptions, bodies: Map<string, BodySymbol>) {
+    super(bodies, 'take');
     this.record = record;
     this.base = base;
     this.partition = partition;
-    this.bodies = bodies;
   }
 
   get name(): string {
     return `<Function bodies of ${this.record.label}>`;
   }
 
-  protected override discard(_jd: JITDylib, name: string): void {
-    this.bodies.delete(name);
-  }
-
   /** Whether function `index`'s body is still in this unit. */
   private readonly has = (index: number): boolean => {
     const name = this.record.functionSymbol(index);
-    return name !== undefined && this.bodies.has(name);
+    return name !== undefined && this.symbols.has(name);
   };
 
   private reach(requested: Iterable<string>): number[] {
     const indices: number[] = [];
     for (const n of requested) {
-      const i = this.bodies.get(n);
-      if (i !== undefined) indices.push(i);
+      const body = this.symbols.get(n);
+      if (body !== undefined) indices.push(body.index);
     }
     return partitionByReach(this.record.module, indices, this.has, this.partition);
   }
 
   /** The requested bodies and what they reach within the budget, as a unit of their own. */
   override splitOff(names: ReadonlySet<string>): FunctionBodiesMaterializationUnit {
-    const symbols = new Map<string, SymbolInterface>();
-    const bodies = new Map<string, number>();
+    const part = new Map<string, BodySymbol>();
     for (const index of this.reach(names)) {
       const name = this.record.functionSymbol(index);
       if (name === undefined) continue;
-      const info = this.symbols.get(name);
-      if (info === undefined) continue;
-      symbols.set(name, info);
-      bodies.set(name, index);
-      this.bodies.delete(name);
+      const body = this.symbols.get(name);
+      if (body === undefined) continue;
+      part.set(name, body);
       this.symbols.delete(name);
     }
-    return new FunctionBodiesMaterializationUnit(this.record, this.base, this.partition, symbols, bodies);
+    return new FunctionBodiesMaterializationUnit(this.record, this.base, this.partition, part);
   }
 
   materialize(r: MaterializationResponsibility): Promise<void> {
@@ -150,15 +155,12 @@ export class FunctionBodiesMaterializationUnit extends MaterializationUnit {
     // hand the rest back unmaterialized.
     const functions = this.reach(r.getRequestedSymbols());
     const members = new Set(functions);
-    const restSymbols = new Map<string, SymbolInterface>();
-    const restBodies = new Map<string, number>();
-    for (const [name, info] of r.getSymbols()) {
-      const index = this.bodies.get(name) as number;
-      if (members.has(index)) continue;
-      restSymbols.set(name, info);
-      restBodies.set(name, index);
+    const rest = new Map<string, BodySymbol>();
+    for (const name of r.getSymbols().keys()) {
+      const body = this.symbols.get(name) as BodySymbol;
+      if (!members.has(body.index)) rest.set(name, body);
     }
-    if (restSymbols.size > 0) r.replace(new FunctionBodiesMaterializationUnit(this.record, this.base, this.partition, restSymbols, restBodies));
+    if (rest.size > 0) r.replace(new FunctionBodiesMaterializationUnit(this.record, this.base, this.partition, rest));
     const symbols = new Map(functions.map((f) => [this.record.functionSymbol(f) as string, { kind: 'function' as const, index: f }]));
     const label = `${this.record.label} ${functions.length === 1 ? (this.record.functionSymbol(functions[0] as number) as string) : `${functions.length} functions`}`;
     const request: PieceRequest = { kind: 'bodies', record: this.record, functions, symbols, label };
@@ -179,6 +181,8 @@ export interface LazyModuleDefinition {
   readonly targetSymbols: readonly string[];
   /** Symbols to look up at add: they materialize the globals module (and run the start function). */
   readonly materializeNow: readonly string[];
+  /** The Exported ones of targetSymbols, in the same order (most of a module's functions are not). */
+  readonly exported: readonly string[];
 }
 
 export class CompileOnDemandLayer {
@@ -238,35 +242,38 @@ export class CompileOnDemandLayer {
     const globals = new Map<string, ModuleSymbol>();
     const aliases = new Map<string, SymbolAliasMapEntry>();
     const reexports = new Map<string, SymbolInterface>();
-    const bodySymbols = new Map<string, SymbolInterface>();
-    const bodies = new Map<string, number>();
+    const bodies = new Map<string, BodySymbol>();
     const names = new Array<string | undefined>(info.functions.length);
-    // Interface objects by flags and type: a stub's leads to the body of its own name.
-    const shared = new Map<JITSymbolFlags, Map<unknown, { stub: SymbolInterface; body: SymbolInterface }>>();
-    const functionSymbol = (flags: JITSymbolFlags, type: unknown): { stub: SymbolInterface; body: SymbolInterface } => {
+    // Stub interfaces by flags and type: each leads to the body of its stub's own name.
+    const shared = new Map<JITSymbolFlags, Map<unknown, SymbolInterface>>();
+    const stubSymbol = (flags: JITSymbolFlags, type: unknown): SymbolInterface => {
       let byType = shared.get(flags);
       if (byType === undefined) shared.set(flags, (byType = new Map()));
       let s = byType.get(type);
       if (s === undefined) {
-        s = { stub: Object.freeze({ flags, kind: 'function' as const, type }), body: Object.freeze({ flags, kind: 'function' as const, type }) };
-        setSameNameTarget(s.stub, implJD, true);
+        s = Object.freeze({ flags, kind: 'function' as const, type });
+        setSameNameTarget(s, implJD, true);
         byType.set(type, s);
       }
       return s;
     };
 
+    const exportedGlobals: string[] = [];
+    const exportedFunctions: string[] = [];
     for (const e of info.exports) {
       const fn = e.kind === 'function' ? info.functions[e.index] : undefined;
       const lazyFunction = fn !== undefined && !fn.imported && !record.keptFunctions.has(e.index);
       if (!lazyFunction) {
         const flags = e.kind === 'function' ? JITSymbolFlags.ExportedCallable : EXPORTED;
         globals.set(e.name, { flags, kind: e.kind, type: e.type, ref: { kind: e.kind, index: e.index } });
+        exportedGlobals.push(e.name);
         continue;
       }
       const primary = names[e.index];
       if (primary === undefined) {
         names[e.index] = e.name;
-        reexports.set(e.name, functionSymbol(JITSymbolFlags.ExportedCallable, e.type).stub);
+        reexports.set(e.name, stubSymbol(JITSymbolFlags.ExportedCallable, e.type));
+        exportedFunctions.push(e.name);
       } else {
         aliases.set(e.name, { flags: JITSymbolFlags.ExportedCallable, kind: 'function', type: e.type, aliasee: primary });
       }
@@ -274,25 +281,23 @@ export class CompileOnDemandLayer {
     for (const fn of info.functions) {
       if (fn.imported || record.keptFunctions.has(fn.index)) continue;
       let name = names[fn.index];
-      let symbol: SymbolInterface;
+      let flags = JITSymbolFlags.ExportedCallable;
       if (name === undefined) {
         name = privateFunctionSymbolName(record.id, fn.index);
         names[fn.index] = name;
-        const s = functionSymbol(CALLABLE, fn.type);
-        reexports.set(name, s.stub);
-        symbol = s.body;
-      } else {
-        symbol = functionSymbol(JITSymbolFlags.ExportedCallable, fn.type).body;
+        flags = CALLABLE;
+        reexports.set(name, stubSymbol(flags, fn.type));
       }
-      bodySymbols.set(name, symbol);
-      bodies.set(name, fn.index);
+      bodies.set(name, new BodySymbol(flags, fn.type, fn.index));
     }
     const init = initSymbolName(record.id);
     globals.set(init, { flags: JITSymbolFlags.None, kind: 'module', ref: undefined });
 
+    const taken = [...target.clashes(globals), ...target.clashes(reexports), ...target.clashes(aliases)];
+    if (taken.length > 0) throw new DuplicateDefinition(target.name, taken.map(([n]) => n));
+    const takenBodies = implJD.clashes(bodies);
+    if (takenBodies.length > 0) throw new DuplicateDefinition(implJD.name, takenBodies.map(([n]) => n));
     const targetSymbols = [...globals.keys(), ...reexports.keys(), ...aliases.keys()];
-    target.checkCanDefine(targetSymbols);
-    implJD.checkCanDefine(bodies.keys());
 
     record.setFunctionSymbols(names);
     target.define(new GlobalsModuleMaterializationUnit(record, this.base, globals), record.tracker);
@@ -303,11 +308,11 @@ export class CompileOnDemandLayer {
     if (reexports.size > 0) {
       target.define(sameNameLazyReexports(this.lctm, this.stubs, implJD, reexports, record.label), record.tracker);
     }
-    if (bodies.size > 0) implJD.define(new FunctionBodiesMaterializationUnit(record, this.base, this.partition, bodySymbols, bodies), implTracker);
+    if (bodies.size > 0) implJD.define(new FunctionBodiesMaterializationUnit(record, this.base, this.partition, bodies), implTracker);
     for (const [name, alias] of aliases) {
       const entry = target.entry(name);
       if (entry !== undefined) setSymbolTarget(entry, { jd: target, name: alias.aliasee, lazy: false });
     }
-    return { targetSymbols, materializeNow: [...globals.keys()] };
+    return { targetSymbols, materializeNow: [...globals.keys()], exported: [...exportedGlobals, ...exportedFunctions, ...aliases.keys()] };
   }
 }

@@ -39,10 +39,10 @@ export class WasmModule {
     this.bytes = binary.bytes;
     this.#scans = new Array<CodeReferences | undefined>(binary.funcTypes.length);
     this.#mayUseSegments = binary.dataCount !== null || binary.elements.length > 0;
-    const names = binary.funcTypes.map((_, i) => displayName(binary, i));
-    this.info = buildModuleInfo(binary, names, {
+    this.info = buildModuleInfo(binary, {
       usesSegments: (i) => this.usesSegments(i),
       size: (i) => this.references(i).instructions,
+      name: (i) => displayName(binary, i),
     });
   }
 
