@@ -246,7 +246,10 @@ export class CompileOnDemandLayer {
     const names = new Array<string | undefined>(info.functions.length);
     // Stub interfaces by flags and type: each leads to the body of its stub's own name.
     const shared = new Map<JITSymbolFlags, Map<unknown, SymbolInterface>>();
+    let last: { flags: JITSymbolFlags; type: unknown; symbol: SymbolInterface } | undefined;
     const stubSymbol = (flags: JITSymbolFlags, type: unknown): SymbolInterface => {
+      // Most functions of a large module share their neighbour's type.
+      if (last !== undefined && last.flags === flags && last.type === type) return last.symbol;
       let byType = shared.get(flags);
       if (byType === undefined) shared.set(flags, (byType = new Map()));
       let s = byType.get(type);
@@ -255,6 +258,7 @@ export class CompileOnDemandLayer {
         setSameNameTarget(s, implJD, true);
         byType.set(type, s);
       }
+      last = { flags, type, symbol: s };
       return s;
     };
 
@@ -278,8 +282,9 @@ export class CompileOnDemandLayer {
         aliases.set(e.name, { flags: JITSymbolFlags.ExportedCallable, kind: 'function', type: e.type, aliasee: primary });
       }
     }
+    const kept = record.keptFunctions.size > 0 ? record.keptFunctions : undefined;
     for (const fn of info.functions) {
-      if (fn.imported || record.keptFunctions.has(fn.index)) continue;
+      if (fn.imported || kept?.has(fn.index)) continue;
       let name = names[fn.index];
       let flags = JITSymbolFlags.ExportedCallable;
       if (name === undefined) {

@@ -42,6 +42,12 @@ export class ByteReader {
 
   /** Unsigned LEB128 of at most 32 bits. */
   u32(): number {
+    // Most are one byte (type indices, small sizes and counts).
+    const first = this.bytes[this.pos];
+    if (first !== undefined && first < 0x80 && this.pos < this.end) {
+      this.pos++;
+      return first;
+    }
     let result = 0;
     let shift = 0;
     for (;;) {
