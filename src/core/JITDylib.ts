@@ -197,9 +197,8 @@ export class JITDylib {
     const duplicates: string[] = [];
     const unitDefsOverridden: string[] = [];
     const existingDefsOverridden: SymbolTableEntry[] = [];
-    for (const [name, info] of unit.symbols) {
-      const existing = this.table.get(name);
-      if (!existing) continue;
+    for (const [name, info] of this.clashes(unit.symbols)) {
+      const existing = this.table.get(name) as SymbolTableEntry;
       if (info.flags.isStrong) {
         if (existing.info.flags.isStrong || existing.searched || existing.state !== SymbolState.NeverSearched) {
           duplicates.push(name);
@@ -220,9 +219,34 @@ export class JITDylib {
     for (const [name, info] of unit.symbols) this.addEntry(new SymbolTableEntry(this, name, info, unit, tracker));
   }
 
+  /**
+   * The symbols of `symbols` whose names this dylib already has, in the order of `symbols`.
+   * Walks the smaller of the two: a large module going into a (nearly) empty dylib costs a
+   * lookup per existing symbol, not one per new one.
+   */
+  clashes<T>(symbols: ReadonlyMap<string, T>): [string, T][] {
+    const out: [string, T][] = [];
+    if (this.table.size < symbols.size) {
+      for (const name of this.table.keys()) {
+        if (symbols.has(name)) out.push([name, symbols.get(name) as T]);
+      }
+      // Rare (a clash): report in the definition's order, as the other walk does.
+      if (out.length > 1) return this.clashesInOrder(symbols);
+      return out;
+    }
+    return this.clashesInOrder(symbols);
+  }
+
+  private clashesInOrder<T>(symbols: ReadonlyMap<string, T>): [string, T][] {
+    const out: [string, T][] = [];
+    for (const [name, value] of symbols) if (this.table.has(name)) out.push([name, value]);
+    return out;
+  }
+
   /** Checks that `names` could all be defined as strong symbols, without defining anything. */
   checkCanDefine(names: Iterable<string>): void {
-    const duplicates = [...names].filter((n) => this.table.has(n));
+    const duplicates: string[] = [];
+    for (const n of names) if (this.table.has(n)) duplicates.push(n);
     if (duplicates.length > 0) throw new DuplicateDefinition(this.name, duplicates);
   }
 

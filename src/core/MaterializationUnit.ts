@@ -12,8 +12,13 @@ export abstract class MaterializationUnit {
   /** The symbols this unit defines. Discarding a symbol removes it from here. */
   readonly symbols: Map<string, SymbolInterface>;
 
-  constructor(symbols: ReadonlyMap<string, SymbolInterface>) {
-    this.symbols = new Map(symbols);
+  /**
+   * With `take`, the unit adopts `symbols` itself instead of copying it: the caller built the map
+   * for this unit and never touches it again. A module's units hold tens of thousands of
+   * symbols, and each copy of such a map costs as much as building it.
+   */
+  constructor(symbols: ReadonlyMap<string, SymbolInterface>, ownership: 'copy' | 'take' = 'copy') {
+    this.symbols = ownership === 'take' && symbols instanceof Map ? symbols : new Map(symbols);
   }
 
   /** A short description for dumps and errors, e.g. `<Absolute Symbols>`. */

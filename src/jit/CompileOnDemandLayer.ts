@@ -7,7 +7,7 @@
 // their pieces to the next layer (`emit`): this layer decides what is compiled together
 // (partition.ts), the layers below how.
 
-import { DylibExists } from '../core/errors.ts';
+import { DuplicateDefinition, DylibExists } from '../core/errors.ts';
 import type { JITDylib } from '../core/JITDylib.ts';
 import type { MaterializationResponsibility } from '../core/MaterializationResponsibility.ts';
 import { MaterializationUnit } from '../core/MaterializationUnit.ts';
@@ -16,14 +16,14 @@ import { symbolAliases } from '../core/ReExports.ts';
 import type { ResourceTracker } from '../core/ResourceTracker.ts';
 import type { SymbolInterface } from '../core/SymbolDefinition.ts';
 import { JITSymbolFlags } from '../core/SymbolFlags.ts';
-import type { EntityRef, ExportInfo } from '../wasm/index.ts';
+import type { EntityRef } from '../wasm/index.ts';
 import type { IndirectStubsManager } from './IndirectStubsManager.ts';
 import type { LazyCallThroughManager } from './LazyCallThroughManager.ts';
-import { lazyReexports } from './LazyReexports.ts';
+import { sameNameLazyReexports } from './LazyReexports.ts';
 import { IMPL_SUFFIX, initSymbolName, privateFunctionSymbolName } from './names.ts';
 import { partitionByReach, type PartitionOptions } from './partition.ts';
 import type { PieceLayer, PieceRequest } from './PieceRequest.ts';
-import { type SymbolTarget, setSymbolTarget } from './symbolTargets.ts';
+import { setSameNameTarget, setSymbolTarget } from './symbolTargets.ts';
 import type { WasmModuleRecord } from './WasmModuleRecord.ts';
 
 export { IMPL_SUFFIX, initSymbolName, privateFunctionSymbolName };
@@ -84,6 +84,20 @@ export class WholeModuleMaterializationUnit extends MaterializationUnit {
   }
 }
 
+/** A body's symbol: its interface and the function it is (one object, not a second map by name). */
+export class BodySymbol implements SymbolInterface {
+  readonly flags: JITSymbolFlags;
+  readonly kind = 'function' as const;
+  readonly type: unknown;
+  readonly index: number;
+
+  constructor(flags: JITSymbolFlags, type: unknown, index: number) {
+    this.flags = flags;
+    this.type = type;
+    this.index = index;
+  }
+}
+
 /**
  * The function bodies of a lazily added module, in the implementation dylib. Looking some up
  * splits them off together with what they statically reach (the partition) and compiles that
@@ -93,42 +107,44 @@ export class FunctionBodiesMaterializationUnit extends MaterializationUnit {
   private readonly record: WasmModuleRecord;
   private readonly base: PieceLayer;
   private readonly partition: PartitionOptions;
-  /** Function index of each body symbol, and back. */
-  private readonly bodies: Map<string, number>;
-  private readonly byIndex: Map<number, string>;
+  declare readonly symbols: Map<string, BodySymbol>;
 
-  constructor(record: WasmModuleRecord, base: PieceLayer, partition: PartitionOptions, bodies: ReadonlyMap<string, { readonly index: number; readonly info: SymbolInterface }>) {
-    super(new Map([...bodies].map(([n, b]) => [n, b.info])));
+  /** Takes ownership of `bodies`; the record maps function indices back to names. */
+  constructor(record: WasmModuleRecord, base: PieceLayer, partition: PartitionOptions, bodies: Map<string, BodySymbol>) {
+    super(bodies, 'take');
     this.record = record;
     this.base = base;
     this.partition = partition;
-    this.bodies = new Map([...bodies].map(([n, b]) => [n, b.index]));
-    this.byIndex = new Map([...bodies].map(([n, b]) => [b.index, n]));
   }
 
   get name(): string {
     return `<Function bodies of ${this.record.label}>`;
   }
 
-  protected override discard(_jd: JITDylib, name: string): void {
-    const index = this.bodies.get(name);
-    this.bodies.delete(name);
-    if (index !== undefined) this.byIndex.delete(index);
+  /** Whether function `index`'s body is still in this unit. */
+  private readonly has = (index: number): boolean => {
+    const name = this.record.functionSymbol(index);
+    return name !== undefined && this.symbols.has(name);
+  };
+
+  private reach(requested: Iterable<string>): number[] {
+    const indices: number[] = [];
+    for (const n of requested) {
+      const body = this.symbols.get(n);
+      if (body !== undefined) indices.push(body.index);
+    }
+    return partitionByReach(this.record.module, indices, this.has, this.partition);
   }
 
   /** The requested bodies and what they reach within the budget, as a unit of their own. */
   override splitOff(names: ReadonlySet<string>): FunctionBodiesMaterializationUnit {
-    const requested = [...names].map((n) => this.bodies.get(n)).filter((i): i is number => i !== undefined);
-    const members = partitionByReach(this.record.module, requested, (i) => this.byIndex.has(i), this.partition);
-    const part = new Map<string, { index: number; info: SymbolInterface }>();
-    for (const index of members) {
-      const name = this.byIndex.get(index);
+    const part = new Map<string, BodySymbol>();
+    for (const index of this.reach(names)) {
+      const name = this.record.functionSymbol(index);
       if (name === undefined) continue;
-      const info = this.symbols.get(name);
-      if (info === undefined) continue;
-      part.set(name, { index, info });
-      this.bodies.delete(name);
-      this.byIndex.delete(index);
+      const body = this.symbols.get(name);
+      if (body === undefined) continue;
+      part.set(name, body);
       this.symbols.delete(name);
     }
     return new FunctionBodiesMaterializationUnit(this.record, this.base, this.partition, part);
@@ -137,22 +153,23 @@ export class FunctionBodiesMaterializationUnit extends MaterializationUnit {
   materialize(r: MaterializationResponsibility): Promise<void> {
     // Taken whole (a lookup asked for every body left): compile what the requested ones reach,
     // hand the rest back unmaterialized.
-    const mine = [...r.getSymbols().keys()];
-    const requested = [...r.getRequestedSymbols()].map((n) => this.bodies.get(n)).filter((i): i is number => i !== undefined);
-    const members = new Set(partitionByReach(this.record.module, requested, (i) => this.byIndex.has(i), this.partition));
-    const rest = new Map<string, { index: number; info: SymbolInterface }>();
-    for (const name of mine) {
-      const index = this.bodies.get(name) as number;
-      if (!members.has(index)) rest.set(name, { index, info: r.getSymbols().get(name) as SymbolInterface });
+    const functions = this.reach(r.getRequestedSymbols());
+    const members = new Set(functions);
+    const rest = new Map<string, BodySymbol>();
+    for (const name of r.getSymbols().keys()) {
+      const body = this.symbols.get(name) as BodySymbol;
+      if (!members.has(body.index)) rest.set(name, body);
     }
     if (rest.size > 0) r.replace(new FunctionBodiesMaterializationUnit(this.record, this.base, this.partition, rest));
-    const functions = [...members];
-    const symbols = new Map(functions.map((f) => [this.byIndex.get(f) as string, { kind: 'function' as const, index: f }]));
-    const label = `${this.record.label} ${functions.length === 1 ? (this.byIndex.get(functions[0] as number) as string) : `${functions.length} functions`}`;
+    const symbols = new Map(functions.map((f) => [this.record.functionSymbol(f) as string, { kind: 'function' as const, index: f }]));
+    const label = `${this.record.label} ${functions.length === 1 ? (this.record.functionSymbol(functions[0] as number) as string) : `${functions.length} functions`}`;
     const request: PieceRequest = { kind: 'bodies', record: this.record, functions, symbols, label };
     return this.base.emit(r, request);
   }
 }
+
+const EXPORTED = JITSymbolFlags.of('Exported');
+const CALLABLE = JITSymbolFlags.of('Callable');
 
 /** ORC's per-dylib resources of the lazy layer: the impl dylib. Kept on the dylib itself. */
 const IMPL_OF = Symbol('CompileOnDemandLayer.implOf');
@@ -164,6 +181,8 @@ export interface LazyModuleDefinition {
   readonly targetSymbols: readonly string[];
   /** Symbols to look up at add: they materialize the globals module (and run the start function). */
   readonly materializeNow: readonly string[];
+  /** The Exported ones of targetSymbols, in the same order (most of a module's functions are not). */
+  readonly exported: readonly string[];
 }
 
 export class CompileOnDemandLayer {
@@ -217,60 +236,88 @@ export class CompileOnDemandLayer {
     const implJD = record.implJD as JITDylib;
     const implTracker = record.implTracker as ResourceTracker;
 
+    // One pass over the exports, one over the functions. Each map built here is handed to the
+    // unit that uses it (no copies), and the symbols of one function share one interface object
+    // per flags and type: the stub and the body of a function declare the same.
     const globals = new Map<string, ModuleSymbol>();
-    const reexports = new Map<string, SymbolAliasMapEntry>();
     const aliases = new Map<string, SymbolAliasMapEntry>();
-    const bodies = new Map<string, { index: number; info: SymbolInterface }>();
-    const targets = new Map<string, SymbolTarget>();
-    const primaryName = new Map<number, string>();
+    const reexports = new Map<string, SymbolInterface>();
+    const bodies = new Map<string, BodySymbol>();
+    const names = new Array<string | undefined>(info.functions.length);
+    // Stub interfaces by flags and type: each leads to the body of its stub's own name.
+    const shared = new Map<JITSymbolFlags, Map<unknown, SymbolInterface>>();
+    let last: { flags: JITSymbolFlags; type: unknown; symbol: SymbolInterface } | undefined;
+    const stubSymbol = (flags: JITSymbolFlags, type: unknown): SymbolInterface => {
+      // Most functions of a large module share their neighbour's type.
+      if (last !== undefined && last.flags === flags && last.type === type) return last.symbol;
+      let byType = shared.get(flags);
+      if (byType === undefined) shared.set(flags, (byType = new Map()));
+      let s = byType.get(type);
+      if (s === undefined) {
+        s = Object.freeze({ flags, kind: 'function' as const, type });
+        setSameNameTarget(s, implJD, true);
+        byType.set(type, s);
+      }
+      last = { flags, type, symbol: s };
+      return s;
+    };
 
-    const exportFlags = (e: ExportInfo) => (e.kind === 'function' ? JITSymbolFlags.ExportedCallable : JITSymbolFlags.of('Exported'));
+    const exportedGlobals: string[] = [];
+    const exportedFunctions: string[] = [];
     for (const e of info.exports) {
       const fn = e.kind === 'function' ? info.functions[e.index] : undefined;
       const lazyFunction = fn !== undefined && !fn.imported && !record.keptFunctions.has(e.index);
       if (!lazyFunction) {
-        globals.set(e.name, { flags: exportFlags(e), kind: e.kind, type: e.type, ref: { kind: e.kind, index: e.index } });
+        const flags = e.kind === 'function' ? JITSymbolFlags.ExportedCallable : EXPORTED;
+        globals.set(e.name, { flags, kind: e.kind, type: e.type, ref: { kind: e.kind, index: e.index } });
+        exportedGlobals.push(e.name);
         continue;
       }
-      const primary = primaryName.get(e.index);
+      const primary = names[e.index];
       if (primary === undefined) {
-        primaryName.set(e.index, e.name);
-        reexports.set(e.name, { flags: exportFlags(e), kind: 'function', type: e.type, aliasee: e.name });
-        targets.set(e.name, { jd: implJD, name: e.name, lazy: true });
+        names[e.index] = e.name;
+        reexports.set(e.name, stubSymbol(JITSymbolFlags.ExportedCallable, e.type));
+        exportedFunctions.push(e.name);
       } else {
-        aliases.set(e.name, { flags: exportFlags(e), kind: 'function', type: e.type, aliasee: primary });
-        targets.set(e.name, { jd: target, name: primary, lazy: false });
+        aliases.set(e.name, { flags: JITSymbolFlags.ExportedCallable, kind: 'function', type: e.type, aliasee: primary });
       }
     }
+    const kept = record.keptFunctions.size > 0 ? record.keptFunctions : undefined;
     for (const fn of info.functions) {
-      if (fn.imported || record.keptFunctions.has(fn.index)) continue;
-      let name = primaryName.get(fn.index);
+      if (fn.imported || kept?.has(fn.index)) continue;
+      let name = names[fn.index];
+      let flags = JITSymbolFlags.ExportedCallable;
       if (name === undefined) {
         name = privateFunctionSymbolName(record.id, fn.index);
-        reexports.set(name, { flags: JITSymbolFlags.of('Callable'), kind: 'function', type: fn.type, aliasee: name });
-        targets.set(name, { jd: implJD, name, lazy: true });
+        names[fn.index] = name;
+        flags = CALLABLE;
+        reexports.set(name, stubSymbol(flags, fn.type));
       }
-      record.setFunctionSymbol(fn.index, name);
-      const flags = reexports.get(name)?.flags ?? JITSymbolFlags.of('Callable');
-      bodies.set(name, { index: fn.index, info: { flags, kind: 'function', type: fn.type } });
+      bodies.set(name, new BodySymbol(flags, fn.type, fn.index));
     }
     const init = initSymbolName(record.id);
     globals.set(init, { flags: JITSymbolFlags.None, kind: 'module', ref: undefined });
 
-    target.checkCanDefine([...globals.keys(), ...reexports.keys(), ...aliases.keys()]);
-    implJD.checkCanDefine(bodies.keys());
+    const taken = [...target.clashes(globals), ...target.clashes(reexports), ...target.clashes(aliases)];
+    if (taken.length > 0) throw new DuplicateDefinition(target.name, taken.map(([n]) => n));
+    const takenBodies = implJD.clashes(bodies);
+    if (takenBodies.length > 0) throw new DuplicateDefinition(implJD.name, takenBodies.map(([n]) => n));
+    const targetSymbols = [...globals.keys(), ...reexports.keys(), ...aliases.keys()];
 
+    record.setFunctionSymbols(names);
     target.define(new GlobalsModuleMaterializationUnit(record, this.base, globals), record.tracker);
     if (aliases.size > 0) target.define(symbolAliases(aliases), record.tracker);
     // One unit for all the reexports and one for all the bodies: materializing some splits just
     // them (and, for bodies, their partition) off the unit (MaterializationUnit.splitOff), so a
     // first call costs time in proportion to what it compiles, not to the module.
-    if (reexports.size > 0) target.define(lazyReexports(this.lctm, this.stubs, implJD, reexports, record.label), record.tracker);
-    if (bodies.size > 0) implJD.define(new FunctionBodiesMaterializationUnit(record, this.base, this.partition, bodies), implTracker);
-    for (const [name, t] of targets) {
-      const entry = target.entry(name);
-      if (entry) setSymbolTarget(entry, t);
+    if (reexports.size > 0) {
+      target.define(sameNameLazyReexports(this.lctm, this.stubs, implJD, reexports, record.label), record.tracker);
     }
-    return { targetSymbols: [...globals.keys(), ...reexports.keys(), ...aliases.keys()], materializeNow: [...globals.keys()] };
+    if (bodies.size > 0) implJD.define(new FunctionBodiesMaterializationUnit(record, this.base, this.partition, bodies), implTracker);
+    for (const [name, alias] of aliases) {
+      const entry = target.entry(name);
+      if (entry !== undefined) setSymbolTarget(entry, { jd: target, name: alias.aliasee, lazy: false });
+    }
+    return { targetSymbols, materializeNow: [...globals.keys()], exported: [...exportedGlobals, ...exportedFunctions, ...aliases.keys()] };
   }
 }

@@ -335,6 +335,7 @@ export class LazyJIT {
     record.restoring = restore ? { bindings: restore.bindings } : undefined;
     this.modules.add(record);
     let targetSymbols: readonly string[] = [];
+    let exported: readonly string[] = [];
     try {
       // Checked when the module was first added; recovery binds them as they were.
       if (!restore) {
@@ -346,6 +347,7 @@ export class LazyJIT {
       await this.createMemories(record);
       const def = options.lazy ? this.cod.add(record) : this.defineEager(record);
       targetSymbols = def.targetSymbols;
+      exported = 'exported' in def ? def.exported : def.targetSymbols;
       progress('defined');
       if (def.materializeNow.length > 0) await this.session.lookup([{ jd, flags: 'MatchAllSymbols' }], def.materializeNow);
       progress('instantiated');
@@ -355,7 +357,7 @@ export class LazyJIT {
       throw cause;
     }
     record.restoring = undefined;
-    const symbols = targetSymbols.map((n) => jd.entry(n)).filter((e): e is SymbolTableEntry => e !== undefined && e.info.flags.isExported);
+    const symbols = exported.map((n) => jd.entry(n)).filter((e): e is SymbolTableEntry => e !== undefined && e.info.flags.isExported);
     const unresolvedImports = module.info.imports.filter((imp) => imp.kind === 'function' && !this.linker.findImport(record, imp));
     const bindings = record.dataBindings.map((b) => ({ module: b.module, name: b.name, dylib: b.dylib.name, symbol: b.symbol }));
     return { id, name: options.name, lazy: options.lazy, bytes, bindings, symbols, unresolvedImports };

@@ -8,8 +8,8 @@
 import type { JITDylib } from '../core/JITDylib.ts';
 import type { MaterializationResponsibility } from '../core/MaterializationResponsibility.ts';
 import { MaterializationUnit } from '../core/MaterializationUnit.ts';
-import type { SymbolAliasMap, SymbolAliasMapEntry } from '../core/ReExports.ts';
-import type { ExecutorSymbolDef } from '../core/SymbolDefinition.ts';
+import type { SymbolAliasMap } from '../core/ReExports.ts';
+import type { ExecutorSymbolDef, SymbolInterface } from '../core/SymbolDefinition.ts';
 import type { FuncType } from '../wasm/index.ts';
 import type { IndirectStubsManager, StubInit } from './IndirectStubsManager.ts';
 import type { LazyCallThroughManager } from './LazyCallThroughManager.ts';
@@ -20,15 +20,28 @@ export class LazyReexportsMaterializationUnit extends MaterializationUnit {
   private readonly stubs: IndirectStubsManager;
   /** Where the bodies live, e.g. `main.impl`. */
   readonly source: JITDylib;
-  readonly aliases: Map<string, SymbolAliasMapEntry>;
+  /**
+   * The aliasees that differ from their alias's name; any other symbol reexports the symbol of
+   * the same name in `source`. A lazily added module reexports every function under its own
+   * name, so its (tens of thousands of) reexports need no per-symbol alias record at all.
+   */
+  readonly #renamed: Map<string, string> | undefined;
   private readonly label: string;
 
-  constructor(lctm: LazyCallThroughManager, stubs: IndirectStubsManager, source: JITDylib, aliases: SymbolAliasMap, label: string) {
-    super(aliases);
+  /** @internal Use lazyReexports or sameNameLazyReexports. Takes ownership of both maps. */
+  constructor(
+    lctm: LazyCallThroughManager,
+    stubs: IndirectStubsManager,
+    source: JITDylib,
+    symbols: Map<string, SymbolInterface>,
+    renamed: Map<string, string> | undefined,
+    label: string,
+  ) {
+    super(symbols, 'take');
     this.lctm = lctm;
     this.stubs = stubs;
     this.source = source;
-    this.aliases = new Map(aliases);
+    this.#renamed = renamed !== undefined && renamed.size > 0 ? renamed : undefined;
     this.label = label;
   }
 
@@ -36,51 +49,66 @@ export class LazyReexportsMaterializationUnit extends MaterializationUnit {
     return `<Lazy Reexports of ${this.label}>`;
   }
 
+  /** The symbol of `source` that `alias` reexports. */
+  aliasee(alias: string): string {
+    return this.#renamed?.get(alias) ?? alias;
+  }
+
   protected override discard(_jd: JITDylib, name: string): void {
-    this.aliases.delete(name);
+    this.#renamed?.delete(name);
+  }
+
+  /** Moves `names` (those this unit has) out of this unit into a new one. */
+  #take(names: Iterable<string>): LazyReexportsMaterializationUnit {
+    const part = new Map<string, SymbolInterface>();
+    let renamed: Map<string, string> | undefined;
+    for (const name of names) {
+      const info = this.symbols.get(name);
+      if (info === undefined) continue;
+      part.set(name, info);
+      this.symbols.delete(name);
+      const aliasee = this.#renamed?.get(name);
+      if (aliasee !== undefined) {
+        (renamed ??= new Map()).set(name, aliasee);
+        this.#renamed?.delete(name);
+      }
+    }
+    return new LazyReexportsMaterializationUnit(this.lctm, this.stubs, this.source, part, renamed, this.label);
   }
 
   /** Each reexport gets its own stub: the requested ones can always go on their own. */
   override splitOff(names: ReadonlySet<string>): LazyReexportsMaterializationUnit {
-    const part = new Map<string, SymbolAliasMapEntry>();
-    for (const name of names) {
-      const entry = this.aliases.get(name);
-      if (entry === undefined) continue;
-      part.set(name, entry);
-      this.aliases.delete(name);
-      this.symbols.delete(name);
-    }
-    return new LazyReexportsMaterializationUnit(this.lctm, this.stubs, this.source, part, this.label);
+    return this.#take(names);
   }
 
   materialize(r: MaterializationResponsibility): void {
     const requested = r.getRequestedSymbols();
-    const unrequested = new Map([...this.aliases].filter(([n]) => !requested.has(n) && r.getSymbols().has(n)));
-    if (unrequested.size > 0) {
-      r.replace(new LazyReexportsMaterializationUnit(this.lctm, this.stubs, this.source, unrequested, this.label));
-    }
+    const unrequested: string[] = [];
+    for (const name of r.getSymbols().keys()) if (!requested.has(name)) unrequested.push(name);
+    if (unrequested.length > 0) r.replace(this.#take(unrequested));
     const key = resourceKey(r);
     const jd = r.targetJD;
     const inits: StubInit[] = [];
-    const flags = new Map<string, SymbolAliasMapEntry['flags']>();
+    const flags = new Map<string, SymbolInterface['flags']>();
     for (const alias of requested) {
-      const entry = this.aliases.get(alias);
-      if (!entry) continue;
-      const callThroughId = this.lctm.getCallThroughTrampoline(key, this.source, entry.aliasee, (addr) =>
+      const info = this.symbols.get(alias);
+      if (!info) continue;
+      const callThroughId = this.lctm.getCallThroughTrampoline(key, this.source, this.aliasee(alias), (addr) =>
         this.stubs.updatePointer(jd, alias, addr),
       );
-      inits.push({ name: alias, type: entry.type as FuncType, callThroughId });
-      flags.set(alias, entry.flags);
+      inits.push({ name: alias, type: info.type as FuncType, callThroughId });
+      flags.set(alias, info.flags);
     }
     const resolved = new Map<string, ExecutorSymbolDef>();
     for (const [alias, stub] of this.stubs.createStubs(jd, key, inits)) {
-      resolved.set(alias, { address: stub.stubAddr, flags: flags.get(alias) as SymbolAliasMapEntry['flags'] });
+      resolved.set(alias, { address: stub.stubAddr, flags: flags.get(alias) as SymbolInterface['flags'] });
     }
     r.notifyResolved(resolved);
     r.notifyEmitted();
   }
 }
 
+/** Lazy reexports of `source`'s symbols, each alias naming its own aliasee. */
 export function lazyReexports(
   lctm: LazyCallThroughManager,
   stubs: IndirectStubsManager,
@@ -88,5 +116,25 @@ export function lazyReexports(
   aliases: SymbolAliasMap,
   label: string,
 ): LazyReexportsMaterializationUnit {
-  return new LazyReexportsMaterializationUnit(lctm, stubs, source, aliases, label);
+  const symbols = new Map<string, SymbolInterface>();
+  const renamed = new Map<string, string>();
+  for (const [alias, entry] of aliases) {
+    symbols.set(alias, entry);
+    if (entry.aliasee !== alias) renamed.set(alias, entry.aliasee);
+  }
+  return new LazyReexportsMaterializationUnit(lctm, stubs, source, symbols, renamed, label);
+}
+
+/**
+ * Lazy reexports of the symbols of `source` with the same names (a module's functions, stub in
+ * the target dylib and body in its impl dylib). The unit takes ownership of `symbols`.
+ */
+export function sameNameLazyReexports(
+  lctm: LazyCallThroughManager,
+  stubs: IndirectStubsManager,
+  source: JITDylib,
+  symbols: Map<string, SymbolInterface>,
+  label: string,
+): LazyReexportsMaterializationUnit {
+  return new LazyReexportsMaterializationUnit(lctm, stubs, source, symbols, undefined, label);
 }

@@ -71,7 +71,8 @@ export class WasmModuleRecord {
    */
   restoring: { readonly bindings: readonly StoredBinding[] } | undefined;
   /** Symbol name of each defined function in the target dylib (its stub) and the impl dylib (its body). */
-  private readonly functionSymbols = new Map<number, string>();
+  /** Indexed by function index (a dense array: a module may define tens of thousands). */
+  private functionSymbols: readonly (string | undefined)[] = [];
   private readonly addrs: Record<ExternKind, Map<number, ExecutorAddr>> = {
     function: new Map(),
     global: new Map(),
@@ -119,13 +120,14 @@ export class WasmModuleRecord {
     return this.implTracker ? [this.tracker, this.implTracker] : [this.tracker];
   }
 
-  setFunctionSymbol(index: number, name: string): void {
-    this.functionSymbols.set(index, name);
+  /** Sets every function's symbol at once, by function index: the record keeps the array. */
+  setFunctionSymbols(names: readonly (string | undefined)[]): void {
+    this.functionSymbols = names;
   }
 
   /** The symbol of a defined function's stub and body; undefined for imported and kept ones. */
   functionSymbol(index: number): string | undefined {
-    return this.functionSymbols.get(index);
+    return this.functionSymbols[index];
   }
 
   setAddress(ref: EntityRef, addr: ExecutorAddr): void {

@@ -1,8 +1,12 @@
 // What an alias, reexport or lazy reexport leads to: the API shows it as a symbol's `target`.
 // Kept per symbol table entry (a definition), weakly, so a removed definition takes its target
-// with it and a new definition of the same name starts without one.
+// with it and a new definition of the same name starts without one. A lazily added module's
+// stubs (tens of thousands) each lead to the body of the same name in the impl dylib: rather
+// than one record per stub, their shared interface object carries that rule, which is just as
+// much a part of the definition (a new definition of the name comes with its own interface).
 
 import type { JITDylib, SymbolTableEntry } from '../core/JITDylib.ts';
+import type { SymbolInterface } from '../core/SymbolDefinition.ts';
 
 export interface SymbolTarget {
   readonly jd: JITDylib;
@@ -12,11 +16,21 @@ export interface SymbolTarget {
 }
 
 const targets = new WeakMap<SymbolTableEntry, SymbolTarget>();
+/** Interfaces whose every symbol leads to the symbol of the same name in a dylib. */
+const sameNameTargets = new WeakMap<SymbolInterface, { readonly jd: JITDylib; readonly lazy: boolean }>();
 
 export function setSymbolTarget(entry: SymbolTableEntry, target: SymbolTarget): void {
   targets.set(entry, target);
 }
 
+/** Every definition declared with `info` (that object itself) leads to the symbol of its own name in `jd`. */
+export function setSameNameTarget(info: SymbolInterface, jd: JITDylib, lazy: boolean): void {
+  sameNameTargets.set(info, { jd, lazy });
+}
+
 export function symbolTarget(entry: SymbolTableEntry): SymbolTarget | undefined {
-  return targets.get(entry);
+  const own = targets.get(entry);
+  if (own !== undefined) return own;
+  const shared = sameNameTargets.get(entry.info);
+  return shared === undefined ? undefined : { jd: shared.jd, name: entry.name, lazy: shared.lazy };
 }

@@ -3,7 +3,7 @@
 // (ModuleInfo), and per-function facts read from its bodies on demand. Nothing here walks a
 // function body until something asks about that body, and nothing here uses binaryen: loading a
 // module costs a decode of its sections plus V8's validation, which runs on V8's own background
-// threads (WebAssembly.compile), not on the event loop.
+// threads (WebAssembly.compile), not on the event loop, while the decode runs.
 
 import { createHash } from 'node:crypto';
 import { InvalidModule } from '../core/errors.ts';
@@ -39,10 +39,10 @@ export class WasmModule {
     this.bytes = binary.bytes;
     this.#scans = new Array<CodeReferences | undefined>(binary.funcTypes.length);
     this.#mayUseSegments = binary.dataCount !== null || binary.elements.length > 0;
-    const names = binary.funcTypes.map((_, i) => displayName(binary, i));
-    this.info = buildModuleInfo(binary, names, {
+    this.info = buildModuleInfo(binary, {
       usesSegments: (i) => this.usesSegments(i),
       size: (i) => this.references(i).instructions,
+      name: (i) => displayName(binary, i),
     });
   }
 
@@ -118,12 +118,25 @@ function decode(bytes: Uint8Array): ModuleBinary {
 export async function loadModule(source: Uint8Array, opts: LoadOptions = {}): Promise<WasmModule> {
   // A copy: the module must not change if the caller reuses its buffer.
   const bytes = source.slice();
+  // V8 validates on its own threads while this one decodes. V8's verdict still comes first: a
+  // binary it refuses is InvalidModule, whatever the decode made of it.
+  const refusal = WebAssembly.compile(bytes).then(
+    () => undefined,
+    (e: unknown) => ({ message: e instanceof Error ? e.message : String(e) }),
+  );
+  let decoded: { ok: true; module: WasmModule } | { ok: false; error: unknown };
   try {
-    await WebAssembly.compile(bytes);
-  } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
-    throw new InvalidModule('The binary is not a valid WebAssembly module.', [message]);
+    decoded = { ok: true, module: decodeClamped(bytes, opts) };
+  } catch (error) {
+    decoded = { ok: false, error };
   }
+  const refused = await refusal;
+  if (refused !== undefined) throw new InvalidModule('The binary is not a valid WebAssembly module.', [refused.message]);
+  if (!decoded.ok) throw decoded.error;
+  return decoded.module;
+}
+
+function decodeClamped(bytes: Uint8Array, opts: LoadOptions): WasmModule {
   let binary = decode(bytes);
   if (opts.memoryMaxPages !== undefined) {
     const clamped = clampMemories(binary, opts.memoryMaxPages);

@@ -42,6 +42,12 @@ export class ByteReader {
 
   /** Unsigned LEB128 of at most 32 bits. */
   u32(): number {
+    // Most are one byte (type indices, small sizes and counts).
+    const first = this.bytes[this.pos];
+    if (first !== undefined && first < 0x80 && this.pos < this.end) {
+      this.pos++;
+      return first;
+    }
     let result = 0;
     let shift = 0;
     for (;;) {
@@ -90,6 +96,23 @@ export class ByteReader {
 
   name(): string {
     const len = this.u32();
+    // Short ASCII names (nearly all of them) are built here: cheaper than a subarray and a
+    // TextDecoder call each, which shows in a module exporting tens of thousands of functions.
+    if (len <= 32 && this.pos + len <= this.end) {
+      const { bytes } = this;
+      let s = '';
+      let i = this.pos;
+      const end = i + len;
+      for (; i < end; i++) {
+        const b = bytes[i]!;
+        if (b >= 0x80) break;
+        s += String.fromCharCode(b);
+      }
+      if (i === end) {
+        this.pos = end;
+        return s;
+      }
+    }
     try {
       return utf8.decode(this.take(len));
     } catch (e) {

@@ -5,15 +5,16 @@
 
 import type { ModuleBinary } from './moduleBinary.ts';
 
-const firstExportNames = new WeakMap<ModuleBinary, ReadonlyMap<number, string>>();
+const firstExportNames = new WeakMap<ModuleBinary, readonly (string | undefined)[]>();
 
-function exportNames(binary: ModuleBinary): ReadonlyMap<number, string> {
+/** By function index (a dense array: cheaper to build than a map for tens of thousands of exports). */
+function exportNames(binary: ModuleBinary): readonly (string | undefined)[] {
   let names = firstExportNames.get(binary);
   if (names === undefined) {
-    const map = new Map<number, string>();
-    for (const e of binary.exports) if (e.kind === 'function' && !map.has(e.index)) map.set(e.index, e.name);
-    firstExportNames.set(binary, map);
-    names = map;
+    const byIndex = new Array<string | undefined>(binary.funcTypes.length).fill(undefined);
+    for (const e of binary.exports) if (e.kind === 'function' && byIndex[e.index] === undefined) byIndex[e.index] = e.name;
+    firstExportNames.set(binary, byIndex);
+    names = byIndex;
   }
   return names;
 }
@@ -26,5 +27,5 @@ export function displayName(binary: ModuleBinary, index: number): string {
   // An empty name would show nothing in a stack trace: fall through to the next choice.
   const named = binary.functionNames.get(index);
   if (named) return named;
-  return exportNames(binary).get(index) || `func[${index}]`;
+  return exportNames(binary)[index] || `func[${index}]`;
 }

@@ -76,7 +76,6 @@ function sectionPayload(binary: ModuleBinary, id: number): Uint8Array | null {
 export function buildGlobalsModule(m: WasmModule, opts: GlobalsModuleOptions): CompiledPiece {
   const { binary } = m;
   const functionModule = chooseFunctionModule(binary.imports.map((i) => i.module));
-  const functionNames = binary.funcTypes.map((_, i) => displayName(binary, i));
   const { bytes } = binary;
   const totalFunctions = binary.funcTypes.length;
 
@@ -239,7 +238,7 @@ export function buildGlobalsModule(m: WasmModule, opts: GlobalsModuleOptions): C
   const data = sectionPayload(binary, SectionId.data);
   if (data) out.section(SectionId.data, data);
 
-  out.bytes(nameSection([...Array(binary.importedFunctions).keys(), ...functionImports, ...kept].map((f) => functionNames[f]!)));
+  out.bytes(nameSection([...Array(binary.importedFunctions).keys(), ...functionImports, ...kept].map((f) => displayName(binary, f))));
 
   return {
     bytes: out.finish(),

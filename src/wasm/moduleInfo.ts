@@ -70,24 +70,28 @@ export interface ModuleInfo {
   readonly start: number | null;
 }
 
-/** Body facts, computed when first asked for. */
+/** Body facts and names, computed when first asked for. */
 export interface FunctionFacts {
   usesSegments(index: number): boolean;
   size(index: number): number;
+  name(index: number): string;
 }
 
 class DefinedFunctionInfo implements FunctionInfo {
   readonly index: number;
-  readonly name: string;
   readonly type: FuncType;
   readonly imported = false;
   readonly #facts: FunctionFacts;
 
-  constructor(index: number, name: string, type: FuncType, facts: FunctionFacts) {
+  constructor(index: number, type: FuncType, facts: FunctionFacts) {
     this.index = index;
-    this.name = name;
     this.type = type;
     this.#facts = facts;
+  }
+
+  /** Named on demand: most functions of a large module are never named (no trap, no piece). */
+  get name(): string {
+    return this.#facts.name(this.index);
   }
 
   get usesSegments(): boolean {
@@ -120,13 +124,12 @@ export function entityType(binary: ModuleBinary, kind: ExternKind, index: number
   }
 }
 
-export function buildModuleInfo(binary: ModuleBinary, functionNames: readonly string[], facts: FunctionFacts): ModuleInfo {
+export function buildModuleInfo(binary: ModuleBinary, facts: FunctionFacts): ModuleInfo {
   const functions: FunctionInfo[] = binary.funcTypes.map((typeIndex, index) => {
     const type = binary.types[typeIndex]!;
-    const name = functionNames[index]!;
     return index < binary.importedFunctions
-      ? { index, name, type, imported: true, usesSegments: false, size: 0 }
-      : new DefinedFunctionInfo(index, name, type, facts);
+      ? { index, name: facts.name(index), type, imported: true, usesSegments: false, size: 0 }
+      : new DefinedFunctionInfo(index, type, facts);
   });
   return {
     imports: binary.imports.map(({ module, name, kind, index }) => ({ module, name, kind, index, type: entityType(binary, kind, index) })),

@@ -24,6 +24,37 @@ t.test('a strong definition of an existing strong symbol is a DuplicateDefinitio
   t.equal(jd.entry('Bar'), undefined, 'nothing of the failed define was added');
 });
 
+t.test('clashes are found and listed in the definition\'s order whether the dylib or the unit is larger', async (t) => {
+  const duplicates = (f: () => void): readonly string[] | undefined => {
+    try {
+      f();
+    } catch (e) {
+      if (e instanceof DuplicateDefinition) return e.symbols;
+      throw e;
+    }
+    return undefined;
+  };
+  // The dylib is smaller than the unit: its two names are found from its side.
+  const small = setup().jd;
+  small.define(absoluteSymbols(new Map([['Foo', abs(1)], ['Bar', abs(2)]])));
+  const five = new Map(['A', 'Bar', 'B', 'Foo', 'C'].map((n, i) => [n, abs(10 + i)]));
+  t.same(duplicates(() => small.define(absoluteSymbols(five))), ['Bar', 'Foo']);
+  t.equal(small.entry('A'), undefined, 'nothing of the failed define was added');
+  // The dylib is larger than the unit.
+  const large = setup().jd;
+  large.define(absoluteSymbols(new Map(['P', 'Q', 'R', 'Foo', 'Bar'].map((n, i) => [n, abs(20 + i)]))));
+  t.same(duplicates(() => large.define(absoluteSymbols(new Map([['Foo', abs(1)], ['Z', abs(2)], ['Bar', abs(3)]])))), ['Foo', 'Bar']);
+  t.equal(large.entry('Z'), undefined);
+  t.same(large.clashes(new Map([['Bar', 1], ['Nope', 2], ['P', 3]])), [['Bar', 1], ['P', 3]]);
+  // A strong definition still overrides an unsearched weak one found from the dylib's side.
+  const { es, jd } = setup();
+  const discarded: string[] = [];
+  jd.define(new SimpleMaterializationUnit({ W: weak }, () => void t.fail('overridden weak unit ran'), (_jd, n) => discarded.push(n)));
+  jd.define(absoluteSymbols(new Map([['X', abs(5)], ['W', abs(6)], ['Y', abs(7)]])));
+  t.same(discarded, ['W']);
+  t.equal((await es.lookupOne(jd.getLinkOrder(), 'W')).address, 6);
+});
+
 t.test('weak definitions: a later weak one is discarded, a strong one overrides an unsearched weak one', async (t) => {
   const { es, jd } = setup();
   const discarded: string[] = [];

@@ -45,6 +45,42 @@ t.test('adding a module compiles no function body', async (t) => {
   });
 });
 
+t.test('each stub leads to the body of its name in the impl dylib, an alias to its primary name, a body nowhere', async (t) => {
+  await withJIT(t, async (jit) => {
+    jit.createDylib('main');
+    const added = await jit.addModule('main', {
+      wat: `(module
+        (func $a (export "a") (export "b") (result i32) (call $hidden))
+        (func $hidden (result i32) (i32.const 5))
+        (func $c (export "c") (param i64) (result i64) (local.get 0)))`,
+    });
+    const main = jit.getDylib('main');
+    const impl = jit.getDylib('main.impl');
+    const target = (jd: typeof main, name: string) => {
+      const e = jd.entry(name);
+      const t = e && jit.targetOf(e);
+      return t && { dylib: t.jd.name, name: t.name, lazy: t.lazy };
+    };
+    const hidden = `${added.id}:func[1]`;
+    t.same(target(main, 'a'), { dylib: 'main.impl', name: 'a', lazy: true });
+    t.same(target(main, 'b'), { dylib: 'main', name: 'a', lazy: false }, 'a second export name is an alias');
+    t.same(target(main, 'c'), { dylib: 'main.impl', name: 'c', lazy: true });
+    t.same(target(main, hidden), { dylib: 'main.impl', name: hidden, lazy: true }, 'a function nobody exports has a stub too');
+    for (const name of ['a', 'c', hidden]) t.equal(target(impl, name), undefined, `the body ${name} leads nowhere`);
+    t.same([...impl.symbols()].map((e) => e.name), ['a', hidden, 'c'], 'one body per function, in function order');
+    t.equal(main.entry(hidden)?.info.flags.isExported, false, 'the private stub is not exported');
+    t.equal(impl.entry('c')?.info.flags.isExported, true);
+    const viaAlias = await jit.invoke('main', 'b', args());
+    t.same(viaAlias.results, [i32(5)], 'the alias calls through the stub into the bodies');
+    // Removing the module takes the stubs (and so their targets) away; a new definition of a
+    // name starts without one.
+    await jit.removeModule('main', added.id);
+    t.equal(main.entry('a'), undefined);
+    await jit.addModule('main', { wat: '(module (global (export "a") i32 (i32.const 1)))' });
+    t.equal(target(main, 'a'), undefined);
+  });
+});
+
 t.test('lookup resolves the stub and compiles nothing', async (t) => {
   await withJIT(t, async (jit) => {
     jit.createDylib('main');
