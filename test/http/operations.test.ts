@@ -138,13 +138,7 @@ t.test('request ids: generated, or taken from X-Request-Id', async (t) => {
 /** The real service with two bugs planted, to see how the app reports bugs. */
 
 t.test('Internal: unexpected errors are 500s, logged at error with the stack', async (t) => {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-      done();
-    },
-  });
+  const { lines, sink } = captureLogs();
   const config = loadConfig({});
   // The real service, broken on purpose: a bug in listing, and a view that does not match the schema.
   const service = await makeService(testConfig());
@@ -176,13 +170,7 @@ t.test('Internal: unexpected errors are 500s, logged at error with the stack', a
 });
 
 t.test('an add of a large module logs each phase it reaches (bytes, functions), a small one does not', async (t) => {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-      done();
-    },
-  });
+  const { lines, sink } = captureLogs();
   const logger = pino({ level: 'info' }, sink);
   const config = testConfig();
   const service = await createService(config, logger, { inProcessExecutors: true });
@@ -213,3 +201,15 @@ t.test('an add of a large module logs each phase it reaches (bytes, functions), 
   t.equal(progress[1]?.functions, 2, 'the functions the module defines, from validation on');
   t.same(json<{ results: unknown[] }>(await invoke(app, 'big', 'g')).results, [{ type: 'i32', value: 8, bits: '8' }]);
 });
+
+/** A stream for a pino logger, and the JSON lines written to it. */
+function captureLogs(): { lines: Record<string, unknown>[]; sink: Writable } {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { lines, sink };
+}

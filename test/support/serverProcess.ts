@@ -9,8 +9,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { Agent, type IncomingHttpHeaders, request as httpRequest } from 'node:http';
 import { delimiter, join, resolve } from 'node:path';
-import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
+import { freePort } from './freePort.ts';
 
 export const PROJECT_ROOT = resolve(import.meta.dirname, '..', '..');
 
@@ -98,17 +98,6 @@ const LISTENING = /^Server listening at (http:\/\/[^\s]+)$/;
 /** The levels at which fastify's "Server listening at" line is written. */
 const LOGS_LISTENING = new Set(['info', 'debug', 'trace']);
 
-/** A port nothing listens on right now (the OS's pick), for a server that will not log its own. */
-function freePort(): Promise<number> {
-  return new Promise((resolvePromise, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolvePromise(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 function answersHealth(base: string): Promise<boolean> {
   return new Promise((resolvePromise) => {
