@@ -31,6 +31,12 @@ export class StartupWindows {
     };
   }
 
+  /** Whether any window is open or ended after `t` (the common answer, no, allocates nothing). */
+  reaches(t: number): boolean {
+    for (const w of this.#windows) if (w.to === undefined || w.to > t) return true;
+    return false;
+  }
+
   /** The windows as intervals, an open one ending at `now`. */
   intervals(now: number): [number, number][] {
     return this.#windows.map((w) => [w.from, w.to ?? now]);
@@ -42,6 +48,8 @@ export class StartupWindows {
  * at most MAX_STARTUP_GRACE_MS.
  */
 export function startupTimeSince(from: number, sources: readonly StartupWindows[], now = performance.now()): number {
+  // Every invoke asks; almost always nothing was starting during it.
+  if (!sources.some((s) => s.reaches(from))) return 0;
   const clipped = sources
     .flatMap((s) => s.intervals(now))
     .map(([a, b]): [number, number] => [Math.max(a, from), Math.min(b, now)])
