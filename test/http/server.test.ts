@@ -6,13 +6,27 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { startServer } from '../../src/server.ts';
 import type { InvokeResult } from '../../src/service/JITService.ts';
 import { makeService, testConfig } from './helper.ts';
 
 // (module (func (export "answer") (result i32) i32.const 42))
 const ANSWER_WASM = Buffer.from('AGFzbQEAAAABBQFgAAF/AwIBAAcKAQZhbnN3ZXIAAAoGAQQAQSoL', 'base64');
+
+/**
+ * /health once recovery is done. Listening comes first (API.md): until then /health answers 503
+ * "recovering", which a loaded machine shows for a while even on an empty store.
+ */
+async function healthy(t: Test, url: string): Promise<Response> {
+  let health = await fetch(`${url}/health`);
+  for (let i = 0; health.status === 503 && i < 200; i++) {
+    t.match(await health.json(), { status: 'recovering' }, 'a 503 from /health says it is recovering');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    health = await fetch(`${url}/health`);
+  }
+  return health;
+}
 
 function baseUrl(server: FastifyInstance): string {
   const address = server.server.address();
@@ -27,13 +41,7 @@ t.test('startServer listens on port 0 and serves the API over HTTP', async (t) =
   t.teardown(() => server.close());
   const url = baseUrl(server);
 
-  // Listening comes before recovery ends (API.md): /health says 503 "recovering" until then.
-  let health = await fetch(`${url}/health`);
-  for (let i = 0; health.status === 503 && i < 100; i++) {
-    t.match(await health.json(), { status: 'recovering' });
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    health = await fetch(`${url}/health`);
-  }
+  const health = await healthy(t, url);
   t.equal(health.status, 200);
   t.same(await health.json(), { status: 'ok' });
 
@@ -117,7 +125,7 @@ t.test('the process serves until SIGTERM, then exits 0', async (t) => {
     child.once('exit', (code) => reject(new Error(`exited early with ${code}: ${out}`)));
   });
   const url = await listening;
-  t.equal((await fetch(`${url}/health`)).status, 200);
+  t.equal((await healthy(t, url)).status, 200);
   child.kill('SIGTERM');
   const [code] = (await once(child, 'exit')) as [number | null];
   t.equal(code, 0, 'exit code 0');
