@@ -29,6 +29,7 @@ import type {
   StoreStats,
   TenantLimits,
   TenantRecord,
+  Store,
 } from '../Store.ts';
 import {
   bytes,
@@ -53,35 +54,31 @@ export interface Touches {
 }
 
 /** What changes the store: the methods the SQLite writer thread runs for the main thread. */
-export interface StoreWrites {
-  createTenant(t: TenantRecord): Promise<void>;
-  updateTenantLimits(name: string, limits: TenantLimits): Promise<TenantRecord>;
-  deleteTenant(name: string): Promise<void>;
-  createKey(k: KeyRecord): Promise<void>;
-  deleteKey(tenant: string, id: string): Promise<boolean>;
+export interface StoreWrites
+  extends Pick<
+    Store,
+    | 'createTenant'
+    | 'updateTenantLimits'
+    | 'deleteTenant'
+    | 'createKey'
+    | 'deleteKey'
+    | 'createDylib'
+    | 'setLinkOrders'
+    | 'removeDylib'
+    | 'addModule'
+    | 'removeModule'
+    | 'purge'
+    | 'addReexports'
+  > {
   applyTouches(t: Touches): Promise<void>;
-  createDylib(tenant: string, name: string, linkOrder: string[]): Promise<number>;
-  setLinkOrders(tenant: string, changes: { name: string; linkOrder: string[] }[]): Promise<void>;
-  removeDylib(tenant: string, name: string, opts: { keep: boolean }): Promise<void>;
-  addModule(tenant: string, m: NewModule): Promise<number>;
-  removeModule(tenant: string, id: string, opts: { keep: boolean }): Promise<void>;
-  purge(tenant: string, what: { modules?: string[]; dylibSeqs?: number[] }): Promise<void>;
-  addReexports(tenant: string, r: NewReexports): Promise<number>;
   /** Stores the entry with last use `tick` and evicts down to `bound` bytes. */
   putCode(key: string, bytes: Uint8Array, tick: number, bound: number): Promise<void>;
 }
 
-export interface StoreReads {
-  listTenants(): Promise<TenantRecord[]>;
-  getTenant(name: string): Promise<TenantRecord | undefined>;
-  listKeys(tenant: string): Promise<KeyRecord[]>;
-  findKeyByHash(hash: string): Promise<KeyRecord | undefined>;
-  loadDefinitions(tenant: string): Promise<DefinitionRecord[]>;
-  loadBlob(hash: string): Promise<Uint8Array | undefined>;
-  blobStats(): Promise<StoreStats>;
+export interface StoreReads
+  extends Pick<Store, 'listTenants' | 'getTenant' | 'listKeys' | 'findKeyByHash' | 'loadDefinitions' | 'loadBlob' | 'blobStats' | 'codeCacheStats'> {
   /** Reads the entry without recording a use. */
   peekCode(key: string): Promise<Uint8Array | undefined>;
-  codeCacheStats(): Promise<StoreStats>;
 }
 
 export const WRITE_METHODS = [
