@@ -10,7 +10,10 @@
 // parse. The pool never has more than one thread, so when that add brings one more worker
 // thread, the compile thread was not among those running at rest.
 
+import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type BenchSink, fmt, median, request } from './lib.ts';
 import { descendants, peakRssMb, rssMb, treeRssMb, unnamedWorkerThreads } from './procStats.ts';
 import { startBareServer, startJitServer } from './servers.ts';
@@ -42,8 +45,8 @@ export interface IdleJitSample {
 }
 
 /** One fresh JIT server: its rest state, then the compile thread woken by a WAT add (which also starts the session's executor). */
-export async function idleJitSample(settleMs: number): Promise<IdleJitSample> {
-  const server = await startJitServer();
+export async function idleJitSample(settleMs: number, env: Readonly<Record<string, string>> = {}): Promise<IdleJitSample> {
+  const server = await startJitServer(env);
   try {
     const health = await server.get('/health');
     if (health.status !== 200) throw new IdleServerError(`/health answered ${health.status}`);
@@ -83,6 +86,19 @@ export async function idleBareRssMb(settleMs: number): Promise<number> {
 export async function idleServerBench(sink: BenchSink, o: { trials: number; settleMs: number }): Promise<void> {
   const jit: IdleJitSample[] = [];
   const bare: number[] = [];
+  // npm start keeps Node's compile cache (package.json), so every start after the first reads
+  // the transpiled sources from it and never loads the TypeScript stripper. The trials measure
+  // that: one start before them writes the cache if this checkout has none. The first start
+  // after an install (or a change to the sources), with an empty cache, is measured apart.
+  await idleJitSample(0);
+  const coldDir = await mkdtemp(join(tmpdir(), 'idle-cold-cache-'));
+  let cold: IdleJitSample;
+  try {
+    cold = await idleJitSample(o.settleMs, { NODE_COMPILE_CACHE: coldDir });
+  } finally {
+    await rm(coldDir, { recursive: true, force: true });
+  }
+  console.log(`  first start with an empty compile cache: server ${fmt(cold.rssMb)} MB`);
   for (let t = 0; t < o.trials; t++) {
     for (const side of t % 2 === 0 ? (['jit', 'bare'] as const) : (['bare', 'jit'] as const)) {
       if (side === 'jit') jit.push(await idleJitSample(o.settleMs));
@@ -94,7 +110,7 @@ export async function idleServerBench(sink: BenchSink, o: { trials: number; sett
         `${last?.workersAfterWat} after a WAT add), bare fastify ${fmt(bare.at(-1) ?? NaN)} MB`,
     );
   }
-  sink.raw['idle'] = { settleMs: o.settleMs, jit, bare };
+  sink.raw['idle'] = { settleMs: o.settleMs, jit, bare, cold };
   const r = median(jit.map((s) => s.rssMb));
   const b = median(bare);
   sink.row({
@@ -109,6 +125,16 @@ export async function idleServerBench(sink: BenchSink, o: { trials: number; sett
     note:
       `child processes at rest ${jit.map((s) => s.children).join('/')}; the server process alone ${fmt(median(jit.map((s) => s.serverRssMb)))} MB, ` +
       `peak ${fmt(median(jit.map((s) => s.peakRssMb)))} MB; samples ${jit.map((s) => fmt(s.rssMb)).join(' / ')} vs ${bare.map(fmt).join(' / ')} MB`,
+  });
+  sink.row({
+    id: 'idle.rss_cold',
+    what: 'idle server RSS on its first start with an empty compile cache (TypeScript stripped at load) vs warm starts above',
+    a: `${fmt(cold.rssMb)} MB`,
+    b: `${fmt(r)} MB`,
+    value: cold.rssMb - r,
+    unit: 'MB',
+    goal: 'info',
+    pass: null,
   });
   // Started at rest: the WAT add found the thread running (no new one). Unknown: no thread came at all.
   const startedAtRest = jit.filter((s) => s.workersAfterWat === s.workersIdle).length;

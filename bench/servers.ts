@@ -1,13 +1,14 @@
 // The servers the HTTP sections run as child processes: the JIT's real server, started the way
 // `npm start` starts it (this Node running src/server.ts from the project root, PORT=0,
-// DATABASE_URL=memory:; test/support/serverProcess.ts, which the process tests use too), and
-// the bare fastify route that HTTP throughput is compared with.
+// DATABASE_URL=memory:, npm start's compile cache; test/support/serverProcess.ts, which the
+// process tests use too), and the bare fastify route that HTTP throughput is compared with (with
+// the same compile cache, so that neither side pays for TypeScript stripping the other skips).
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { type ServerProcess, startServerProcess } from '../test/support/serverProcess.ts';
+import { NPM_START_COMPILE_CACHE, type ServerProcess, startServerProcess } from '../test/support/serverProcess.ts';
 
 export type { ServerProcess };
 
@@ -36,7 +37,7 @@ export interface BareServer {
 export async function startBareServer(env: Readonly<Record<string, string>> = {}): Promise<BareServer> {
   const child: ChildProcess = spawn(process.execPath, [path.join('bench', 'bare-server.ts')], {
     cwd: root,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...env },
+    env: { NODE_COMPILE_CACHE: NPM_START_COMPILE_CACHE, ...process.env, PORT: '0', HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

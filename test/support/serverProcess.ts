@@ -83,6 +83,12 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
+/**
+ * Where `npm start` keeps Node's compile cache unless NODE_COMPILE_CACHE says otherwise
+ * (package.json): servers started with `node src/server.ts` get the same, as `npm start` gives it.
+ */
+export const NPM_START_COMPILE_CACHE = join(PROJECT_ROOT, 'node_modules', '.cache', 'node-compile');
+
 /** The test process's environment without what tap adds for its own children (its --import hooks in NODE_OPTIONS). */
 function baseEnv(): Record<string, string> {
   const env: Record<string, string> = {};
@@ -298,6 +304,7 @@ export async function startServerProcess(t: TeardownHost | undefined, options: S
   installExitHook();
   const via = options.via ?? 'node';
   const env: Record<string, string> = {
+    NODE_COMPILE_CACHE: NPM_START_COMPILE_CACHE,
     ...baseEnv(),
     PORT: '0',
     HOST: '127.0.0.1',
