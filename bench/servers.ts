@@ -33,9 +33,12 @@ export interface BareServer {
   stop(): Promise<void>;
 }
 
-/** bench/bare-server.ts on a free port; resolves once it says where it listens. */
-export async function startBareServer(env: Readonly<Record<string, string>> = {}): Promise<BareServer> {
-  const child: ChildProcess = spawn(process.execPath, [path.join('bench', 'bare-server.ts')], {
+/**
+ * bench/bare-server.ts (or another script of bench/ that prints `listening <url>` the same way:
+ * hop-server.ts) on a free port; resolves once it says where it listens.
+ */
+export async function startBareServer(env: Readonly<Record<string, string>> = {}, script = 'bare-server.ts'): Promise<BareServer> {
+  const child: ChildProcess = spawn(process.execPath, [path.join('bench', script)], {
     cwd: root,
     env: { NODE_COMPILE_CACHE: NPM_START_COMPILE_CACHE, ...process.env, PORT: '0', HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -45,11 +48,11 @@ export async function startBareServer(env: Readonly<Record<string, string>> = {}
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new BenchServerError(`bench/bare-server.ts did not listen within 30 s: ${stderr}`));
+      reject(new BenchServerError(`bench/${script} did not listen within 30 s: ${stderr}`));
     }, 30_000);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new BenchServerError(`bench/bare-server.ts exited ${code} before listening: ${stderr}`));
+      reject(new BenchServerError(`bench/${script} exited ${code} before listening: ${stderr}`));
     });
     createInterface({ input: child.stdout! }).on('line', (line) => {
       const m = /^listening http:\/\/127\.0\.0\.1:(\d+)$/.exec(line);

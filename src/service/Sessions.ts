@@ -59,6 +59,8 @@ export class Sessions {
   private readonly tenants = new Map<string, TenantRecord>();
   /** Last request time of each tenant whose executor runs, oldest first (a Map keeps insertion order). */
   private readonly live = new Map<string, number>();
+  /** The key set last in `live`, so the tenant touched last can be touched again in place. */
+  private newest: string | undefined;
   private recovery: RecoveryState = { status: 'recovering', tenantsDone: 0, tenants: 0, definitions: { dylibs: 0, modules: 0, reexports: 0 } };
   private readonly idleTimer: NodeJS.Timeout;
   private readonly mode: 'all' | 'onDemand';
@@ -308,8 +310,16 @@ export class Sessions {
   }
 
   private touch(tenant: string): void {
+    // Every request touches its tenant. Moving a key to the end of a Map is a delete and a set,
+    // and a delete leaves a hole the Map compacts away later: about 4 µs per invoke in a profile.
+    // The tenant touched last is already at the end (or, if it was stopped since, goes there).
+    if (tenant === this.newest) {
+      this.live.set(tenant, Date.now());
+      return;
+    }
     this.live.delete(tenant);
     this.live.set(tenant, Date.now());
+    this.newest = tenant;
     if (this.live.size > this.config.maxLiveSessions) {
       const [oldest] = this.live.keys();
       if (oldest !== undefined && oldest !== tenant) this.stop(oldest, 'beyond MAX_LIVE_SESSIONS');
@@ -335,7 +345,10 @@ export class Sessions {
       .then((stopped) => {
         // Busy (a call outliving SESSION_IDLE_MS, an add): try again once it has been idle that
         // long, or nothing would ever stop it, as the tenant's next request may never come.
-        if (!stopped && !this.live.has(tenant) && this.sessions.get(tenant) === s) this.live.set(tenant, Date.now());
+        if (!stopped && !this.live.has(tenant) && this.sessions.get(tenant) === s) {
+          this.live.set(tenant, Date.now());
+          this.newest = tenant;
+        }
       })
       .catch((err: unknown) => this.logger?.error({ err, tenant }, 'stopping an executor failed'));
   }
