@@ -3,15 +3,10 @@
 // takes as its request id (and a replica forwards unchanged), so a test can find one request in
 // every replica's log.
 
-import { Agent, request as httpRequest } from 'node:http';
+import { Agent } from 'node:http';
+import { type HttpReply, sendRequest } from '../support/httpRequest.ts';
 
-export interface Reply<T = unknown> {
-  readonly status: number;
-  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
-  readonly text: string;
-  /** The parsed body when the response is JSON, else undefined. */
-  readonly json: T;
-}
+export type Reply<T = unknown> = HttpReply<T>;
 
 export interface RequestOptions {
   readonly json?: unknown;
@@ -40,36 +35,10 @@ export class Endpoint {
   }
 
   request<T = unknown>(method: string, path: string, opts: RequestOptions = {}): Promise<Reply<T>> {
-    const headers: Record<string, string | number> = { ...opts.headers };
+    const headers: Record<string, string> = { ...opts.headers };
     if (opts.bearer !== undefined) headers['authorization'] = `Bearer ${opts.bearer}`;
     if (opts.requestId !== undefined) headers['x-request-id'] = opts.requestId;
-    let payload: Buffer | undefined;
-    if (opts.json !== undefined) {
-      payload = Buffer.from(JSON.stringify(opts.json));
-      headers['content-type'] = 'application/json';
-      headers['content-length'] = payload.byteLength;
-    }
-    return new Promise((resolve, reject) => {
-      const req = httpRequest(`${this.url}${path}`, { method, headers, agent: this.#agent }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json: unknown;
-          if (/^application\/json/.test(res.headers['content-type'] ?? '')) {
-            try {
-              json = JSON.parse(text);
-            } catch {
-              json = undefined;
-            }
-          }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: json as T });
-        });
-      });
-      req.on('error', reject);
-      req.end(payload);
-    });
+    return sendRequest<T>(method, `${this.url}${path}`, { agent: this.#agent, headers, body: opts.json === undefined ? undefined : { json: opts.json } });
   }
 
   /** The request, which must answer `status`; its JSON body. */

@@ -7,10 +7,11 @@
 // leaves a server running.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { Agent, type IncomingHttpHeaders, request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
 import { delimiter, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { freePort } from './freePort.ts';
+import { type HttpReply, type RequestBody, sendRequest } from './httpRequest.ts';
 
 export const PROJECT_ROOT = resolve(import.meta.dirname, '..', '..');
 
@@ -40,18 +41,8 @@ export interface TeardownHost {
   teardown(fn: () => unknown): void;
 }
 
-export interface ApiResponse<T = unknown> {
-  readonly status: number;
-  readonly headers: IncomingHttpHeaders;
-  readonly text: string;
-  /** The parsed body when the response is JSON, else undefined. */
-  readonly json: T;
-}
-
-export type RequestBody =
-  | { readonly json: unknown }
-  | { readonly wasm: Uint8Array }
-  | { readonly text: string };
+export type ApiResponse<T = unknown> = HttpReply<T>;
+export type { RequestBody };
 
 /** The server did not come up: it exited, or never said it was listening. */
 export class ServerStartError extends Error {
@@ -223,43 +214,7 @@ export class ServerProcess {
     body?: RequestBody,
     headers: Readonly<Record<string, string>> = {},
   ): Promise<ApiResponse<T>> {
-    let payload: Buffer | undefined;
-    const sendHeaders: Record<string, string | number> = { ...headers };
-    if (body !== undefined) {
-      if ('json' in body) {
-        payload = Buffer.from(JSON.stringify(body.json));
-        sendHeaders['content-type'] ??= 'application/json';
-      } else if ('wasm' in body) {
-        payload = Buffer.from(body.wasm.buffer, body.wasm.byteOffset, body.wasm.byteLength);
-        sendHeaders['content-type'] ??= 'application/wasm';
-      } else {
-        payload = Buffer.from(body.text);
-        sendHeaders['content-type'] ??= 'text/plain';
-      }
-      sendHeaders['content-length'] = payload.byteLength;
-    }
-    return new Promise((resolvePromise, reject) => {
-      const req = httpRequest(`${this.url}${path}`, { method, headers: sendHeaders, agent: this.#agent }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('error', reject);
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json: unknown;
-          if (/^application\/json/.test(res.headers['content-type'] ?? '')) {
-            try {
-              json = JSON.parse(text);
-            } catch (err) {
-              reject(new Error(`${method} ${path}: the JSON response does not parse: ${String(err)}: ${text.slice(0, 200)}`));
-              return;
-            }
-          }
-          resolvePromise({ status: res.statusCode ?? 0, headers: res.headers, text, json: json as T });
-        });
-      });
-      req.on('error', reject);
-      req.end(payload);
-    });
+    return sendRequest<T>(method, `${this.url}${path}`, { agent: this.#agent, body, headers });
   }
 
   get<T = unknown>(path: string): Promise<ApiResponse<T>> {

@@ -4,8 +4,9 @@
 // tenant up (tenants, keys, dylibs, modules). Responses to HEAD requests and empty bodies parse
 // to undefined rather than failing.
 
-import { Agent, type IncomingHttpHeaders, request as httpRequest } from 'node:http';
+import { Agent } from 'node:http';
 import type { Test } from 'tap';
+import { type HttpReply, sendRequest } from '../support/httpRequest.ts';
 import { startServerProcess, type ServerProcess } from '../support/serverProcess.ts';
 
 /** The admin token every server in these tests is started with (never a real secret). */
@@ -13,13 +14,7 @@ export const ADMIN_TOKEN = 'test-admin-token-7f3a9c2e5b1d';
 
 export type Scope = 'read' | 'write' | 'invoke';
 
-export interface Reply<T = unknown> {
-  readonly status: number;
-  readonly headers: IncomingHttpHeaders;
-  readonly text: string;
-  /** The parsed body when it is non-empty JSON, else undefined. */
-  readonly json: T;
-}
+export type Reply<T = unknown> = HttpReply<T>;
 
 export interface ErrorBody {
   readonly error: { readonly code: string; readonly message: string } & Readonly<Record<string, unknown>>;
@@ -61,16 +56,10 @@ export class Client {
   }
 
   send<T = unknown>(as: Credential, method: string, path: string, opts: SendOptions = {}): Promise<Reply<T>> {
-    const headers: Record<string, string | number> = { ...opts.headers };
+    const headers: Record<string, string> = { ...opts.headers };
     if (as.kind === 'bearer') {
       headers['authorization'] = `Bearer ${as.token}`;
       if (as.xTenant !== undefined) headers['x-tenant'] = as.xTenant;
-    }
-    let payload: Buffer | undefined;
-    if (opts.json !== undefined) {
-      payload = Buffer.from(JSON.stringify(opts.json));
-      headers['content-type'] = 'application/json';
-      headers['content-length'] = payload.byteLength;
     }
     const local = opts.localAddress ?? '';
     let agent = this.#agents.get(local);
@@ -78,28 +67,7 @@ export class Client {
       agent = new Agent({ keepAlive: true, ...(local ? { localAddress: local } : {}) });
       this.#agents.set(local, agent);
     }
-    return new Promise((resolvePromise, reject) => {
-      const req = httpRequest(`${this.url}${path}`, { method, headers, agent }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json: unknown;
-          if (text.length > 0 && /^application\/json/.test(res.headers['content-type'] ?? '')) {
-            try {
-              json = JSON.parse(text);
-            } catch (err) {
-              reject(new Error(`${method} ${path}: the JSON response does not parse: ${String(err)}`));
-              return;
-            }
-          }
-          resolvePromise({ status: res.statusCode ?? 0, headers: res.headers, text, json: json as T });
-        });
-      });
-      req.on('error', reject);
-      req.end(payload);
-    });
+    return sendRequest<T>(method, `${this.url}${path}`, { agent, headers, body: opts.json === undefined ? undefined : { json: opts.json } });
   }
 
   close(): void {
