@@ -259,7 +259,8 @@ export async function startServerProcess(t: TeardownHost | undefined, options: S
   installExitHook();
   const via = options.via ?? 'node';
   const env: Record<string, string> = {
-    NODE_COMPILE_CACHE: NPM_START_COMPILE_CACHE,
+    // npm start sets it unless it is set (package.json); `node src/server.ts` gets what npm start would give.
+    ...(via === 'node' ? { NODE_COMPILE_CACHE: NPM_START_COMPILE_CACHE } : {}),
     ...baseEnv(),
     PORT: '0',
     HOST: '127.0.0.1',
