@@ -422,7 +422,10 @@ export function decodeModuleBinary(bytes: Uint8Array): ModuleBinary {
 /** A dense array by function index: cheaper to build and read than a map for tens of thousands of exports. */
 function firstExportNames(functions: number, exports: readonly { readonly name: string; readonly kind: ExternKind; readonly index: number }[]): (string | undefined)[] {
   const byIndex = new Array<string | undefined>(functions).fill(undefined);
-  for (const e of exports) if (e.kind === 'function' && e.index < functions && byIndex[e.index] === undefined) byIndex[e.index] = e.name;
+  for (let i = 0; i < exports.length; i++) {
+    const e = exports[i]!;
+    if (e.kind === 'function' && e.index < functions && byIndex[e.index] === undefined) byIndex[e.index] = e.name;
+  }
   return byIndex;
 }
 
