@@ -22,12 +22,24 @@ export interface LinkOrderEntry {
 }
 export type JITDylibSearchOrder = readonly LinkOrderEntry[];
 
-/** One row of the symbol table. Mutated only by the dylib and the session. */
+/**
+ * What an entry waits on or is waited for by: empty for almost every entry at almost every time
+ * (a large lazy module defines two entries per function), so allocated only while one has members.
+ */
+interface EntryLinks {
+  pendingQueries: Set<AsynchronousSymbolQuery> | undefined;
+  dependants: Set<SymbolTableEntry> | undefined;
+  unreadyDeps: Set<SymbolTableEntry> | undefined;
+}
+
+/**
+ * One row of the symbol table. Mutated only by the dylib and the session. Kept to few fields:
+ * a large lazy module makes tens of thousands at once, and each field is a word of every one.
+ */
 export class SymbolTableEntry {
-  readonly jd: JITDylib;
   readonly name: string;
   info: SymbolInterface;
-  /** The tracker this definition belongs to; changed only by a transfer. */
+  /** The tracker this definition belongs to; changed only by a transfer (within the dylib). */
   tracker: ResourceTracker;
   state: SymbolState = SymbolState.NeverSearched;
   address: ExecutorAddr | undefined;
@@ -37,18 +49,18 @@ export class SymbolTableEntry {
   error: FailedToMaterialize | undefined;
   /** Set once looked up: a strong definition may no longer override a weak one. */
   searched = false;
-  // The three sets below are empty for almost every entry at almost every time (a large lazy
-  // module defines two entries per function), so each is allocated only while it has members.
-  #pendingQueries: Set<AsynchronousSymbolQuery> | undefined;
-  #dependants: Set<SymbolTableEntry> | undefined;
-  #unreadyDeps: Set<SymbolTableEntry> | undefined;
+  #links: EntryLinks | undefined;
 
-  constructor(jd: JITDylib, name: string, info: SymbolInterface, unit: MaterializationUnit | undefined, tracker: ResourceTracker) {
-    this.jd = jd;
+  constructor(name: string, info: SymbolInterface, unit: MaterializationUnit | undefined, tracker: ResourceTracker) {
     this.name = name;
     this.info = info;
     this.unit = unit;
     this.tracker = tracker;
+  }
+
+  /** The dylib the entry is in: its tracker's, which never changes dylib (trackers transfer only within one). */
+  get jd(): JITDylib {
+    return this.tracker.jd;
   }
 
   get flags(): JITSymbolFlags {
@@ -57,58 +69,86 @@ export class SymbolTableEntry {
 
   /** Lookups waiting for this symbol to reach their required state. */
   get pendingQueries(): ReadonlySet<AsynchronousSymbolQuery> {
-    return this.#pendingQueries ?? NONE;
+    return this.#links?.pendingQueries ?? NONE;
   }
 
   /** Emitted symbols that wait for this one to become Ready. */
   get dependants(): ReadonlySet<SymbolTableEntry> {
-    return this.#dependants ?? NONE;
+    return this.#links?.dependants ?? NONE;
   }
 
   /** Symbols not yet Ready that this one (Emitted) waits for. */
   get unreadyDeps(): ReadonlySet<SymbolTableEntry> {
-    return this.#unreadyDeps ?? NONE;
+    return this.#links?.unreadyDeps ?? NONE;
+  }
+
+  #linksToAdd(): EntryLinks {
+    return (this.#links ??= { pendingQueries: undefined, dependants: undefined, unreadyDeps: undefined });
+  }
+
+  /** Drops the links object once nothing is left in it. */
+  #compact(): void {
+    const l = this.#links;
+    if (l !== undefined && l.pendingQueries === undefined && l.dependants === undefined && l.unreadyDeps === undefined) this.#links = undefined;
   }
 
   /** @internal */
   addPendingQuery(q: AsynchronousSymbolQuery): void {
-    (this.#pendingQueries ??= new Set()).add(q);
+    (this.#linksToAdd().pendingQueries ??= new Set()).add(q);
   }
 
   /** @internal */
   deletePendingQuery(q: AsynchronousSymbolQuery): void {
-    if (this.#pendingQueries?.delete(q) && this.#pendingQueries.size === 0) this.#pendingQueries = undefined;
+    const l = this.#links;
+    if (l?.pendingQueries?.delete(q) && l.pendingQueries.size === 0) {
+      l.pendingQueries = undefined;
+      this.#compact();
+    }
   }
 
   /** @internal */
   clearPendingQueries(): void {
-    this.#pendingQueries = undefined;
+    if (this.#links === undefined) return;
+    this.#links.pendingQueries = undefined;
+    this.#compact();
   }
 
   /** @internal This (Emitted) symbol waits for `dep` to become Ready. */
   addUnreadyDep(dep: SymbolTableEntry): void {
-    (this.#unreadyDeps ??= new Set()).add(dep);
-    (dep.#dependants ??= new Set()).add(this);
+    (this.#linksToAdd().unreadyDeps ??= new Set()).add(dep);
+    (dep.#linksToAdd().dependants ??= new Set()).add(this);
   }
 
   /** @internal `dep` is Ready (or failed): this symbol no longer waits for it. */
   deleteUnreadyDep(dep: SymbolTableEntry): void {
-    if (this.#unreadyDeps?.delete(dep) && this.#unreadyDeps.size === 0) this.#unreadyDeps = undefined;
+    const l = this.#links;
+    if (l?.unreadyDeps?.delete(dep) && l.unreadyDeps.size === 0) {
+      l.unreadyDeps = undefined;
+      this.#compact();
+    }
   }
 
   /** @internal */
   deleteDependant(d: SymbolTableEntry): void {
-    if (this.#dependants?.delete(d) && this.#dependants.size === 0) this.#dependants = undefined;
+    const l = this.#links;
+    if (l?.dependants?.delete(d) && l.dependants.size === 0) {
+      l.dependants = undefined;
+      this.#compact();
+    }
   }
 
   /** @internal */
   clearDependants(): void {
-    this.#dependants = undefined;
+    if (this.#links === undefined) return;
+    this.#links.dependants = undefined;
+    this.#compact();
   }
 
   /** @internal */
   clearUnreadyDeps(): void {
-    this.#unreadyDeps = undefined;
+    if (this.#links === undefined) return;
+    this.#links.unreadyDeps = undefined;
+    this.#compact();
   }
 }
 
@@ -216,7 +256,9 @@ export class JITDylib {
       e.unit?.doDiscard(this, e.name);
       this.deleteEntry(e);
     }
-    for (const [name, info] of unit.symbols) this.addEntry(new SymbolTableEntry(this, name, info, unit, tracker));
+    // forEach, not for-of: a for-of over a map's entries allocates an iterator result and a
+    // [name, info] pair per symbol until V8 optimizes the loop, and a unit may hold tens of thousands.
+    unit.symbols.forEach((info, name) => this.addEntry(new SymbolTableEntry(name, info, unit, tracker)));
   }
 
   /**
@@ -255,7 +297,7 @@ export class JITDylib {
     this.checkTracker(tracker);
     this.checkCanDefine(symbols.keys());
     for (const [name, info] of symbols) {
-      const e = new SymbolTableEntry(this, name, info, undefined, tracker);
+      const e = new SymbolTableEntry(name, info, undefined, tracker);
       e.state = SymbolState.Materializing;
       e.searched = true;
       this.addEntry(e);

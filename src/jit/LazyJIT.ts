@@ -357,7 +357,11 @@ export class LazyJIT {
       throw cause;
     }
     record.restoring = undefined;
-    const symbols = exported.map((n) => jd.entry(n)).filter((e): e is SymbolTableEntry => e !== undefined && e.info.flags.isExported);
+    const symbols: SymbolTableEntry[] = [];
+    for (let i = 0; i < exported.length; i++) {
+      const e = jd.entry(exported[i] as string);
+      if (e !== undefined && e.info.flags.isExported) symbols.push(e);
+    }
     const unresolvedImports = module.info.imports.filter((imp) => imp.kind === 'function' && !this.linker.findImport(record, imp));
     const bindings = record.dataBindings.map((b) => ({ module: b.module, name: b.name, dylib: b.dylib.name, symbol: b.symbol }));
     return { id, name: options.name, lazy: options.lazy, bytes, bindings, symbols, unresolvedImports };

@@ -15,7 +15,7 @@ import type { ExecutorAddr, ExecutorSymbolDef } from '../core/SymbolDefinition.t
 import { SymbolState } from '../core/SymbolFlags.ts';
 import type { Executor } from '../executor/Executor.ts';
 import type { ExportPlacement, ImportBinding } from '../executor/protocol.ts';
-import type { CompiledPiece, EntityRef, FuncType, GlobalType, ImportInfo, Limits, MemoryType, ModuleInfo, TableType } from '../wasm/index.ts';
+import type { CompiledPiece, EntityRef, FuncType, GlobalType, ImportInfo, Limits, MemoryType, TableType } from '../wasm/index.ts';
 import { funcTypeKey } from '../wasm/index.ts';
 import type { CodeBudget } from './CodeBudget.ts';
 import type { ExecutorResources } from './ExecutorResources.ts';
@@ -371,7 +371,7 @@ function checkKind(imp: ImportInfo, entry: SymbolTableEntry): void {
  */
 function compiledNames(request: PieceRequest): string[] {
   const { record } = request;
-  const nameOf = (f: number) => record.functionSymbol(f) ?? firstExportNames(record.module.info).get(f) ?? privateFunctionSymbolName(record.id, f);
+  const nameOf = (f: number) => record.functionSymbol(f) ?? record.module.binary.firstExportNames[f] ?? privateFunctionSymbolName(record.id, f);
   switch (request.kind) {
     case 'bodies':
       return request.functions.map(nameOf);
@@ -382,22 +382,6 @@ function compiledNames(request: PieceRequest): string[] {
     case 'whole':
       return record.module.info.functions.filter((f) => !f.imported).map((f) => nameOf(f.index));
   }
-}
-
-const exportNamesCache = new WeakMap<ModuleInfo, ReadonlyMap<number, string>>();
-
-/**
- * Each exported function's first export name, built once per module: every compile of the
- * module names what it compiled, and a module may export tens of thousands of functions.
- */
-function firstExportNames(info: ModuleInfo): ReadonlyMap<number, string> {
-  let names = exportNamesCache.get(info);
-  if (names === undefined) {
-    const built = new Map<number, string>();
-    for (const e of info.exports) if (e.kind === 'function' && !built.has(e.index)) built.set(e.index, e.name);
-    exportNamesCache.set(info, (names = built));
-  }
-  return names;
 }
 
 /** Why limits `have` (current size, declared maximum) do not satisfy an import declaring `want`; undefined if they do. */

@@ -48,12 +48,18 @@ export class ByteReader {
       this.pos++;
       return first;
     }
+    // Integer arithmetic, not `* 2 ** shift`: a float result makes V8 store every index and
+    // offset decoded from it (function indices, body offsets: tens of thousands per large
+    // module) as a boxed heap number instead of a small integer.
     let result = 0;
     let shift = 0;
     for (;;) {
       const b = this.u8();
-      if (shift === 28 && b > 0x0f) this.fail('LEB128 u32 overflow');
-      result += (b & 0x7f) * 2 ** shift;
+      if (shift === 28) {
+        if (b > 0x0f) this.fail('LEB128 u32 overflow');
+        return (result | (b << 28)) >>> 0;
+      }
+      result |= (b & 0x7f) << shift;
       if ((b & 0x80) === 0) return result;
       shift += 7;
     }

@@ -100,6 +100,12 @@ export interface ModuleBinary {
   readonly globals: readonly GlobalEntry[];
   readonly importedGlobals: number;
   readonly exports: readonly { readonly name: string; readonly kind: ExternKind; readonly index: number }[];
+  /**
+   * By function index, the first name the function is exported under (undefined: not exported).
+   * Built with the decode, where the exports are in hand anyway: built later, on the first
+   * compile that names a function, it cost that compile time in proportion to the module.
+   */
+  readonly firstExportNames: readonly (string | undefined)[];
   readonly start: number | null;
   readonly elements: readonly ElementSegment[];
   readonly dataCount: number | null;
@@ -402,6 +408,7 @@ export function decodeModuleBinary(bytes: Uint8Array): ModuleBinary {
     globals,
     importedGlobals,
     exports,
+    firstExportNames: firstExportNames(funcTypes.length, exports),
     start,
     elements,
     dataCount,
@@ -410,6 +417,16 @@ export function decodeModuleBinary(bytes: Uint8Array): ModuleBinary {
     functionNames,
     memoryNames,
   };
+}
+
+/** A dense array by function index: cheaper to build and read than a map for tens of thousands of exports. */
+function firstExportNames(functions: number, exports: readonly { readonly name: string; readonly kind: ExternKind; readonly index: number }[]): (string | undefined)[] {
+  const byIndex = new Array<string | undefined>(functions).fill(undefined);
+  for (let i = 0; i < exports.length; i++) {
+    const e = exports[i]!;
+    if (e.kind === 'function' && e.index < functions && byIndex[e.index] === undefined) byIndex[e.index] = e.name;
+  }
+  return byIndex;
 }
 
 function readElementSegment(s: ByteReader): ElementSegment {

@@ -221,3 +221,37 @@ t.test('dump shows dylibs, link orders, addresses or <not resolved>, flags, stat
     ['Bar', 'NeverSearched'],
   ]);
 });
+
+t.test('an entry records what waits on it and what it waits for only while there is some, and names its dylib through its tracker', async (t) => {
+  const { es, jd } = setup();
+  const foo = parkedUnit({ Foo: exported });
+  const bar = parkedUnit({ Bar: exported });
+  const rt = jd.createResourceTracker();
+  jd.define(foo.unit, rt);
+  jd.define(bar.unit);
+  const fooEntry = jd.entry('Foo')!;
+  const barEntry = jd.entry('Bar')!;
+  t.equal(fooEntry.pendingQueries.size + fooEntry.dependants.size + fooEntry.unreadyDeps.size, 0, 'nothing before a lookup');
+  const ready = track(es.lookup(jd.getLinkOrder(), ['Foo', 'Bar']));
+  await settle();
+  t.equal(fooEntry.pendingQueries.size, 1, 'the lookup waits on Foo');
+  resolveOne(foo.parked.r, 'Foo', 1);
+  resolveOne(bar.parked.r, 'Bar', 2);
+  foo.parked.r?.notifyEmitted(new Map([[jd, ['Bar']]]));
+  await settle();
+  t.same([...fooEntry.unreadyDeps].map((e) => e.name), ['Bar'], 'Emitted Foo waits for Bar');
+  t.same([...barEntry.dependants].map((e) => e.name), ['Foo'], 'Bar knows Foo waits');
+  t.equal(ready.done, false);
+  bar.parked.r?.notifyEmitted();
+  await settle();
+  t.equal(ready.done, true);
+  t.equal(fooEntry.state, SymbolState.Ready);
+  for (const e of [fooEntry, barEntry]) {
+    t.equal(e.pendingQueries.size + e.dependants.size + e.unreadyDeps.size, 0, `${e.name} waits on nothing and nothing waits on it`);
+  }
+  const dst = jd.createResourceTracker();
+  rt.transferTo(dst);
+  t.equal(fooEntry.tracker, dst);
+  t.equal(fooEntry.jd, jd, 'a transfer keeps the entry in its dylib');
+  t.equal(barEntry.jd, jd);
+});

@@ -1,5 +1,5 @@
 // ByteWriter's encodings read back through ByteReader (and, for names, TextDecoder): signed
-// LEB128 at the edges of i32, LEB sizes, names on the ASCII fast path and off it, copied ranges.
+// LEB128 at the edges of i32, unsigned LEB128 read back (padded and overlong too), LEB sizes, names on the ASCII fast path and off it, copied ranges.
 
 import t from 'tap';
 import { ByteReader, ByteWriter, u32Size } from '../../src/wasm/bytes.ts';
@@ -23,6 +23,20 @@ t.test('u32Size is the length u32 writes', async (tt) => {
   for (const v of [0, 1, 127, 128, 16383, 16384, 2 ** 21 - 1, 2 ** 21, 2 ** 28 - 1, 2 ** 28, 2 ** 32 - 1]) {
     tt.equal(u32Size(v), new ByteWriter().u32(v).finish().length, `${v}`);
   }
+});
+
+t.test('u32 reads unsigned LEB128 back at every length, padded encodings too, and refuses more than 32 bits', async (tt) => {
+  for (const v of [0, 1, 127, 128, 16383, 16384, 2 ** 21 - 1, 2 ** 21, 2 ** 28 - 1, 2 ** 28, 2 ** 31 - 1, 2 ** 31, 0xdeadbeef, 2 ** 32 - 1]) {
+    const r = new ByteReader(new ByteWriter().u32(v).u8(0xbb).finish());
+    tt.equal(r.u32(), v, `${v}`);
+    tt.equal(r.u8(), 0xbb, 'stops after its last byte');
+  }
+  tt.equal(new ByteReader(Uint8Array.of(0x80, 0x80, 0x80, 0x80, 0x00)).u32(), 0, 'zero padded to five bytes');
+  tt.equal(new ByteReader(Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0x0f)).u32(), 2 ** 32 - 1, 'the largest, in five bytes');
+  tt.equal(new ByteReader(Uint8Array.of(0x85, 0x80, 0x00)).u32(), 5, 'padded to three bytes');
+  tt.throws(() => new ByteReader(Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0x1f)).u32(), { name: 'MalformedBinary', message: /overflow/ }, 'a 33rd bit');
+  tt.throws(() => new ByteReader(Uint8Array.of(0x80, 0x80, 0x80, 0x80, 0x80, 0x00)).u32(), { name: 'MalformedBinary' }, 'a sixth byte');
+  tt.throws(() => new ByteReader(Uint8Array.of(0x80, 0x80)).u32(), { name: 'MalformedBinary' }, 'cut short');
 });
 
 t.test('names: ASCII written directly, anything else as UTF-8, both read back', async (tt) => {

@@ -559,6 +559,10 @@ t.test('displayName: the name section’s name, else the first export name, else
     (func))`);
   const plain = decodeModuleBinary(bytes);
   tt.same([0, 1, 2, 3].map((i) => displayName(plain, i)), ['func[0]', 'x', 'first', 'func[3]'], 'without a name section');
+  // Indexed by the decode, so the first piece cut from a large module does not build it.
+  tt.same(plain.firstExportNames, [undefined, 'x', 'first', undefined], 'the first export name of each function, from the decode');
+  const reexported = decodeModuleBinary(wat2wasm(`(module (import "m" "f" (func $imp)) (export "again" (func $imp)) (func (export "z")))`));
+  tt.same([0, 1].map((i) => displayName(reexported, i)), ['again', 'z'], 'an exported import goes by its export name');
   const named = decodeModuleBinary(wat2wasm(`(module (import "m" "f" (func $imp)) (func $named (export "x")) (func (export "first")))`, ['--debug-names']));
   tt.same([0, 1, 2].map((i) => displayName(named, i)), ['imp', 'named', 'first']);
   tt.throws(() => displayName(plain, 4), RangeError);
