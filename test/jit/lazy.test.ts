@@ -289,6 +289,33 @@ t.test('a stub made after its body was compiled leads straight to the body', asy
   });
 });
 
+t.test('the default budget takes a direct reach of several hundred KB in one piece', async (t) => {
+  // Three callees of about 120 KB each (i32.const 1, drop: 3 bytes, 40,000 times): 360 KB, past
+  // the earlier 256 KiB default, within the 1 MiB one.
+  const big = (name: string) => `(func $${name} (result i32) ${'(drop (i32.const 1)) '.repeat(40_000)}(i32.const 1))`;
+  const bytes = watBytes(`(module ${big('a')} ${big('b')} ${big('c')}
+    (func (export "top") (result i32) (i32.add (call $a) (i32.add (call $b) (call $c)))))`);
+  const run = async (config: Partial<JITConfig>) => {
+    let pieces = 0;
+    await withJIT(
+      t,
+      async (jit) => {
+        jit.createDylib('main');
+        await jit.addModule('main', { wasm: bytes });
+        const before = jit.counters.compiles;
+        const top = await jit.invoke('main', 'top', args());
+        t.same(top.results, [i32(3)]);
+        t.equal(top.compiled.length, 4, 'top and its three callees');
+        pieces = jit.counters.compiles - before;
+      },
+      config,
+    );
+    return pieces;
+  };
+  t.equal(await run({}), 1, 'the default budget: one piece');
+  t.equal(await run({ partitionBudgetBytes: 256 * 1024 }), 2, 'at 256 KiB the third callee is a piece of its own');
+});
+
 t.test('removing a dylib removes its impl dylib and leaves others working', async (t) => {
   await withJIT(t, async (jit) => {
     jit.createDylib('a');
