@@ -46,7 +46,7 @@ const EnvSchema = z
     REOPTIMIZE_THRESHOLD: int(0).default(1000),
     REOPTIMIZE_MAX_FUNCTIONS: int(1, 10_000).default(32),
     // How much code a first call compiles beyond the function called (see src/jit/partition.ts).
-    PARTITION_BUDGET_BYTES: int(0).default(256 * 1024),
+    PARTITION_BUDGET_BYTES: int(0).default(MiB),
     // The durable store (src/store/Store.ts): sqlite:<path>, postgres://... or memory:.
     DATABASE_URL: z.string().min(1).default('sqlite:data/jit.sqlite'),
     CODE_CACHE_BYTES: int(0).default(512 * MiB),

@@ -359,17 +359,16 @@ export class ExecutionSession {
       this.failEntries(entries, failedDep.error);
       return;
     }
+    // A dependency that (transitively) waits for this batch forms a cycle: the cycle becomes
+    // Ready together, so the edge is dropped. Which dependencies are left is the same for every
+    // entry of the batch (the edges added below all start in the batch), so it is worked out
+    // once: a piece of hundreds of bodies depends on hundreds of symbols, nearly all Ready.
+    const unready = depEntries.filter((d) => d.state < SymbolState.Ready && !this.waitsOn(d, batch));
     const touched = new Set<AsynchronousSymbolQuery>();
     const ready: SymbolTableEntry[] = [];
     for (const e of entries) {
       e.state = SymbolState.Emitted;
-      for (const d of depEntries) {
-        // A dependency that (transitively) waits for this batch forms a cycle: the cycle
-        // becomes Ready together, so the edge is dropped.
-        if (d.state < SymbolState.Ready && !this.waitsOn(d, batch)) {
-          e.addUnreadyDep(d);
-        }
-      }
+      for (const d of unready) e.addUnreadyDep(d);
       if (e.unreadyDeps.size === 0) ready.push(e);
       else this.notifyQueries(e, touched);
     }

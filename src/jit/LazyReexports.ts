@@ -8,6 +8,7 @@
 import type { JITDylib } from '../core/JITDylib.ts';
 import type { MaterializationResponsibility } from '../core/MaterializationResponsibility.ts';
 import { MaterializationUnit } from '../core/MaterializationUnit.ts';
+import { SymbolState } from '../core/SymbolFlags.ts';
 import type { SymbolAliasMap } from '../core/ReExports.ts';
 import type { ExecutorSymbolDef, SymbolInterface } from '../core/SymbolDefinition.ts';
 import type { FuncType } from '../wasm/index.ts';
@@ -102,6 +103,13 @@ export class LazyReexportsMaterializationUnit extends MaterializationUnit {
     const resolved = new Map<string, ExecutorSymbolDef>();
     for (const [alias, stub] of this.stubs.createStubs(jd, key, inits)) {
       resolved.set(alias, { address: stub.stubAddr, flags: flags.get(alias) as SymbolInterface['flags'] });
+      // The body may be compiled already (in another function's partition): the stub leads
+      // straight to it, and its first call needs no call-through, as a stub made before the
+      // body was compiled is repointed when the body is linked (WasmLinkingLayer).
+      const body = this.source.entry(this.aliasee(alias));
+      if (body !== undefined && body.state === SymbolState.Ready && body.error === undefined && body.address !== undefined) {
+        this.stubs.updatePointer(jd, alias, body.address);
+      }
     }
     r.notifyResolved(resolved);
     r.notifyEmitted();

@@ -94,6 +94,7 @@ export class WasmLinkingLayer {
         }
         exports.set(refKey(exp.ref), addr);
       }
+      if (request.kind === 'bodies') placements.push(...this.stubPointerPlacements(record, piece));
       instantiated = this.executor.apply({
         op: 'instantiate',
         label: request.label,
@@ -145,6 +146,27 @@ export class WasmLinkingLayer {
       bytes: size,
       ms: compileMs + (performance.now() - started),
     });
+  }
+
+  /**
+   * A body compiled as part of another function's partition may already have a stub (a table
+   * element, a function reference, an earlier piece's import): the instantiate places the body
+   * in the stub's pointer slot too, or the first call through the stub would still take its
+   * trampoline, a round trip to this thread only to find the body compiled. SQLite reached a
+   * third of its call-throughs that way (table calls into bodies compiled beside their caller).
+   * Placed by the instantiate itself, not by an updatePointer op each: no extra op, message or
+   * reply per body, and nothing is placed if the instantiate fails. The optimized tier repoints
+   * its stub itself (ReOptimizeLayer).
+   */
+  private stubPointerPlacements(record: WasmModuleRecord, piece: CompiledPiece): ExportPlacement[] {
+    const out: ExportPlacement[] = [];
+    for (const exp of piece.exports) {
+      if (exp.ref.kind !== 'function') continue;
+      const name = record.functionSymbol(exp.ref.index);
+      const stub = name === undefined ? undefined : this.stubs.findStub(record.targetJD, name);
+      if (stub !== undefined) out.push({ name: exp.name, kind: 'function', addr: stub.ptrAddr });
+    }
+    return out;
   }
 
   /** Runs a module's start function (after its globals module is linked), as instantiation would. */

@@ -25,6 +25,22 @@ export interface LoadOptions {
 /** Segment instructions all start with this prefix byte; most bodies never contain it. */
 const FC_PREFIX = 0xfc;
 
+/**
+ * Whether bytes [start, end) may hold memory.init, data.drop, table.init or elem.drop: the 0xfc
+ * prefix followed by a first LEB byte whose low bits are 8, 9, 12 or 13. A body without that pair
+ * cannot use segments, so the add decodes only the few bodies that have it (an immediate can
+ * look like it; the decode then says). Bounded by the body's end: a search running on to the
+ * module's end made this quadratic in the module for the bodies after the last 0xfc byte.
+ */
+function mayHoldSegmentInstruction(bytes: Uint8Array, start: number, end: number): boolean {
+  const body = bytes.subarray(start, end);
+  for (let at = body.indexOf(FC_PREFIX); at >= 0 && at < body.length - 1; at = body.indexOf(FC_PREFIX, at + 1)) {
+    const op = (body[at + 1] as number) & 0x7f;
+    if (op === 8 || op === 9 || op === 12 || op === 13) return true;
+  }
+  return false;
+}
+
 export class WasmModule {
   /** The binary of record: what V8 validated, memories and tables clamped. */
   readonly bytes: Uint8Array;
@@ -87,8 +103,7 @@ export class WasmModule {
     if (!this.#mayUseSegments) return false;
     const entry = this.binary.code[index - this.binary.importedFunctions];
     if (!entry) return false;
-    const at = this.binary.bytes.indexOf(FC_PREFIX, entry.start);
-    if (at < 0 || at >= entry.end) return false;
+    if (!mayHoldSegmentInstruction(this.binary.bytes, entry.start, entry.end)) return false;
     return this.references(index).usesSegments;
   }
 

@@ -21,7 +21,7 @@ t.test('defaults', async (t) => {
     sessionTableLimitElements: 33_554_432,
     reoptimizeThreshold: 1000,
     reoptimizeMaxFunctions: 32,
-    partitionBudgetBytes: 256 * 1024,
+    partitionBudgetBytes: 1024 * 1024,
     databaseUrl: 'sqlite:data/jit.sqlite',
     codeCacheBytes: 512 * 1024 * 1024,
     adminToken: undefined,

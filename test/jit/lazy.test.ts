@@ -251,6 +251,71 @@ t.test('partitions follow the call graph, within the budget', async (t) => {
   });
 });
 
+// $leaf sits in the table (its stub is made when the globals module is linked) and is also
+// called directly by $top, so top's partition compiles it.
+const tableAndDirect = `(module
+  (type $r (func (result i32)))
+  (table 1 funcref)
+  (elem (i32.const 0) $leaf)
+  (func $leaf (export "leaf") (type $r) (i32.const 5))
+  (func (export "top") (result i32) (i32.add (call $leaf) (call_indirect (type $r) (i32.const 0)))))`;
+
+t.test('a body compiled in another function\'s partition is reached through its stub without a call-through', async (t) => {
+  await withJIT(t, async (jit) => {
+    jit.createDylib('main');
+    await jit.addModule('main', { wat: tableAndDirect });
+    const before = jit.executor.stats().callThroughs;
+    const top = await jit.invoke('main', 'top', args());
+    t.same(top.results, [i32(10)]);
+    t.same(top.compiled, ['top', 'leaf'], 'one piece: top and the leaf it calls directly');
+    t.equal(jit.executor.stats().callThroughs - before, 1, "top's own call-through only: the table's stub of leaf was pointed at its body");
+    const leaf = await jit.invoke('main', 'leaf', args());
+    t.same(leaf.results, [i32(5)]);
+    t.same(leaf.compiled, [], 'already compiled');
+    t.equal(jit.executor.stats().callThroughs - before, 1, 'invoking leaf: no call-through either');
+  });
+});
+
+t.test('a stub made after its body was compiled leads straight to the body', async (t) => {
+  await withJIT(t, async (jit) => {
+    jit.createDylib('main');
+    await jit.addModule('main', { wat: chain });
+    await jit.invoke('main', 'top', args(i32(1)));
+    const before = jit.executor.stats().callThroughs;
+    const mid = await jit.invoke('main', 'mid', args(i32(1)));
+    t.same(mid.compiled, [], 'mid was compiled in top\'s partition');
+    t.equal(jit.executor.stats().callThroughs - before, 0, "mid's stub, made by this lookup, needed no call-through");
+    t.same(mid.results, (await jit.invoke('main', 'mid', args(i32(1)))).results, 'and calls it as before');
+  });
+});
+
+t.test('the default budget takes a direct reach of several hundred KB in one piece', async (t) => {
+  // Three callees of about 120 KB each (i32.const 1, drop: 3 bytes, 40,000 times): 360 KB, past
+  // the earlier 256 KiB default, within the 1 MiB one.
+  const big = (name: string) => `(func $${name} (result i32) ${'(drop (i32.const 1)) '.repeat(40_000)}(i32.const 1))`;
+  const bytes = watBytes(`(module ${big('a')} ${big('b')} ${big('c')}
+    (func (export "top") (result i32) (i32.add (call $a) (i32.add (call $b) (call $c)))))`);
+  const run = async (config: Partial<JITConfig>) => {
+    let pieces = 0;
+    await withJIT(
+      t,
+      async (jit) => {
+        jit.createDylib('main');
+        await jit.addModule('main', { wasm: bytes });
+        const before = jit.counters.compiles;
+        const top = await jit.invoke('main', 'top', args());
+        t.same(top.results, [i32(3)]);
+        t.equal(top.compiled.length, 4, 'top and its three callees');
+        pieces = jit.counters.compiles - before;
+      },
+      config,
+    );
+    return pieces;
+  };
+  t.equal(await run({}), 1, 'the default budget: one piece');
+  t.equal(await run({ partitionBudgetBytes: 256 * 1024 }), 2, 'at 256 KiB the third callee is a piece of its own');
+});
+
 t.test('removing a dylib removes its impl dylib and leaves others working', async (t) => {
   await withJIT(t, async (jit) => {
     jit.createDylib('a');

@@ -298,3 +298,23 @@ t.test('tableMaxElements clamps defined tables, initializers kept, and refuses l
     tt.match(e.message, /6 elements; the limit is 5/);
   }
 });
+
+t.test('segment use: bodies whose bytes only look like a segment instruction are told apart', async (tt) => {
+  // i32.const 252 encodes as 0x41 0xfc 0x01, i32.const 1148 as 0x41 0xfc 0x08 (0xfc 0x08 is
+  // memory.init's opcode), memory.fill as 0xfc 0x0b: none of them uses a segment.
+  const m = await loadModule(
+    wat2wasm(`(module
+      (memory 1)
+      (data "xyz")
+      (func $plain (result i32) i32.const 252)
+      (func $lookalike (result i32) i32.const 1148)
+      (func $fill (i32.const 0) (i32.const 0) (i32.const 1) memory.fill)
+      (func $init (i32.const 0) (i32.const 0) (i32.const 3) memory.init 0)
+      (func $drop data.drop 0)
+      (func $last (result i32) i32.const 252))`),
+  );
+  const bodyBytes = (i: number) => [...m.bytes.subarray(m.binary.code[i]!.start, m.binary.code[i]!.end)];
+  tt.ok(bodyBytes(1).join(',').includes('252,8'), 'the lookalike body holds the 0xfc 0x08 pair');
+  tt.same(m.functionsUsingSegments(), [3, 4], 'memory.init and data.drop, nothing else');
+  tt.same([0, 1, 2, 5].map((i) => m.usesSegments(i)), [false, false, false, false]);
+});
