@@ -9,24 +9,12 @@
 //   node bench/hopFloor.ts [seconds per sample, default 3] [rounds, default 3]
 
 import http from 'node:http';
-import autocannon, { type Result as CannonResult } from 'autocannon';
-import { expectOk, fmt, median, request } from './lib.ts';
+import { expectOk, fmt, invokeLoad, median, request } from './lib.ts';
 import { type BareServer, type ServerProcess, startBareServer, startJitServer } from './servers.ts';
 import { addModule } from './wasmgen.ts';
 
 const seconds = Number(process.argv[2] ?? 3);
 const rounds = Number(process.argv[3] ?? 3);
-
-function cannon(port: number, duration: number): Promise<CannonResult> {
-  return autocannon({
-    url: `http://127.0.0.1:${port}/dylibs/bench/symbols/add/invoke`,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ args: [2, 3] }),
-    connections: 10,
-    duration,
-  });
-}
 
 type Side = 'bare' | 'thread' | 'process' | 'shared' | 'jit';
 const sides: Side[] = ['bare', 'thread', 'process', 'shared', 'jit'];
@@ -45,7 +33,7 @@ try {
     if (JSON.parse(r.body).results?.[0]?.value !== 5) throw new Error(`add(2,3) on ${side} gave ${r.body}`);
   }
   agent.destroy();
-  for (const side of sides) await cannon(servers.get(side)!.port, 1); // warm
+  for (const side of sides) await invokeLoad(servers.get(side)!.port, 1); // warm
 
   const rps = new Map<Side, number[]>(sides.map((s) => [s, []]));
   const p99 = new Map<Side, number[]>(sides.map((s) => [s, []]));
@@ -53,7 +41,7 @@ try {
     // Rotate the order each round so that no side always follows the same neighbour.
     const order = sides.map((_, i) => sides[(i + r) % sides.length]!);
     for (const side of order) {
-      const result = await cannon(servers.get(side)!.port, seconds);
+      const result = await invokeLoad(servers.get(side)!.port, seconds);
       if (result.errors + result.non2xx + result.timeouts > 0) throw new Error(`${side}: ${result.errors} errors, ${result.non2xx} non-2xx`);
       rps.get(side)!.push(result.requests.average);
       p99.get(side)!.push(result.latency.p99);

@@ -1,6 +1,7 @@
 // Helpers shared by the benchmark scripts.
 
 import http from 'node:http';
+import autocannon, { type Result as CannonResult } from 'autocannon';
 
 /** One line of the results table: A measured against B, the value, its goal and verdict (null: no goal). */
 export interface BenchRow {
@@ -79,3 +80,18 @@ export async function expectOk(p: Promise<Reply>, what: string): Promise<Reply> 
 /** A number for the table: three significant-ish digits, whole numbers from 100 up (and counts as they are). */
 export const fmt = (x: number): string =>
   !Number.isFinite(x) || Number.isInteger(x) ? String(x) : Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(3);
+
+/**
+ * Section 5's load: 10 connections posting `add(2, 3)` invokes to `/dylibs/bench/symbols/add/invoke`
+ * on `port` for `seconds` (the JIT server, the bare route and the hop servers answer the same URL).
+ */
+export function invokeLoad(port: number, seconds: number): Promise<CannonResult> {
+  return autocannon({
+    url: `http://127.0.0.1:${port}/dylibs/bench/symbols/add/invoke`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ args: [2, 3] }),
+    connections: 10,
+    duration: seconds,
+  });
+}

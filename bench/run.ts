@@ -11,11 +11,10 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import autocannon, { type Result as CannonResult } from 'autocannon';
 import { LazyJIT } from '../src/jit/LazyJIT.ts';
 import { defaultJITConfig } from '../src/config.ts';
 import { addModule, chainLL, chainModule, chainResult, loopModule } from './wasmgen.ts';
-import { type BenchRow, type BenchSink, expectOk, fmt, median, now, percentile, QUICK, request } from './lib.ts';
+import { type BenchRow, type BenchSink, expectOk, fmt, invokeLoad, median, now, percentile, QUICK, request } from './lib.ts';
 import { firstResultOverHttp } from './firstResult.ts';
 import { idleServerBench } from './idleServer.ts';
 import { realModulesBench } from './realModules/bench.ts';
@@ -289,17 +288,6 @@ async function warmRun(jit: LazyJIT): Promise<void> {
 
 // ---- 5: HTTP throughput and the event loop under a compile storm ----
 
-function cannon(port: number, seconds: number): Promise<CannonResult> {
-  return autocannon({
-    url: `http://127.0.0.1:${port}/dylibs/bench/symbols/add/invoke`,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ args: [2, 3] }),
-    connections: 10,
-    duration: seconds,
-  });
-}
-
 /**
  * The servers here log at warn: at info (the default) the JIT server writes two log lines per
  * request, which the bare route does not, and this process would read every one of them.
@@ -324,14 +312,14 @@ async function httpBench(): Promise<void> {
     }
     agent.destroy();
     const seconds = QUICK ? 1 : 3;
-    await cannon(jitPort, 1); // warm both (add gets hot and re-optimized in the JIT's warm-up)
-    await cannon(barePort, 1);
+    await invokeLoad(jitPort, 1); // warm both (add gets hot and re-optimized in the JIT's warm-up)
+    await invokeLoad(barePort, 1);
     const rps = { jit: [] as number[], bare: [] as number[] };
     const p99 = { jit: [] as number[], bare: [] as number[] };
     const errors = { jit: 0, bare: 0 };
     for (let t = 0; t < (QUICK ? 1 : 3); t++) {
       for (const which of ['jit', 'bare'] as const) {
-        const r = await cannon(which === 'jit' ? jitPort : barePort, seconds);
+        const r = await invokeLoad(which === 'jit' ? jitPort : barePort, seconds);
         rps[which].push(r.requests.average);
         p99[which].push(r.latency.p99);
         errors[which] += r.errors + r.non2xx + r.timeouts;
