@@ -17,7 +17,7 @@ import Fastify from 'fastify';
 
 type Hop = 'thread' | 'process' | 'shared';
 
-/** Slots per ring; a request or an answer is two int32s (id, value): a, b travel as one request's two slots. */
+/** Slots per ring: a request slot is three int32s (id, a, b), an answer slot two (id, sum). */
 const SLOTS = 1024;
 /** Int32 indexes of the control words at the start of the buffer. */
 const REQ_HEAD = 0;

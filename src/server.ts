@@ -89,7 +89,7 @@ export async function main(): Promise<void> {
   const server = await startServer({ config, service, logger });
   // With NODE_COMPILE_CACHE set (npm start and the image set it), the next start reads the
   // transpiled and compiled sources from that cache and never loads Node's TypeScript stripper,
-  // about 25 MB of the idle process. Node writes the cache at exit; writing it now as well means a
+  // about 27 MB of the idle process. Node writes the cache at exit; writing it now as well means a
   // server that ends by kill -9 or the OOM killer still leaves it behind. Without the variable
   // this does nothing.
   flushCompileCache();

@@ -312,8 +312,9 @@ export class Sessions {
   private touch(tenant: string): void {
     // Every request touches its tenant. Moving a key to the end of a Map is a delete and a set,
     // and a delete leaves a hole the Map compacts away later: about 4 µs per invoke in a profile.
-    // The tenant touched last is already at the end (or, if it was stopped since, goes there).
-    if (tenant === this.newest) {
+    // The tenant touched last, if still live, is already at the end: its time is updated in place.
+    // (Once stopped or dropped it is absent, and coming back may push another tenant out below.)
+    if (tenant === this.newest && this.live.has(tenant)) {
       this.live.set(tenant, Date.now());
       return;
     }
