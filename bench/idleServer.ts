@@ -15,7 +15,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BenchSink, fmt, median, request } from './lib.ts';
-import { descendants, peakRssMb, rssMb, treeRssMb, unnamedWorkerThreads } from './procStats.ts';
+import { descendants, descendantsRssMb, peakRssMb, rssMb, treeRssMb, unnamedWorkerThreads } from './procStats.ts';
 import { startBareServer, startJitServer } from './servers.ts';
 
 /** Goal: the idle server's resident set at most this many MB. */
@@ -51,10 +51,13 @@ export async function idleJitSample(settleMs: number, env: Readonly<Record<strin
     const health = await server.get('/health');
     if (health.status !== 200) throw new IdleServerError(`/health answered ${health.status}`);
     await sleep(settleMs);
+    // The server's own size is read once and the tree's is built on it: read twice, a server
+    // still growing could read larger alone than with its children.
+    const serverRssMb = rssMb(server.pid);
     const rest = {
-      rssMb: treeRssMb(server.pid),
+      rssMb: serverRssMb + descendantsRssMb(server.pid),
       children: descendants(server.pid).length,
-      serverRssMb: rssMb(server.pid),
+      serverRssMb,
       peakRssMb: peakRssMb(server.pid),
       workersIdle: unnamedWorkerThreads(server.pid),
     };

@@ -56,7 +56,12 @@ export function descendants(pid: number): number[] {
 
 /** Resident set of `pid` and all its descendants, in MB (shared pages counted once per process). */
 export function treeRssMb(pid: number): number {
-  let total = rssMb(pid);
+  return rssMb(pid) + descendantsRssMb(pid);
+}
+
+/** Resident set of `pid`'s descendants alone, in MB: with one reading of `pid`'s own, a tree's size read at one moment. */
+export function descendantsRssMb(pid: number): number {
+  let total = 0;
   for (const child of descendants(pid)) {
     try {
       total += rssMb(child);
