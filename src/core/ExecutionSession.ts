@@ -279,7 +279,7 @@ export class ExecutionSession {
   /** Finds the entry `name` resolves to through `order`, first match wins. */
   search(order: JITDylibSearchOrder, name: string): SymbolTableEntry | undefined {
     for (const { jd, flags } of order) {
-      const entry = jd.table.get(name);
+      const entry = jd.entry(name);
       if (entry && (flags === 'MatchAllSymbols' || entry.info.flags.isExported)) return entry;
     }
     return undefined;
@@ -294,13 +294,15 @@ export class ExecutionSession {
     const unit = (requested.size < whole.symbols.size ? whole.splitOff(requested) : undefined) ?? whole;
     // A unit's symbols all belong to the tracker it was defined (or handed back) under.
     let tracker: ResourceTracker | undefined;
-    for (const name of unit.symbols.keys()) {
-      const entry = jd.table.get(name);
-      if (!entry || entry.unit !== whole) continue;
+    // A split may take names (a partition's other bodies) whose entries were deferred and are
+    // not yet made: they are made here, as the whole unit's, before it forgets them.
+    unit.symbols.forEach((info, name) => {
+      const entry = unit === whole ? jd.entry(name) : jd.makeSplitEntry(whole, name, info);
+      if (!entry || entry.unit !== whole) return;
       entry.unit = undefined;
       entry.state = SymbolState.Materializing;
       tracker ??= entry.tracker;
-    }
+    });
     const r = new MaterializationResponsibility(this, jd, unit.symbols, requested, tracker ?? jd.getDefaultResourceTracker());
     this.materializations++;
     // Run after the current lookup has registered its queries, as ORC dispatches a task.
@@ -334,7 +336,7 @@ export class ExecutionSession {
   resolveSymbols(jd: JITDylib, defs: ReadonlyMap<string, ExecutorSymbolDef>): void {
     const touched = new Set<AsynchronousSymbolQuery>();
     for (const [name, def] of defs) {
-      const e = jd.table.get(name);
+      const e = jd.entry(name);
       if (!e || e.error) continue;
       e.address = def.address;
       e.state = SymbolState.Resolved;
@@ -345,12 +347,12 @@ export class ExecutionSession {
 
   /** @internal */
   emitSymbols(jd: JITDylib, names: readonly string[], deps: SymbolDependenceMap): void {
-    const entries = names.map((n) => jd.table.get(n)).filter((e): e is SymbolTableEntry => !!e && !e.error);
+    const entries = names.map((n) => jd.entry(n)).filter((e): e is SymbolTableEntry => !!e && !e.error);
     const batch = new Set(entries);
     const depEntries: SymbolTableEntry[] = [];
     for (const [depJD, depNames] of deps) {
       for (const n of depNames) {
-        const d = depJD.table.get(n);
+        const d = depJD.entry(n);
         if (d && !batch.has(d)) depEntries.push(d);
       }
     }
@@ -378,7 +380,7 @@ export class ExecutionSession {
 
   /** @internal */
   failSymbols(jd: JITDylib, names: readonly string[], cause: unknown): void {
-    const entries = names.map((n) => jd.table.get(n)).filter((e): e is SymbolTableEntry => !!e);
+    const entries = names.map((n) => jd.entry(n)).filter((e): e is SymbolTableEntry => !!e);
     if (entries.length === 0) {
       this.reportError(cause);
       return;
@@ -394,7 +396,7 @@ export class ExecutionSession {
   replaceSymbols(jd: JITDylib, unit: MaterializationUnit): void {
     const waitedFor = new Set<string>();
     for (const name of unit.symbols.keys()) {
-      const e = jd.table.get(name);
+      const e = jd.entry(name);
       if (!e) continue;
       e.unit = unit;
       e.state = SymbolState.NeverSearched;

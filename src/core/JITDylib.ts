@@ -4,6 +4,12 @@
 // adds units all or nothing, following ORC's rules for strong and weak definitions. Each dylib
 // has a default tracker, which owns what is defined without naming a tracker, and makes as many
 // other trackers as its users want to remove separately (one per module, say).
+//
+// A unit of many symbols (a large module's stubs or bodies) gets no table entries when it is
+// defined: the dylib keeps the unit as deferred entries and makes each symbol's entry the first
+// time its name is touched (a lookup, a clash check, a removal), and every one of them when the
+// whole table is read. The table then behaves as if every entry had been made at `define`; a
+// 20,000-function module whose program reaches a few hundred functions makes a few hundred.
 
 import { DuplicateDefinition, SymbolsNotFound } from './errors.ts';
 import type { AsynchronousSymbolQuery } from './AsynchronousSymbolQuery.ts';
@@ -154,11 +160,45 @@ export class SymbolTableEntry {
 
 const NONE: ReadonlySet<never> = new Set();
 
+/**
+ * The symbols of one unit that have no table entry yet. Its names are the unit's own (the unit
+ * drops a name only once its entry exists, by materializing or discarding it, or as part of a
+ * split: see ExecutionSession.materialize) less the ones `made`, so it needs no copy of a map
+ * that may hold tens of thousands of names.
+ */
+class DeferredEntries {
+  readonly unit: MaterializationUnit;
+  tracker: ResourceTracker;
+  /** Names whose entries were made: never made again, even once the entry is gone. */
+  readonly made = new Set<string>();
+  /** How many of the unit's names at `define` have no entry yet. */
+  pending: number;
+
+  constructor(unit: MaterializationUnit, tracker: ResourceTracker) {
+    this.unit = unit;
+    this.tracker = tracker;
+    this.pending = unit.symbols.size;
+  }
+
+  has(name: string): boolean {
+    return !this.made.has(name) && this.unit.symbols.has(name);
+  }
+}
+
+/**
+ * Units with at least this many symbols are deferred (see the header). Below it, making the
+ * entries at once costs less than the bookkeeping, and small dylibs keep their table in the
+ * order things were defined.
+ */
+export const DEFER_ENTRIES_AT = 256;
+
 export class JITDylib {
   readonly name: string;
   readonly session: ExecutionSession;
-  /** @internal Symbol table; read through `symbols()`/`entry()`. */
-  readonly table = new Map<string, SymbolTableEntry>();
+  /** Symbol table, less the deferred entries; read through `symbols()`/`entry()`. */
+  readonly #table = new Map<string, SymbolTableEntry>();
+  /** Units defined with their entries deferred, and not yet all made. Few: one or two per large module. */
+  #deferred: DeferredEntries[] = [];
   private linkOrder: LinkOrderEntry[];
   /** Arbitrary per-dylib state layers attach (e.g. the lazy layer's impl dylib). */
   readonly resources = new Map<symbol, unknown>();
@@ -216,13 +256,94 @@ export class JITDylib {
     return d && !d.isDefunct ? [...this.#trackers, d] : [...this.#trackers];
   }
 
+  /** The entry of `name` in this dylib, made now if it was deferred. */
   entry(name: string): SymbolTableEntry | undefined {
-    return this.table.get(name);
+    return this.#table.get(name) ?? (this.#deferred.length > 0 ? this.#makeDeferred(name) : undefined);
   }
 
-  symbols(): IterableIterator<SymbolTableEntry> {
-    return this.table.values();
+  /** Whether this dylib defines `name`, without making its entry. */
+  has(name: string): boolean {
+    if (this.#table.has(name)) return true;
+    for (const d of this.#deferred) if (d.has(name)) return true;
+    return false;
   }
+
+  /** Whether this dylib defines nothing. */
+  get isEmpty(): boolean {
+    return this.#table.size === 0 && this.#deferred.length === 0;
+  }
+
+  /** Every entry, the deferred ones made now. */
+  symbols(): IterableIterator<SymbolTableEntry> {
+    this.#makeAllDeferred();
+    return this.#table.values();
+  }
+
+  /**
+   * Calls `fn` for every symbol, with its entry where one exists, without making deferred ones
+   * (a scan of every dylib's symbols would otherwise make them all). A deferred symbol is
+   * NeverSearched, and all there is of it is its unit's interface.
+   */
+  forEachDefinition(fn: (name: string, info: SymbolInterface, entry: SymbolTableEntry | undefined) => void): void {
+    this.#table.forEach((e, name) => fn(name, e.info, e));
+    for (const d of this.#deferred) {
+      d.unit.symbols.forEach((info, name) => {
+        if (!d.made.has(name)) fn(name, info, undefined);
+      });
+    }
+  }
+
+  /**
+   * @internal For ExecutionSession.materialize: `name` was split off `unit` (so it is no longer
+   * among the unit's names) before its deferred entry was made; makes it, as the unit's.
+   */
+  makeSplitEntry(unit: MaterializationUnit, name: string, info: SymbolInterface): SymbolTableEntry | undefined {
+    const existing = this.entry(name);
+    if (existing !== undefined) return existing;
+    for (const d of this.#deferred) {
+      if (d.unit === unit && !d.made.has(name)) return this.#make(d, name, info);
+    }
+    return undefined;
+  }
+
+  /** A deferred symbol's interface, without making its entry. */
+  #deferredInfo(name: string): SymbolInterface | undefined {
+    for (const d of this.#deferred) {
+      if (d.has(name)) return d.unit.symbols.get(name);
+    }
+    return undefined;
+  }
+
+  #makeDeferred(name: string): SymbolTableEntry | undefined {
+    for (const d of this.#deferred) {
+      if (d.made.has(name)) continue;
+      const info = d.unit.symbols.get(name);
+      if (info !== undefined) return this.#make(d, name, info);
+    }
+    return undefined;
+  }
+
+  #make(d: DeferredEntries, name: string, info: SymbolInterface): SymbolTableEntry {
+    const e = new SymbolTableEntry(name, info, d.unit, d.tracker);
+    d.made.add(name);
+    this.addEntry(e);
+    // Dropped once all are made; #makeAllDeferred drops them all itself, after its loop.
+    if (--d.pending === 0) this.#deferred = this.#deferred.filter((x) => x !== d);
+    return e;
+  }
+
+  /** Makes every deferred entry. */
+  #makeAllDeferred(): void {
+    for (const d of this.#deferred) {
+      // forEach: see `define`.
+      d.unit.symbols.forEach((info, name) => {
+        if (!d.made.has(name)) this.#make(d, name, info);
+      });
+    }
+    // Names a unit dropped without an entry (none, by the rule above) are gone for good.
+    this.#deferred = [];
+  }
+
 
   /**
    * Adds the unit's symbols to this dylib, all or nothing. A strong definition of a name that
@@ -236,15 +357,16 @@ export class JITDylib {
     this.checkTracker(tracker);
     const duplicates: string[] = [];
     const unitDefsOverridden: string[] = [];
-    const existingDefsOverridden: SymbolTableEntry[] = [];
+    const existingDefsOverridden: string[] = [];
     for (const [name, info] of this.clashes(unit.symbols)) {
-      const existing = this.table.get(name) as SymbolTableEntry;
       if (info.flags.isStrong) {
-        if (existing.info.flags.isStrong || existing.searched || existing.state !== SymbolState.NeverSearched) {
-          duplicates.push(name);
-        } else {
-          existingDefsOverridden.push(existing);
-        }
+        // A deferred symbol was never searched for: only its flags can make this a duplicate.
+        const existing = this.#table.get(name);
+        const taken = existing
+          ? existing.info.flags.isStrong || existing.searched || existing.state !== SymbolState.NeverSearched
+          : this.#deferredInfo(name)?.flags.isStrong;
+        if (taken) duplicates.push(name);
+        else existingDefsOverridden.push(name);
       } else {
         unitDefsOverridden.push(name);
       }
@@ -252,12 +374,17 @@ export class JITDylib {
     if (duplicates.length > 0) throw new DuplicateDefinition(this.name, duplicates);
 
     for (const name of unitDefsOverridden) unit.doDiscard(this, name);
-    for (const e of existingDefsOverridden) {
+    for (const name of existingDefsOverridden) {
+      const e = this.entry(name) as SymbolTableEntry;
       e.unit?.doDiscard(this, e.name);
       this.deleteEntry(e);
     }
+    if (unit.symbols.size >= DEFER_ENTRIES_AT) {
+      this.#deferred.push(new DeferredEntries(unit, tracker));
+      return;
+    }
     // forEach, not for-of: a for-of over a map's entries allocates an iterator result and a
-    // [name, info] pair per symbol until V8 optimizes the loop, and a unit may hold tens of thousands.
+    // [name, info] pair per symbol until V8 optimizes the loop.
     unit.symbols.forEach((info, name) => this.addEntry(new SymbolTableEntry(name, info, unit, tracker)));
   }
 
@@ -267,28 +394,34 @@ export class JITDylib {
    * lookup per existing symbol, not one per new one.
    */
   clashes<T>(symbols: ReadonlyMap<string, T>): [string, T][] {
+    let existing = this.#table.size;
+    for (const d of this.#deferred) existing += d.pending;
+    if (existing >= symbols.size) return this.clashesInOrder(symbols);
     const out: [string, T][] = [];
-    if (this.table.size < symbols.size) {
-      for (const name of this.table.keys()) {
-        if (symbols.has(name)) out.push([name, symbols.get(name) as T]);
-      }
-      // Rare (a clash): report in the definition's order, as the other walk does.
-      if (out.length > 1) return this.clashesInOrder(symbols);
-      return out;
+    const check = (name: string) => {
+      if (symbols.has(name)) out.push([name, symbols.get(name) as T]);
+    };
+    for (const name of this.#table.keys()) check(name);
+    for (const d of this.#deferred) {
+      d.unit.symbols.forEach((_, name) => {
+        if (!d.made.has(name)) check(name);
+      });
     }
-    return this.clashesInOrder(symbols);
+    // Rare (a clash): report in the definition's order, as the other walk does.
+    if (out.length > 1) return this.clashesInOrder(symbols);
+    return out;
   }
 
   private clashesInOrder<T>(symbols: ReadonlyMap<string, T>): [string, T][] {
     const out: [string, T][] = [];
-    for (const [name, value] of symbols) if (this.table.has(name)) out.push([name, value]);
+    for (const [name, value] of symbols) if (this.has(name)) out.push([name, value]);
     return out;
   }
 
   /** Checks that `names` could all be defined as strong symbols, without defining anything. */
   checkCanDefine(names: Iterable<string>): void {
     const duplicates: string[] = [];
-    for (const n of names) if (this.table.has(n)) duplicates.push(n);
+    for (const n of names) if (this.has(n)) duplicates.push(n);
     if (duplicates.length > 0) throw new DuplicateDefinition(this.name, duplicates);
   }
 
@@ -315,7 +448,7 @@ export class JITDylib {
     const busy: string[] = [];
     const removable: SymbolTableEntry[] = [];
     for (const name of names) {
-      const e = this.table.get(name);
+      const e = this.entry(name);
       if (!e) missing.push(name);
       else if (!e.error && (e.state === SymbolState.Materializing || e.state === SymbolState.Resolved || e.pendingQueries.size > 0)) busy.push(name);
       else removable.push(e);
@@ -333,10 +466,13 @@ export class JITDylib {
    * removeResourceTracker, which settles what waited on them. Returns the entries taken out.
    */
   detachTracker(rt: ResourceTracker): SymbolTableEntry[] {
+    // Deferred entries of `rt` are dropped unmade: nothing waits on a symbol nobody touched, and
+    // their unit goes with them.
+    if (this.#deferred.length > 0) this.#deferred = this.#deferred.filter((d) => d.tracker !== rt);
     const entries = this.ownedBy(rt);
     // A tracker owning as many entries as the table has owns them all.
-    if (entries.length === this.table.size) this.table.clear();
-    else for (const e of entries) this.table.delete(e.name);
+    if (entries.length === this.#table.size) this.#table.clear();
+    else for (const e of entries) this.#table.delete(e.name);
     this.resetEntries(rt);
     this.#trackers.delete(rt);
     return entries;
@@ -344,6 +480,7 @@ export class JITDylib {
 
   /** @internal Gives every symbol of `src` to `dst`, for the session's transferResourceTracker. */
   transferTracker(dst: ResourceTracker, src: ResourceTracker): void {
+    for (const d of this.#deferred) if (d.tracker === src) d.tracker = dst;
     for (const e of this.ownedBy(src)) {
       e.tracker = dst;
       dst.entries.push(e);
@@ -354,7 +491,7 @@ export class JITDylib {
 
   /** The entries of `rt` still in the table. */
   private ownedBy(rt: ResourceTracker): SymbolTableEntry[] {
-    return rt.staleEntries === 0 ? rt.entries : rt.entries.filter((e) => this.table.get(e.name) === e);
+    return rt.staleEntries === 0 ? rt.entries : rt.entries.filter((e) => this.#table.get(e.name) === e);
   }
 
   private resetEntries(rt: ResourceTracker): void {
@@ -368,12 +505,12 @@ export class JITDylib {
   }
 
   private addEntry(e: SymbolTableEntry): void {
-    this.table.set(e.name, e);
+    this.#table.set(e.name, e);
     e.tracker.entries.push(e);
   }
 
   private deleteEntry(e: SymbolTableEntry): void {
-    this.table.delete(e.name);
+    this.#table.delete(e.name);
     const rt = e.tracker;
     // Compact once most of the list is stale, so the work stays proportional to the deletions.
     if (++rt.staleEntries > 32 && rt.staleEntries * 2 > rt.entries.length) {

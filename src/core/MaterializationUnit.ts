@@ -8,17 +8,26 @@ import type { JITDylib } from './JITDylib.ts';
 import type { MaterializationResponsibility } from './MaterializationResponsibility.ts';
 import type { SymbolInterface } from './SymbolDefinition.ts';
 
+/**
+ * A unit's symbols by name: what the dylib and the session read, and delete, which drops one.
+ * A Map is one; a unit of tens of thousands of symbols may compute them instead of storing them
+ * (the lazy layer's FunctionSymbolMap).
+ */
+export interface SymbolMap<V extends SymbolInterface = SymbolInterface> extends ReadonlyMap<string, V> {
+  delete(name: string): boolean;
+}
+
 export abstract class MaterializationUnit {
   /** The symbols this unit defines. Discarding a symbol removes it from here. */
-  readonly symbols: Map<string, SymbolInterface>;
+  readonly symbols: SymbolMap;
 
   /**
    * With `take`, the unit adopts `symbols` itself instead of copying it: the caller built the map
    * for this unit and never touches it again. A module's units hold tens of thousands of
    * symbols, and each copy of such a map costs as much as building it.
    */
-  constructor(symbols: ReadonlyMap<string, SymbolInterface>, ownership: 'copy' | 'take' = 'copy') {
-    this.symbols = ownership === 'take' && symbols instanceof Map ? symbols : new Map(symbols);
+  constructor(symbols: ReadonlyMap<string, SymbolInterface> | SymbolMap, ownership: 'copy' | 'take' = 'copy') {
+    this.symbols = ownership === 'take' && 'delete' in symbols ? symbols : new Map(symbols);
   }
 
   /** A short description for dumps and errors, e.g. `<Absolute Symbols>`. */

@@ -10,7 +10,7 @@
 import { DuplicateDefinition, DylibExists } from '../core/errors.ts';
 import type { JITDylib } from '../core/JITDylib.ts';
 import type { MaterializationResponsibility } from '../core/MaterializationResponsibility.ts';
-import { MaterializationUnit } from '../core/MaterializationUnit.ts';
+import { MaterializationUnit, type SymbolMap } from '../core/MaterializationUnit.ts';
 import type { SymbolAliasMapEntry } from '../core/ReExports.ts';
 import { symbolAliases } from '../core/ReExports.ts';
 import type { ResourceTracker } from '../core/ResourceTracker.ts';
@@ -20,7 +20,8 @@ import type { EntityRef } from '../wasm/index.ts';
 import type { IndirectStubsManager } from './IndirectStubsManager.ts';
 import type { LazyCallThroughManager } from './LazyCallThroughManager.ts';
 import { sameNameLazyReexports } from './LazyReexports.ts';
-import { IMPL_SUFFIX, initSymbolName, privateFunctionSymbolName } from './names.ts';
+import { FunctionSymbolMap } from './FunctionSymbolMap.ts';
+import { IMPL_SUFFIX, initSymbolName, privateFunctionIndex, privateFunctionSymbolName } from './names.ts';
 import { partitionByReach, type PartitionOptions } from './partition.ts';
 import type { PieceLayer, PieceRequest } from './PieceRequest.ts';
 import { setSameNameTarget, setSymbolTarget } from './symbolTargets.ts';
@@ -107,10 +108,10 @@ export class FunctionBodiesMaterializationUnit extends MaterializationUnit {
   private readonly record: WasmModuleRecord;
   private readonly base: PieceLayer;
   private readonly partition: PartitionOptions;
-  declare readonly symbols: Map<string, BodySymbol>;
+  declare readonly symbols: SymbolMap<BodySymbol>;
 
   /** Takes ownership of `bodies`; the record maps function indices back to names. */
-  constructor(record: WasmModuleRecord, base: PieceLayer, partition: PartitionOptions, bodies: Map<string, BodySymbol>) {
+  constructor(record: WasmModuleRecord, base: PieceLayer, partition: PartitionOptions, bodies: SymbolMap<BodySymbol>) {
     super(bodies, 'take');
     this.record = record;
     this.base = base;
@@ -123,6 +124,8 @@ export class FunctionBodiesMaterializationUnit extends MaterializationUnit {
 
   /** Whether function `index`'s body is still in this unit. */
   private readonly has = (index: number): boolean => {
+    // The module's own unit holds every body not yet split off, by index; a split-off part is a small Map.
+    if (this.symbols instanceof FunctionSymbolMap) return this.symbols.hasIndex(index);
     const name = this.record.functionSymbol(index);
     return name !== undefined && this.symbols.has(name);
   };
@@ -177,8 +180,8 @@ const IMPL = Symbol('CompileOnDemandLayer.impl');
 
 /** What the layer defined for one module, so the caller can look it up or undo it. */
 export interface LazyModuleDefinition {
-  /** Every symbol defined in the target dylib. */
-  readonly targetSymbols: readonly string[];
+  /** Every symbol defined in the target dylib (listed only when an add is undone). */
+  readonly targetSymbols: () => readonly string[];
   /** Symbols to look up at add: they materialize the globals module (and run the start function). */
   readonly materializeNow: readonly string[];
   /** The Exported ones of targetSymbols, in the same order (most of a module's functions are not). */
@@ -236,32 +239,13 @@ export class CompileOnDemandLayer {
     const implJD = record.implJD as JITDylib;
     const implTracker = record.implTracker as ResourceTracker;
 
-    // One pass over the exports, one over the functions. Each map built here is handed to the
-    // unit that uses it (no copies), and the symbols of one function share one interface object
-    // per flags and type: the stub and the body of a function declare the same.
+    // One pass over the exports, one over the functions. The stubs and bodies are not put in
+    // maps: FunctionSymbolMap computes them from `names` and `exportIndex` (see its header).
     const globals = new Map<string, ModuleSymbol>();
     const aliases = new Map<string, SymbolAliasMapEntry>();
-    const reexports = new Map<string, SymbolInterface>();
-    const bodies = new Map<string, BodySymbol>();
     const names = new Array<string | undefined>(info.functions.length);
-    // Stub interfaces by flags and type: each leads to the body of its stub's own name.
-    const shared = new Map<JITSymbolFlags, Map<unknown, SymbolInterface>>();
-    let last: { flags: JITSymbolFlags; type: unknown; symbol: SymbolInterface } | undefined;
-    const stubSymbol = (flags: JITSymbolFlags, type: unknown): SymbolInterface => {
-      // Most functions of a large module share their neighbour's type.
-      if (last !== undefined && last.flags === flags && last.type === type) return last.symbol;
-      let byType = shared.get(flags);
-      if (byType === undefined) shared.set(flags, (byType = new Map()));
-      let s = byType.get(type);
-      if (s === undefined) {
-        s = Object.freeze({ flags, kind: 'function' as const, type });
-        setSameNameTarget(s, implJD, true);
-        byType.set(type, s);
-      }
-      last = { flags, type, symbol: s };
-      return s;
-    };
-
+    // The function each primary export name names; the other functions have private names.
+    const exportIndex = new Map<string, number>();
     const exportedGlobals: string[] = [];
     const exportedFunctions: string[] = [];
     // Indexed loops: this runs once per add, mostly before V8 optimizes it, and a for-of then
@@ -280,7 +264,7 @@ export class CompileOnDemandLayer {
       const primary = names[e.index];
       if (primary === undefined) {
         names[e.index] = e.name;
-        reexports.set(e.name, stubSymbol(JITSymbolFlags.ExportedCallable, e.type));
+        exportIndex.set(e.name, e.index);
         exportedFunctions.push(e.name);
       } else {
         aliases.set(e.name, { flags: JITSymbolFlags.ExportedCallable, kind: 'function', type: e.type, aliasee: primary });
@@ -289,25 +273,30 @@ export class CompileOnDemandLayer {
     const kept = record.keptFunctions.size > 0 ? record.keptFunctions : undefined;
     for (let i = 0; i < functions.length; i++) {
       const fn = functions[i] as (typeof functions)[number];
-      if (fn.imported || kept?.has(fn.index)) continue;
-      let name = names[fn.index];
-      let flags = JITSymbolFlags.ExportedCallable;
-      if (name === undefined) {
-        name = privateFunctionSymbolName(record.id, fn.index);
-        names[fn.index] = name;
-        flags = CALLABLE;
-        reexports.set(name, stubSymbol(flags, fn.type));
-      }
-      bodies.set(name, new BodySymbol(flags, fn.type, fn.index));
+      if (fn.imported || kept?.has(fn.index) || names[fn.index] !== undefined) continue;
+      names[fn.index] = privateFunctionSymbolName(record.id, fn.index);
     }
     const init = initSymbolName(record.id);
     globals.set(init, { flags: JITSymbolFlags.None, kind: 'module', ref: undefined });
+
+    const indexOf = (name: string): number | undefined => {
+      const exported = exportIndex.get(name);
+      if (exported !== undefined) return exported;
+      const i = privateFunctionIndex(record.id, name);
+      return i !== undefined && names[i] === name ? i : undefined;
+    };
+    const flagsOf = (index: number) => (exportIndex.get(names[index] as string) === index ? JITSymbolFlags.ExportedCallable : CALLABLE);
+    const all = () => true;
+    const reexports = new FunctionSymbolMap<SymbolInterface>({ names, indexOf, symbol: stubSymbols(implJD, functions, flagsOf) }, all);
+    const bodies = new FunctionSymbolMap<BodySymbol>(
+      { names, indexOf, symbol: (index) => new BodySymbol(flagsOf(index), (functions[index] as (typeof functions)[number]).type, index) },
+      all,
+    );
 
     const taken = [...target.clashes(globals), ...target.clashes(reexports), ...target.clashes(aliases)];
     if (taken.length > 0) throw new DuplicateDefinition(target.name, taken.map(([n]) => n));
     const takenBodies = implJD.clashes(bodies);
     if (takenBodies.length > 0) throw new DuplicateDefinition(implJD.name, takenBodies.map(([n]) => n));
-    const targetSymbols = namesOf([globals, reexports, aliases]);
 
     record.setFunctionSymbols(names);
     target.define(new GlobalsModuleMaterializationUnit(record, this.base, globals), record.tracker);
@@ -323,8 +312,41 @@ export class CompileOnDemandLayer {
       const entry = target.entry(name);
       if (entry !== undefined) setSymbolTarget(entry, { jd: target, name: alias.aliasee, lazy: false });
     }
-    return { targetSymbols, materializeNow: [...globals.keys()], exported: namesOf([aliases], [...exportedGlobals, ...exportedFunctions]) };
+    return {
+      targetSymbols: () => namesOf([globals, aliases], names.filter((n) => n !== undefined)),
+      materializeNow: [...globals.keys()],
+      exported: namesOf([aliases], [...exportedGlobals, ...exportedFunctions]),
+    };
   }
+}
+
+/**
+ * The stub symbol of each function by index: one interface object per flags and type, shared by
+ * every stub declaring them, each leading to the body of its own name in `implJD`.
+ */
+function stubSymbols(
+  implJD: JITDylib,
+  functions: readonly { readonly type: unknown }[],
+  flagsOf: (index: number) => JITSymbolFlags,
+): (index: number) => SymbolInterface {
+  const shared = new Map<JITSymbolFlags, Map<unknown, SymbolInterface>>();
+  let last: { flags: JITSymbolFlags; type: unknown; symbol: SymbolInterface } | undefined;
+  return (index) => {
+    const flags = flagsOf(index);
+    const type = (functions[index] as (typeof functions)[number]).type;
+    // Most functions of a large module share their neighbour's type.
+    if (last !== undefined && last.flags === flags && last.type === type) return last.symbol;
+    let byType = shared.get(flags);
+    if (byType === undefined) shared.set(flags, (byType = new Map()));
+    let s = byType.get(type);
+    if (s === undefined) {
+      s = Object.freeze({ flags, kind: 'function' as const, type });
+      setSameNameTarget(s, implJD, true);
+      byType.set(type, s);
+    }
+    last = { flags, type, symbol: s };
+    return s;
+  };
 }
 
 /** The maps' keys appended to `out`, in order, without an iterator step per key (see `add`). */

@@ -334,7 +334,7 @@ export class LazyJIT {
     });
     record.restoring = restore ? { bindings: restore.bindings } : undefined;
     this.modules.add(record);
-    let targetSymbols: readonly string[] = [];
+    let targetSymbols: () => readonly string[] = () => [];
     let exported: readonly string[] = [];
     try {
       // Checked when the module was first added; recovery binds them as they were.
@@ -347,7 +347,7 @@ export class LazyJIT {
       await this.createMemories(record);
       const def = options.lazy ? this.cod.add(record) : this.defineEager(record);
       targetSymbols = def.targetSymbols;
-      exported = 'exported' in def ? def.exported : def.targetSymbols;
+      exported = 'exported' in def ? def.exported : def.targetSymbols();
       progress('defined');
       if (def.materializeNow.length > 0) await this.session.lookup([{ jd, flags: 'MatchAllSymbols' }], def.materializeNow);
       progress('instantiated');
@@ -409,7 +409,7 @@ export class LazyJIT {
   /** An implementation dylib lives while it holds something: the next lazy add makes a new one. */
   private async dropEmptyImpl(record: WasmModuleRecord): Promise<void> {
     const impl = record.implJD;
-    if (impl && this.session.getJITDylibByName(impl.name) === impl && impl.table.size === 0 && impl.liveTrackers().length === 0) {
+    if (impl && this.session.getJITDylibByName(impl.name) === impl && impl.isEmpty && impl.liveTrackers().length === 0) {
       await this.session.removeJITDylib(impl);
     }
   }
@@ -427,7 +427,7 @@ export class LazyJIT {
     }
   }
 
-  private defineEager(record: WasmModuleRecord): { targetSymbols: string[]; materializeNow: string[] } {
+  private defineEager(record: WasmModuleRecord): { targetSymbols: () => string[]; materializeNow: string[] } {
     const { info } = record.module;
     const symbols = new Map<string, ModuleSymbol>();
     for (const e of info.exports) {
@@ -437,7 +437,8 @@ export class LazyJIT {
     const init = initSymbolName(record.id);
     symbols.set(init, { flags: JITSymbolFlags.None, kind: 'module', ref: undefined });
     record.targetJD.define(new WholeModuleMaterializationUnit(record, this.reoptimizer, symbols), record.tracker);
-    return { targetSymbols: [...symbols.keys()], materializeNow: info.start !== null ? [init] : [] };
+    const targetSymbols = [...symbols.keys()];
+    return { targetSymbols: () => targetSymbols, materializeNow: info.start !== null ? [init] : [] };
   }
 
   /**
@@ -449,12 +450,12 @@ export class LazyJIT {
    * leave the target dylib (ORC's JITDylib::remove, which releases no resources), and the module
    * stays, unlisted, until its dylib goes.
    */
-  private async undoAdd(record: WasmModuleRecord, targetSymbols: readonly string[], ran: boolean): Promise<void> {
+  private async undoAdd(record: WasmModuleRecord, targetSymbols: () => readonly string[], ran: boolean): Promise<void> {
     if (ran && record.implJD && referencesMayEscape(record)) {
       record.hidden = true;
       const jd = record.targetJD;
       try {
-        jd.remove(targetSymbols.filter((n) => jd.entry(n)));
+        jd.remove(targetSymbols().filter((n) => jd.has(n)));
       } catch (err) {
         this.session.reportError(err);
       }

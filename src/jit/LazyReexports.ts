@@ -7,7 +7,7 @@
 
 import type { JITDylib } from '../core/JITDylib.ts';
 import type { MaterializationResponsibility } from '../core/MaterializationResponsibility.ts';
-import { MaterializationUnit } from '../core/MaterializationUnit.ts';
+import { MaterializationUnit, type SymbolMap } from '../core/MaterializationUnit.ts';
 import { SymbolState } from '../core/SymbolFlags.ts';
 import type { SymbolAliasMap } from '../core/ReExports.ts';
 import type { ExecutorSymbolDef, SymbolInterface } from '../core/SymbolDefinition.ts';
@@ -34,7 +34,7 @@ export class LazyReexportsMaterializationUnit extends MaterializationUnit {
     lctm: LazyCallThroughManager,
     stubs: IndirectStubsManager,
     source: JITDylib,
-    symbols: Map<string, SymbolInterface>,
+    symbols: SymbolMap,
     renamed: Map<string, string> | undefined,
     label: string,
   ) {
@@ -141,7 +141,7 @@ export function sameNameLazyReexports(
   lctm: LazyCallThroughManager,
   stubs: IndirectStubsManager,
   source: JITDylib,
-  symbols: Map<string, SymbolInterface>,
+  symbols: SymbolMap,
   label: string,
 ): LazyReexportsMaterializationUnit {
   return new LazyReexportsMaterializationUnit(lctm, stubs, source, symbols, undefined, label);

@@ -12,3 +12,13 @@ export function initSymbolName(moduleId: string): string {
 export function privateFunctionSymbolName(moduleId: string, index: number): string {
   return `${moduleId}:func[${index}]`;
 }
+
+/** The function index in a private function symbol name of module `moduleId`, if `name` is one. */
+export function privateFunctionIndex(moduleId: string, name: string): number | undefined {
+  const head = moduleId.length + 6; // `${moduleId}:func[`
+  if (name.length <= head + 1 || !name.startsWith(moduleId) || !name.startsWith(':func[', moduleId.length) || !name.endsWith(']')) return undefined;
+  const digits = name.slice(head, -1);
+  // Canonical decimal only: "007" or "1e3" names no function.
+  if (!/^(0|[1-9][0-9]*)$/.test(digits)) return undefined;
+  return Number(digits);
+}

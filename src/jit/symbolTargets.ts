@@ -29,8 +29,16 @@ export function setSameNameTarget(info: SymbolInterface, jd: JITDylib, lazy: boo
 }
 
 export function symbolTarget(entry: SymbolTableEntry): SymbolTarget | undefined {
-  const own = targets.get(entry);
+  return definitionTarget(entry.name, entry.info, entry);
+}
+
+/**
+ * The target of a definition that may have no entry yet (JITDylib.forEachDefinition): one without
+ * an entry has no target of its own, only its interface's.
+ */
+export function definitionTarget(name: string, info: SymbolInterface, entry: SymbolTableEntry | undefined): SymbolTarget | undefined {
+  const own = entry === undefined ? undefined : targets.get(entry);
   if (own !== undefined) return own;
-  const shared = sameNameTargets.get(entry.info);
-  return shared === undefined ? undefined : { jd: shared.jd, name: entry.name, lazy: shared.lazy };
+  const shared = sameNameTargets.get(info);
+  return shared === undefined ? undefined : { jd: shared.jd, name, lazy: shared.lazy };
 }

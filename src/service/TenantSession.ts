@@ -21,7 +21,7 @@ import type { JITDylib, SymbolTableEntry } from '../core/JITDylib.ts';
 import { formatAddress } from '../core/SymbolDefinition.ts';
 import { SymbolState, symbolStateName } from '../core/SymbolFlags.ts';
 import type { AddProgress, LazyJIT } from '../jit/LazyJIT.ts';
-import { symbolTarget } from '../jit/symbolTargets.ts';
+import { definitionTarget, symbolTarget } from '../jit/symbolTargets.ts';
 import type { WasmModuleRecord } from '../jit/WasmModuleRecord.ts';
 import type { AppMetrics } from '../metrics/AppMetrics.ts';
 import type { Store } from '../store/Store.ts';
@@ -270,10 +270,12 @@ export class TenantSession implements JITService {
     for (const jd of this.jit.session.getJITDylibs()) {
       // A dylib's reexports of its own symbols go with it.
       if ('dylib' in what && jd === what.dylib) continue;
-      for (const e of jd.symbols()) {
-        const t = symbolTarget(e);
-        if (t && t.jd === target && (exported === undefined || exported.has(t.name))) return true;
-      }
+      let used = false;
+      jd.forEachDefinition((name, info, entry) => {
+        const t = used ? undefined : definitionTarget(name, info, entry);
+        if (t && t.jd === target && (exported === undefined || exported.has(t.name))) used = true;
+      });
+      if (used) return true;
     }
     return false;
   }
@@ -282,11 +284,11 @@ export class TenantSession implements JITService {
   private usesOf(jd: JITDylib): DylibUses {
     const reexports: ReexportTarget[] = [];
     const impl = this.jit.implDylibOf(jd);
-    for (const e of jd.symbols()) {
-      const t = symbolTarget(e);
+    jd.forEachDefinition((name, info, entry) => {
+      const t = definitionTarget(name, info, entry);
       // Its modules' own lazy reexports (into its impl dylib) go with it.
       if (t && t.jd !== jd && t.jd !== impl) reexports.push({ jd: t.jd, name: t.name });
-    }
+    });
     return { modules: [...this.jit.modulesOf(jd)], reexports };
   }
 
@@ -348,7 +350,9 @@ export class TenantSession implements JITService {
   metrics(): ServiceMetrics {
     const symbolsByState: Record<SymbolStateName, number> = { NeverSearched: 0, Materializing: 0, Resolved: 0, Emitted: 0, Ready: 0 };
     const dylibs = this.jit.session.getJITDylibs();
-    for (const jd of dylibs) for (const e of jd.symbols()) symbolsByState[symbolStateName(e.state)]++;
+    for (const jd of dylibs) {
+      jd.forEachDefinition((_name, _info, e) => symbolsByState[symbolStateName(e?.state ?? SymbolState.NeverSearched)]++);
+    }
     const c = this.jit.counters;
     return {
       dylibs: dylibs.length,
@@ -377,13 +381,17 @@ export class TenantSession implements JITService {
   /** `hidden`: also the symbols other dylibs cannot see (no Exported flag). */
   private dylibView(jd: JITDylib, hidden = false): DylibView {
     const implOf = this.jit.implOf(jd);
+    // Names first, then entries: only the symbols shown get entries made (a large module's
+    // private stubs and bodies are deferred until something asks for them).
+    const shown: string[] = [];
+    jd.forEachDefinition((name, info) => {
+      if (info.kind !== 'module' && (hidden || info.flags.isExported)) shown.push(name);
+    });
     return {
       name: jd.name,
       linkOrder: jd.getLinkOrder().map((e) => e.jd.name),
       ...(implOf ? { implOf: implOf.name } : {}),
-      symbols: [...jd.symbols()]
-        .filter((e) => e.info.kind !== 'module' && (hidden || e.info.flags.isExported))
-        .map((e) => this.symbolView(e)),
+      symbols: shown.map((name) => this.symbolView(jd.entry(name) as SymbolTableEntry)),
       modules: this.jit.modulesOf(jd).map((r) => ({ id: r.id, lazy: r.options.lazy, ...(r.options.name ? { name: r.options.name } : {}) })),
     };
   }
