@@ -286,12 +286,12 @@ export class CompileOnDemandLayer {
       return i !== undefined && names[i] === name ? i : undefined;
     };
     const flagsOf = (index: number) => (exportIndex.get(names[index] as string) === index ? JITSymbolFlags.ExportedCallable : CALLABLE);
-    const all = () => true;
-    const reexports = new FunctionSymbolMap<SymbolInterface>({ names, indexOf, symbol: stubSymbols(implJD, functions, flagsOf) }, all);
-    const bodies = new FunctionSymbolMap<BodySymbol>(
-      { names, indexOf, symbol: (index) => new BodySymbol(flagsOf(index), (functions[index] as (typeof functions)[number]).type, index) },
-      all,
-    );
+    const reexports = new FunctionSymbolMap<SymbolInterface>({ names, indexOf, symbol: stubSymbols(implJD, functions, flagsOf) });
+    const bodies = new FunctionSymbolMap<BodySymbol>({
+      names,
+      indexOf,
+      symbol: (index) => new BodySymbol(flagsOf(index), (functions[index] as (typeof functions)[number]).type, index),
+    });
 
     const taken = [...target.clashes(globals), ...target.clashes(reexports), ...target.clashes(aliases)];
     if (taken.length > 0) throw new DuplicateDefinition(target.name, taken.map(([n]) => n));

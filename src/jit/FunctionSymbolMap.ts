@@ -24,13 +24,13 @@ export class FunctionSymbolMap<V extends SymbolInterface> implements SymbolMap<V
   readonly #present: Uint8Array;
   #size = 0;
 
-  /** Holds the functions whose indices `include` accepts. */
-  constructor(source: FunctionSymbolSource<V>, include: (index: number) => boolean) {
+  /** Holds every function that has a name. */
+  constructor(source: FunctionSymbolSource<V>) {
     this.#source = source;
     const { names } = source;
     this.#present = new Uint8Array(names.length);
     for (let i = 0; i < names.length; i++) {
-      if (names[i] !== undefined && include(i)) {
+      if (names[i] !== undefined) {
         this.#present[i] = 1;
         this.#size++;
       }
