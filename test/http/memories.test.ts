@@ -88,6 +88,36 @@ t.test('memory errors', async (t) => {
   apiError(t, await call(app, 'GET', '/dylibs/ghost/memories/mem'), 404, 'DylibNotFound');
 });
 
+t.test('base64 in writes: malformed strings are refused and write nothing; a large one round-trips', async (t) => {
+  const { app } = await build(t);
+  await createDylib(app, 'main');
+  await addWat(app, 'main', MEMORY);
+  const before = json<Read>(await call(app, 'GET', '/dylibs/main/memories/mem')).base64;
+  // Each is one or two characters from valid ("QUJD" is "ABC"): bad length, a pad inside or
+  // too many, whitespace, a character outside the alphabet, base64url's alphabet.
+  for (const bad of ['QUJ', 'QUJDR', 'Q===', 'QQ==QUJD', 'QU=D', ' QUJD', 'QUJD\n', 'QU JD', 'QUJ*', 'QUJ-', 'QUJ_', 'QUJé']) {
+    for (const [url, body] of [
+      ['/dylibs/main/memories/mem', { offset: 0, base64: bad }],
+      ['/dylibs/main/memories', { symbol: 'mem', offset: 0, base64: bad }],
+    ] as const) {
+      const e = apiError(t, await call(app, 'PUT', url, body), 400, 'BadRequest');
+      t.same(e.paths, ['body/base64'], `${JSON.stringify(bad)} at ${url}`);
+      t.same(e.issues, [{ path: 'body/base64', message: 'Invalid base64-encoded string' }]);
+    }
+  }
+  t.equal(json<Read>(await call(app, 'GET', '/dylibs/main/memories/mem')).base64, before, 'nothing was written');
+
+  // One of each padding, then a whole page of every byte value.
+  for (const [b64, bytes] of [['QUJD', [65, 66, 67]], ['QUI=', [65, 66]], ['QQ==', [65]]] as const) {
+    t.equal((await call(app, 'PUT', '/dylibs/main/memories/mem', { offset: 100, base64: b64 })).statusCode, 200, b64);
+    t.same([...Buffer.from(json<Read>(await call(app, 'GET', '/dylibs/main/memories/mem?offset=100&length=3')).base64, 'base64')].slice(0, bytes.length), bytes);
+  }
+  const page = Buffer.from(new Uint8Array(65536).map((_, i) => (i * 7 + 3) & 255));
+  const w = await call(app, 'PUT', '/dylibs/main/memories/mem', { offset: 0, base64: page.toString('base64') });
+  t.same(json(w), { offset: 0, length: 65536 });
+  t.equal(json<Read>(await call(app, 'GET', '/dylibs/main/memories/mem')).base64, page.toString('base64'));
+});
+
 t.test('ResourceExhausted: a memory over MEMORY_LIMIT_PAGES', async (t) => {
   const { app } = await build(t, { memoryLimitPages: 16 });
   await createDylib(app, 'main');
