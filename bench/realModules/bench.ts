@@ -1,7 +1,8 @@
 // Section 7 of bench/run.ts: real modules from npm packages, each run side by side through the
 // service and directly in V8, trials alternating which goes first. Each service run gets a
 // freshly started server (so nothing compiled before helps it, as V8 in its fresh child
-// compiles cold every time), woken by a warm-up module of its own (warmup.ts), and is timed
+// compiles cold every time), woken by a warm-up module of its own (warmup.ts) and left to finish
+// what the warm-up started (settle.ts), and is timed
 // from its first request (create dylib) to its last answer. A direct run is timed inside a fresh
 // `node` child from the first compile to the last result. Both must report the same result,
 // and each is checked against an oracle outside the module.
@@ -15,6 +16,7 @@ import type { DirectReport } from './direct.ts';
 import { REAL_MODULES } from './modules.ts';
 import { reoptimizations, ServiceTarget, type ServiceStats, startServer } from './service.ts';
 import type { RealModule, WorkloadOutcome } from './target.ts';
+import { untilQuiet } from './settle.ts';
 import { warmUp } from './warmup.ts';
 import type { BenchSink } from '../lib.ts';
 
@@ -114,6 +116,13 @@ async function onFreshServer<T>(fn: (port: number) => Promise<T>): Promise<T> {
   const server = await startServer();
   try {
     await warmUp(server.port);
+    // The warm-up's own aftermath (binaryen loading, optimized tiers, V8's background tier-up)
+    // is not the timed run's: a run starts once the server is idle again.
+    const pid = server.child.pid;
+    if (pid !== undefined) {
+      const q = await untilQuiet(pid);
+      if (!q.quiet) console.log(`  (the server was still busy ${fmt(q.waitedMs)} ms after its warm-up; timing anyway)`);
+    }
     return await fn(server.port);
   } catch (err) {
     if (err instanceof Error && server.loggedErrors.length) err.message += `\nserver log: ${server.loggedErrors.join('\n')}`;
