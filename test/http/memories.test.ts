@@ -88,6 +88,32 @@ t.test('memory errors', async (t) => {
   apiError(t, await call(app, 'GET', '/dylibs/ghost/memories/mem'), 404, 'DylibNotFound');
 });
 
+t.test('a read answers the JSON text of its schema, byte for byte, in both forms', async (t) => {
+  const { app } = await build(t);
+  await createDylib(app, 'main');
+  await addWat(app, 'main', MEMORY);
+  await addWat(app, 'main', ODD_MEMORY);
+  // Bytes of every value, so the base64 holds "+", "/" and padding.
+  const bytes = Buffer.from(new Uint8Array(1000).map((_, i) => (i * 37 + 200) & 255));
+  await call(app, 'PUT', '/dylibs/main/memories/mem', { offset: 1, base64: bytes.toString('base64') });
+  await call(app, 'PUT', '/dylibs/main/memories', { symbol: 'my mem/0', offset: 7, base64: bytes.toString('base64') });
+  for (const [url, offset, length, pages] of [
+    ['/dylibs/main/memories/mem?offset=1&length=1000', 1, 1000, 1],
+    ['/dylibs/main/memories?symbol=my%20mem%2F0&offset=7&length=1000', 7, 1000, 1],
+    ['/dylibs/main/memories/mem?offset=65536', 65536, 0, 1],
+  ] as const) {
+    const res = await call(app, 'GET', url);
+    t.equal(res.statusCode, 200, url);
+    t.equal(res.headers['content-type'], 'application/json; charset=utf-8');
+    const base64 = length === 0 ? '' : bytes.toString('base64');
+    t.equal(res.body, JSON.stringify({ offset, length, base64, pages }), url);
+    t.equal(Number(res.headers['content-length']), res.rawPayload.length);
+  }
+  const whole = await call(app, 'GET', '/dylibs/main/memories/mem');
+  t.equal(json<Read>(whole).length, 65536, 'to the end of the memory by default');
+  t.same(Buffer.from(json<Read>(whole).base64, 'base64').subarray(1, 1001), bytes);
+});
+
 t.test('base64 in writes: malformed strings are refused and write nothing; a large one round-trips', async (t) => {
   const { app } = await build(t);
   await createDylib(app, 'main');
