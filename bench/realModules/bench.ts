@@ -8,6 +8,8 @@
 // and each is checked against an oracle outside the module.
 //
 // BENCH_QUICK=1: one trial, smaller workloads. BENCH_REAL_MODULES=png,sha256 runs only those.
+// BENCH_SETTLE=0: time each run right after the warm-up, without waiting for the server to go
+// idle (as runs 1-4 of BENCHMARKS.md did).
 
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -119,7 +121,7 @@ async function onFreshServer<T>(fn: (port: number) => Promise<T>): Promise<T> {
     // The warm-up's own aftermath (binaryen loading, optimized tiers, V8's background tier-up)
     // is not the timed run's: a run starts once the server is idle again.
     const pid = server.child.pid;
-    if (pid !== undefined) {
+    if (pid !== undefined && process.env['BENCH_SETTLE'] !== '0') {
       const q = await untilQuiet(pid);
       if (!q.quiet) console.log(`  (the server was still busy ${fmt(q.waitedMs)} ms after its warm-up; timing anyway)`);
     }
