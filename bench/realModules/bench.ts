@@ -1,15 +1,16 @@
 // Section 7 of bench/run.ts: real modules from npm packages, each run side by side through the
 // service and directly in V8, trials alternating which goes first. Each service run gets a
 // freshly started server (so nothing compiled before helps it, as V8 in its fresh child
-// compiles cold every time), woken by a warm-up module of its own (warmup.ts) and left to finish
-// what the warm-up started (settle.ts), and is timed
+// compiles cold every time), woken by a warm-up module of its own (warmup.ts), and is timed
 // from its first request (create dylib) to its last answer. A direct run is timed inside a fresh
 // `node` child from the first compile to the last result. Both must report the same result,
 // and each is checked against an oracle outside the module.
 //
 // BENCH_QUICK=1: one trial, smaller workloads. BENCH_REAL_MODULES=png,sha256 runs only those.
-// BENCH_SETTLE=0: time each run right after the warm-up, without waiting for the server to go
-// idle (as runs 1-4 of BENCHMARKS.md did).
+// BENCH_SETTLE=1: wait, after the warm-up, until the server is idle again (settle.ts) before
+// timing a run. Not the default: measured on 2026-11-30 that made every run slower, not faster
+// (the run's hot functions then go to a binaryen thread that is loaded and waiting, and V8 tiers
+// up more of binaryen's own wasm on its background threads during the run).
 
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -118,10 +119,10 @@ async function onFreshServer<T>(fn: (port: number) => Promise<T>): Promise<T> {
   const server = await startServer();
   try {
     await warmUp(server.port);
-    // The warm-up's own aftermath (binaryen loading, optimized tiers, V8's background tier-up)
-    // is not the timed run's: a run starts once the server is idle again.
+    // Optionally let the warm-up's aftermath (binaryen loading, optimized tiers, V8's background
+    // tier-up) finish before the timed run.
     const pid = server.child.pid;
-    if (pid !== undefined && process.env['BENCH_SETTLE'] !== '0') {
+    if (pid !== undefined && process.env['BENCH_SETTLE'] === '1') {
       const q = await untilQuiet(pid);
       if (!q.quiet) console.log(`  (the server was still busy ${fmt(q.waitedMs)} ms after its warm-up; timing anyway)`);
     }

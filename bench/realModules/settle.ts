@@ -1,9 +1,9 @@
-// Waiting, after the warm-up, until the server has finished what the warm-up left it doing. The
-// warm-up makes functions hot, so the server starts its binaryen thread (about 1 s of CPU to load
-// binaryen, then the optimized tiers) and V8 tiers up code in the background: measured on the
-// 2-core machine, a full core for about 1.5 s after the warm-up's last answer. A timed run in
-// that window shares the cores with work that is not its own; a long-running server would have
-// done it long before.
+// Waiting, after the warm-up, until the server has finished what the warm-up left it doing
+// (BENCH_SETTLE=1). The warm-up makes functions hot, so the server starts its binaryen thread
+// (about 1 s of CPU to load binaryen, then the optimized tiers) and V8 tiers up code in the
+// background: measured on the 2-core machine, a full core for about 1.5 s after the warm-up's
+// last answer, which a run timed at once shares the cores with. Waiting it out did not make the
+// runs faster (see bench.ts): the run's own hot functions then meet a ready binaryen thread.
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { treeCpuMs } from '../procStats.ts';
