@@ -54,6 +54,35 @@ export function descendants(pid: number): number[] {
   return found;
 }
 
+/** Clock ticks per second of /proc's CPU times (USER_HZ, 100 on the Linux builds Node runs on). */
+const TICKS_PER_SECOND = 100;
+
+/** CPU time (user + system) `pid` has used so far, all its threads together, in ms. */
+export function cpuMs(pid: number): number {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch (err) {
+    throw new ProcStatsError(`cannot read /proc/${pid}/stat (Linux only; is the process running?): ${String(err)}`);
+  }
+  // utime and stime are fields 14 and 15; the command name before them may hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+}
+
+/** CPU time of `pid` and of its descendants alive now, in ms. */
+export function treeCpuMs(pid: number): number {
+  let total = cpuMs(pid);
+  for (const child of descendants(pid)) {
+    try {
+      total += cpuMs(child);
+    } catch {
+      // Exited meanwhile.
+    }
+  }
+  return total;
+}
+
 /** Resident set of `pid` and all its descendants, in MB (shared pages counted once per process). */
 export function treeRssMb(pid: number): number {
   return rssMb(pid) + descendantsRssMb(pid);

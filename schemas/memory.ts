@@ -2,6 +2,7 @@
 // path forms there are forms naming the memory in the query string (read) or body (write).
 
 import { z } from 'zod';
+import { base64Field } from './base64.ts';
 import { QueryUint, SymbolName } from './common.ts';
 
 export const MemoryReadQuery = z.object({
@@ -22,7 +23,7 @@ export const MemoryReadResult = z.object({
 export type MemoryReadResult = z.infer<typeof MemoryReadResult>;
 
 const offset = z.number().int().min(0).default(0);
-const base64 = z.base64().describe('The bytes to write.');
+const base64 = base64Field('The bytes to write.');
 
 export const MemoryWriteBody = z.object({ offset, base64 });
 export type MemoryWriteBody = z.infer<typeof MemoryWriteBody>;

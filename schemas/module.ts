@@ -4,6 +4,7 @@
 // so one schema validates all three forms.
 
 import { z } from 'zod';
+import { base64Field } from './base64.ts';
 import { QueryBool } from './common.ts';
 import { bodyMedia, documentAs } from './docs.ts';
 import { SymbolView } from './symbol.ts';
@@ -17,7 +18,7 @@ const optimize = z.number().int().min(0).max(4).describe('binaryen optimization 
 const name = z.string().min(1).max(256).describe("A name for the module, shown in the dylib's module list.");
 
 const wat = z.string().describe('The module in WebAssembly text format.');
-const base64Wasm = z.base64().describe('The module binary, base64-encoded.');
+const base64Wasm = base64Field('The module binary, base64-encoded.');
 
 /** The JSON form as the document shows it: exactly one of "wat" and "wasm" (base64). */
 const AddModuleJsonBody = z

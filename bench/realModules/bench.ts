@@ -7,6 +7,10 @@
 // and each is checked against an oracle outside the module.
 //
 // BENCH_QUICK=1: one trial, smaller workloads. BENCH_REAL_MODULES=png,sha256 runs only those.
+// BENCH_SETTLE=1: wait, after the warm-up, until the server is idle again (settle.ts) before
+// timing a run. Not the default: measured on 2026-11-30 that made every run slower, not faster
+// (the run's hot functions then go to a binaryen thread that is loaded and waiting, and V8 tiers
+// up more of binaryen's own wasm on its background threads during the run).
 
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -15,6 +19,7 @@ import type { DirectReport } from './direct.ts';
 import { REAL_MODULES } from './modules.ts';
 import { reoptimizations, ServiceTarget, type ServiceStats, startServer } from './service.ts';
 import type { RealModule, WorkloadOutcome } from './target.ts';
+import { untilQuiet } from './settle.ts';
 import { warmUp } from './warmup.ts';
 import type { BenchSink } from '../lib.ts';
 
@@ -114,6 +119,13 @@ async function onFreshServer<T>(fn: (port: number) => Promise<T>): Promise<T> {
   const server = await startServer();
   try {
     await warmUp(server.port);
+    // Optionally let the warm-up's aftermath (binaryen loading, optimized tiers, V8's background
+    // tier-up) finish before the timed run.
+    const pid = server.child.pid;
+    if (pid !== undefined && process.env['BENCH_SETTLE'] === '1') {
+      const q = await untilQuiet(pid);
+      if (!q.quiet) console.log(`  (the server was still busy ${fmt(q.waitedMs)} ms after its warm-up; timing anyway)`);
+    }
     return await fn(server.port);
   } catch (err) {
     if (err instanceof Error && server.loggedErrors.length) err.message += `\nserver log: ${server.loggedErrors.join('\n')}`;

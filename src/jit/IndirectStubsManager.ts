@@ -30,6 +30,12 @@ export class IndirectStubsManager implements ResourceManager {
   private readonly addresses: ExecutorResources;
   private readonly stubs = new Map<JITDylib, Map<string, Stub>>();
   private readonly byKey = new Map<ResourceKey, { jd: JITDylib; name: string }[]>();
+  /**
+   * Where a stub's pointer leads once the ops posted so far are applied, when this side put it
+   * there (an updatePointer, or a body's instantiate placing the body in the slot): a repeat of
+   * the same target is no op at all.
+   */
+  private readonly pointing = new WeakMap<Stub, ExecutorAddr>();
   /** Where failures of the executor ops nobody awaits go (ORC's reportError). */
   private readonly reportError: (err: unknown) => void;
 
@@ -62,11 +68,31 @@ export class IndirectStubsManager implements ResourceManager {
     return this.stubs.get(jd)?.get(name);
   }
 
-  /** Points `name`'s stub at `target`: every later call through the stub goes straight there. */
+  /**
+   * Points `name`'s stub at `target`: every later call through the stub goes straight there.
+   * A call-through whose body was just compiled lands here with the address the body's own
+   * instantiate already placed in the slot (WasmLinkingLayer): that sends nothing, rather than
+   * one more op for the host process to relay and the waiting worker to wake for.
+   */
   updatePointer(jd: JITDylib, name: string, target: ExecutorAddr): void {
     const stub = this.findStub(jd, name);
     if (!stub) throw new Error(`no stub named ${JSON.stringify(name)} in ${jd.name}`);
-    this.executor.apply({ op: 'updatePointer', ptrAddr: stub.ptrAddr, targetAddr: target }).catch(this.reportError);
+    if (this.pointing.get(stub) === target) return;
+    this.pointing.set(stub, target);
+    this.executor.apply({ op: 'updatePointer', ptrAddr: stub.ptrAddr, targetAddr: target }).catch((err: unknown) => {
+      this.forgetPointing(stub, target);
+      this.reportError(err);
+    });
+  }
+
+  /** An op already posted (a body's instantiate) places `target` in `stub`'s pointer slot. */
+  notePointing(stub: Stub, target: ExecutorAddr): void {
+    this.pointing.set(stub, target);
+  }
+
+  /** That op failed: the slot holds whatever it held before. */
+  forgetPointing(stub: Stub, target: ExecutorAddr): void {
+    if (this.pointing.get(stub) === target) this.pointing.delete(stub);
   }
 
   async handleRemoveResources(_jd: JITDylib, key: ResourceKey): Promise<void> {

@@ -19,7 +19,7 @@ import type { CompiledPiece, EntityRef, FuncType, GlobalType, ImportInfo, Limits
 import { funcTypeKey } from '../wasm/index.ts';
 import type { CodeBudget } from './CodeBudget.ts';
 import type { ExecutorResources } from './ExecutorResources.ts';
-import type { IndirectStubsManager } from './IndirectStubsManager.ts';
+import type { IndirectStubsManager, Stub } from './IndirectStubsManager.ts';
 import type { LazyCallThroughManager } from './LazyCallThroughManager.ts';
 import type { CompileObserver, PieceRequest } from './PieceRequest.ts';
 import { privateFunctionSymbolName } from './names.ts';
@@ -94,7 +94,8 @@ export class WasmLinkingLayer {
         }
         exports.set(refKey(exp.ref), addr);
       }
-      if (request.kind === 'bodies') placements.push(...this.stubPointerPlacements(record, piece));
+      const pointed = request.kind === 'bodies' ? this.stubPointerPlacements(record, piece, exports) : [];
+      for (const p of pointed) placements.push(p.placement);
       instantiated = this.executor.apply({
         op: 'instantiate',
         label: request.label,
@@ -103,6 +104,12 @@ export class WasmLinkingLayer {
         exports: placements,
         tableElements: piece.tableElements ?? 0,
       });
+      if (pointed.length > 0) {
+        for (const p of pointed) this.stubs.notePointing(p.stub, p.body);
+        instantiated.catch(() => {
+          for (const p of pointed) this.stubs.forgetPointing(p.stub, p.body);
+        });
+      }
     } catch (err) {
       this.budget.refund(key, size);
       throw err;
@@ -156,15 +163,21 @@ export class WasmLinkingLayer {
    * third of its call-throughs that way (table calls into bodies compiled beside their caller).
    * Placed by the instantiate itself, not by an updatePointer op each: no extra op, message or
    * reply per body, and nothing is placed if the instantiate fails. The optimized tier repoints
-   * its stub itself (ReOptimizeLayer).
+   * its stub itself (ReOptimizeLayer). The stubs manager is told, so the call-through that asked
+   * for the body does not repoint the slot a second time.
    */
-  private stubPointerPlacements(record: WasmModuleRecord, piece: CompiledPiece): ExportPlacement[] {
-    const out: ExportPlacement[] = [];
+  private stubPointerPlacements(
+    record: WasmModuleRecord,
+    piece: CompiledPiece,
+    exports: ReadonlyMap<string, ExecutorAddr>,
+  ): { placement: ExportPlacement; stub: Stub; body: ExecutorAddr }[] {
+    const out: { placement: ExportPlacement; stub: Stub; body: ExecutorAddr }[] = [];
     for (const exp of piece.exports) {
       if (exp.ref.kind !== 'function') continue;
       const name = record.functionSymbol(exp.ref.index);
       const stub = name === undefined ? undefined : this.stubs.findStub(record.targetJD, name);
-      if (stub !== undefined) out.push({ name: exp.name, kind: 'function', addr: stub.ptrAddr });
+      const body = exports.get(refKey(exp.ref));
+      if (stub !== undefined && body !== undefined) out.push({ placement: { name: exp.name, kind: 'function', addr: stub.ptrAddr }, stub, body });
     }
     return out;
   }

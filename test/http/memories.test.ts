@@ -88,6 +88,62 @@ t.test('memory errors', async (t) => {
   apiError(t, await call(app, 'GET', '/dylibs/ghost/memories/mem'), 404, 'DylibNotFound');
 });
 
+t.test('a read answers the JSON text of its schema, byte for byte, in both forms', async (t) => {
+  const { app } = await build(t);
+  await createDylib(app, 'main');
+  await addWat(app, 'main', MEMORY);
+  await addWat(app, 'main', ODD_MEMORY);
+  // Bytes of every value, so the base64 holds "+", "/" and padding.
+  const bytes = Buffer.from(new Uint8Array(1000).map((_, i) => (i * 37 + 200) & 255));
+  await call(app, 'PUT', '/dylibs/main/memories/mem', { offset: 1, base64: bytes.toString('base64') });
+  await call(app, 'PUT', '/dylibs/main/memories', { symbol: 'my mem/0', offset: 7, base64: bytes.toString('base64') });
+  for (const [url, offset, length, pages] of [
+    ['/dylibs/main/memories/mem?offset=1&length=1000', 1, 1000, 1],
+    ['/dylibs/main/memories?symbol=my%20mem%2F0&offset=7&length=1000', 7, 1000, 1],
+    ['/dylibs/main/memories/mem?offset=65536', 65536, 0, 1],
+  ] as const) {
+    const res = await call(app, 'GET', url);
+    t.equal(res.statusCode, 200, url);
+    t.equal(res.headers['content-type'], 'application/json; charset=utf-8');
+    const base64 = length === 0 ? '' : bytes.toString('base64');
+    t.equal(res.body, JSON.stringify({ offset, length, base64, pages }), url);
+    t.equal(Number(res.headers['content-length']), res.rawPayload.length);
+  }
+  const whole = await call(app, 'GET', '/dylibs/main/memories/mem');
+  t.equal(json<Read>(whole).length, 65536, 'to the end of the memory by default');
+  t.same(Buffer.from(json<Read>(whole).base64, 'base64').subarray(1, 1001), bytes);
+});
+
+t.test('base64 in writes: malformed strings are refused and write nothing; a large one round-trips', async (t) => {
+  const { app } = await build(t);
+  await createDylib(app, 'main');
+  await addWat(app, 'main', MEMORY);
+  const before = json<Read>(await call(app, 'GET', '/dylibs/main/memories/mem')).base64;
+  // Each is one or two characters from valid ("QUJD" is "ABC"): bad length, a pad inside or
+  // too many, whitespace, a character outside the alphabet, base64url's alphabet.
+  for (const bad of ['QUJ', 'QUJDR', 'Q===', 'QQ==QUJD', 'QU=D', ' QUJD', 'QUJD\n', 'QU JD', 'QUJ*', 'QUJ-', 'QUJ_', 'QUJé']) {
+    for (const [url, body] of [
+      ['/dylibs/main/memories/mem', { offset: 0, base64: bad }],
+      ['/dylibs/main/memories', { symbol: 'mem', offset: 0, base64: bad }],
+    ] as const) {
+      const e = apiError(t, await call(app, 'PUT', url, body), 400, 'BadRequest');
+      t.same(e.paths, ['body/base64'], `${JSON.stringify(bad)} at ${url}`);
+      t.same(e.issues, [{ path: 'body/base64', message: 'Invalid base64-encoded string' }]);
+    }
+  }
+  t.equal(json<Read>(await call(app, 'GET', '/dylibs/main/memories/mem')).base64, before, 'nothing was written');
+
+  // One of each padding, then a whole page of every byte value.
+  for (const [b64, bytes] of [['QUJD', [65, 66, 67]], ['QUI=', [65, 66]], ['QQ==', [65]]] as const) {
+    t.equal((await call(app, 'PUT', '/dylibs/main/memories/mem', { offset: 100, base64: b64 })).statusCode, 200, b64);
+    t.same([...Buffer.from(json<Read>(await call(app, 'GET', '/dylibs/main/memories/mem?offset=100&length=3')).base64, 'base64')].slice(0, bytes.length), bytes);
+  }
+  const page = Buffer.from(new Uint8Array(65536).map((_, i) => (i * 7 + 3) & 255));
+  const w = await call(app, 'PUT', '/dylibs/main/memories/mem', { offset: 0, base64: page.toString('base64') });
+  t.same(json(w), { offset: 0, length: 65536 });
+  t.equal(json<Read>(await call(app, 'GET', '/dylibs/main/memories/mem')).base64, page.toString('base64'));
+});
+
 t.test('ResourceExhausted: a memory over MEMORY_LIMIT_PAGES', async (t) => {
   const { app } = await build(t, { memoryLimitPages: 16 });
   await createDylib(app, 'main');

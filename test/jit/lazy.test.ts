@@ -289,6 +289,43 @@ t.test('a stub made after its body was compiled leads straight to the body', asy
   });
 });
 
+/** Records the kind of every link op the JIT posts to its executor from now on. */
+function recordOps(jit: LazyJIT): string[] {
+  const ops: string[] = [];
+  const apply = jit.executor.apply.bind(jit.executor);
+  jit.executor.apply = (op) => {
+    ops.push(op.op);
+    return apply(op);
+  };
+  return ops;
+}
+
+t.test('a call-through repoints no stub its body\'s instantiate already pointed; a new target is still sent', async (t) => {
+  await withJIT(
+    t,
+    async (jit) => {
+      jit.createDylib('main');
+      await jit.addModule('main', { wat: chain });
+      await jit.lookup('main', ['top', 'mid']); // the stubs exist before the bodies
+      const ops = recordOps(jit);
+      const top = await jit.invoke('main', 'top', args(i32(3)));
+      t.same(top.results, [i32(8)]);
+      t.same(top.compiled, ['top', 'mid', 'm1:func[0]'], 'one piece');
+      t.equal(ops.filter((o) => o === 'instantiate').length, 1);
+      t.equal(ops.filter((o) => o === 'updatePointer').length, 0, "the instantiate placed top's and mid's bodies in their stubs' slots");
+      t.equal(jit.executor.stats().callThroughs, 1, "mid's stub needed no call-through");
+      t.same((await jit.invoke('main', 'mid', args(i32(3)))).results, [i32(8)]);
+
+      // The optimized tier is another address: its repoint goes out.
+      for (let i = 0; i < 3; i++) await jit.invoke('main', 'top', args(i32(1)));
+      await jit.whenIdle();
+      t.ok(ops.filter((o) => o === 'updatePointer').length > 0, 'the optimized tier repointed its stubs');
+      t.same((await jit.invoke('main', 'top', args(i32(3)))).results, [i32(8)], 'through the optimized tier');
+    },
+    { reoptimizeThreshold: 2 },
+  );
+});
+
 t.test('the default budget takes a direct reach of several hundred KB in one piece', async (t) => {
   // Three callees of about 120 KB each (i32.const 1, drop: 3 bytes, 40,000 times): 360 KB, past
   // the earlier 256 KiB default, within the 1 MiB one.
