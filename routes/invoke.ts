@@ -7,6 +7,7 @@ import { errorResponses, isApiErrorCode } from '../schemas/errors.ts';
 import { InvokeBody, InvokeByNameBody, InvokeResult } from '../schemas/invoke.ts';
 import type { JITService } from '../src/service/JITService.ts';
 import type { RouteDeps } from './deps.ts';
+import { fastDylibParams, fastInvokeBody, fastInvokeByNameBody, fastSymbolParams, invokeSerializerCompiler, invokeValidatorCompiler } from './invokeWire.ts';
 
 const tags = ['invoke'];
 const responses = {
@@ -44,6 +45,8 @@ export const invokeRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { sess
     '/dylibs/:dylib/symbols/:symbol/invoke',
     {
       config: { access: 'invoke' },
+      validatorCompiler: invokeValidatorCompiler({ params: fastSymbolParams, body: fastInvokeBody }),
+      serializerCompiler: invokeSerializerCompiler(),
       schema: {
         operationId: 'invokeSymbol',
         summary: 'Call a function',
@@ -61,6 +64,8 @@ export const invokeRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { sess
     '/dylibs/:dylib/invoke',
     {
       config: { access: 'invoke' },
+      validatorCompiler: invokeValidatorCompiler({ params: fastDylibParams, body: fastInvokeByNameBody }),
+      serializerCompiler: invokeSerializerCompiler(),
       schema: {
         operationId: 'invokeByName',
         summary: 'Call a function named in the body',
