@@ -26,19 +26,21 @@ const responses = {
 const responseDescriptions = { 200: "The function's results, what the call compiled, its output and timing." };
 
 export const invokeRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { session, metrics }) => {
-  async function invoke(service: JITService, dylib: string, symbol: string, args: readonly unknown[], timeoutMs: number | undefined) {
+  // Promise callbacks rather than an async wrapper: one promise fewer on the hot route.
+  function invoke(service: JITService, dylib: string, symbol: string, args: readonly unknown[], timeoutMs: number | undefined) {
     const started = performance.now();
-    let outcome = 'ok';
-    try {
-      // The session clamps the limit to the tenant's maximum: one place.
-      return await service.invoke(dylib, symbol, args, { timeoutMs });
-    } catch (err) {
-      const code: unknown = (err as { code?: unknown } | null)?.code;
-      outcome = isApiErrorCode(code) ? code : 'Internal';
-      throw err;
-    } finally {
-      metrics.observeInvoke(outcome, (performance.now() - started) / 1000);
-    }
+    // The session clamps the limit to the tenant's maximum: one place.
+    return service.invoke(dylib, symbol, args, { timeoutMs }).then(
+      (result) => {
+        metrics.observeInvoke('ok', (performance.now() - started) / 1000);
+        return result;
+      },
+      (err: unknown) => {
+        const code: unknown = (err as { code?: unknown } | null)?.code;
+        metrics.observeInvoke(isApiErrorCode(code) ? code : 'Internal', (performance.now() - started) / 1000);
+        throw err;
+      },
+    );
   }
 
   app.post(
@@ -57,7 +59,7 @@ export const invokeRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { sess
         responseDescriptions,
       },
     },
-    async (request) => invoke(session(request), request.params.dylib, request.params.symbol, request.body.args, request.body.timeoutMs),
+    (request) => invoke(session(request), request.params.dylib, request.params.symbol, request.body.args, request.body.timeoutMs),
   );
 
   app.post(
@@ -76,6 +78,6 @@ export const invokeRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { sess
         responseDescriptions,
       },
     },
-    async (request) => invoke(session(request), request.params.dylib, request.body.symbol, request.body.args, request.body.timeoutMs),
+    (request) => invoke(session(request), request.params.dylib, request.body.symbol, request.body.args, request.body.timeoutMs),
   );
 };
