@@ -342,7 +342,7 @@ export class Executor {
     this.closed = true;
     this.endStartup();
     this.failEverything(new Error('The executor is closed.'));
-    this.watchdog.disarm();
+    this.watchdog.stop();
     await Promise.all([this.conn?.dispose(), ...this.terminations]);
   }
 

@@ -41,6 +41,14 @@ export class Watchdog {
     this.timer?.unref();
   }
 
+  /** Disarms and drops the kept timer too (the executor is closing: nothing will arm it again). */
+  stop(): void {
+    this.disarm();
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.firesAt = Infinity;
+  }
+
   private schedule(now: number, delay: number): void {
     if (this.timer !== null) clearTimeout(this.timer);
     this.firesAt = now + delay;

@@ -82,3 +82,16 @@ t.test('disarmed, the kept timer does not hold the process open', async (t) => {
   dog.disarm();
   t.equal(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length, timers, 'disarmed: not counted');
 });
+
+t.test('stop drops the kept timer: nothing fires, nothing is scheduled', async (t) => {
+  const { dog, fired, arm } = recorded();
+  const before = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  arm(20);
+  dog.stop();
+  t.equal(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length, before);
+  await sleep(80);
+  t.same(fired, []);
+  arm(20);
+  await sleep(100);
+  t.equal(fired.length, 1, 'armed again after stop, it works');
+});
