@@ -35,7 +35,7 @@ import { zodToJsonConfig } from './openapi/zodDocs.ts';
 import { BEARER_SCHEME, bearerSecurityScheme, withAccessDocs } from './openapiSecurity.ts';
 import type { JITService } from './service/JITService.ts';
 import type { Service } from './service/Service.ts';
-import type { Principal, RouteAccess } from './tenants/Authenticator.ts';
+import { isKeyLookup, type KeyLookup, type Principal, type RouteAccess } from './tenants/Authenticator.ts';
 import { StoreUnavailable } from './store/errors.ts';
 import { Forbidden, TooManyRequests } from './tenants/errors.ts';
 
@@ -219,21 +219,19 @@ export default async function app(fastify: FastifyInstance, { service, config }:
   });
 
   const metrics = service.metrics;
-  fastify.addHook('onRequest', async (request, reply) => {
-    reply.header('x-request-id', request.id);
+  /** Authentication that reads the store (a tenant key) and, with replicas, the tenant's placement. */
+  async function authenticateAndPlace(request: FastifyRequest, reply: FastifyReply, now: Principal | KeyLookup | undefined) {
     const access = request.routeOptions.config?.access;
     if (access === undefined || access === 'public') return;
-    // Until recovery is done the sessions are not what clients made them: nothing but /health answers.
-    if (service.sessions.state.status !== 'ok') {
-      throw new StoreUnavailable('The service is recovering its definitions from the store; try again shortly.', 1);
-    }
     const xTenant = request.headers['x-tenant'];
-    request.principal = await service.auth.authenticate({
-      authorization: request.headers.authorization,
-      xTenant: typeof xTenant === 'string' ? xTenant : undefined,
-      address: request.ip,
-      access,
-    });
+    request.principal = isKeyLookup(now)
+      ? await service.auth.authenticate({
+          authorization: request.headers.authorization,
+          xTenant: typeof xTenant === 'string' ? xTenant : undefined,
+          address: request.ip,
+          access,
+        })
+      : now;
     // Several replicas: the tenant's session lives in the replica holding its lease.
     const tenant = request.principal?.tenant;
     if (service.replicas !== undefined && tenant !== undefined) {
@@ -258,6 +256,35 @@ export default async function app(fastify: FastifyInstance, { service, config }:
         },
       });
     }
+  }
+  // Callback style, not async: the common request (open mode or the admin token, one replica)
+  // is authenticated without a promise; one that needs the store goes the async way.
+  fastify.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id);
+    const access = request.routeOptions.config?.access;
+    if (access === undefined || access === 'public') return done();
+    // Until recovery is done the sessions are not what clients made them: nothing but /health answers.
+    if (service.sessions.state.status !== 'ok') {
+      return done(new StoreUnavailable('The service is recovering its definitions from the store; try again shortly.', 1));
+    }
+    const xTenant = request.headers['x-tenant'];
+    let now: Principal | KeyLookup | undefined;
+    try {
+      now = service.auth.authenticateNow({
+        authorization: request.headers.authorization,
+        xTenant: typeof xTenant === 'string' ? xTenant : undefined,
+        address: request.ip,
+        access,
+      });
+    } catch (err) {
+      return done(err as Error);
+    }
+    if (!isKeyLookup(now) && service.replicas === undefined) {
+      request.principal = now;
+      return done();
+    }
+    // The hook runner waits for this promise (and done is not called on this path).
+    return authenticateAndPlace(request, reply, now);
   });
   // The request was placed here before its body arrived; a body that took long, or this process
   // paused (GC, CPU starvation, SIGSTOP) past three quarters of LEASE_MS, may have let another
@@ -265,33 +292,42 @@ export default async function app(fastify: FastifyInstance, { service, config }:
   // is refused (nothing took effect; the client retries and reaches the new holder) rather than
   // applied to a session nobody else sees. A pause during the handler itself is not covered: that
   // needs the store's writes fenced by the lease.
-  fastify.addHook('preHandler', async (request) => {
+  fastify.addHook('preHandler', (request, _reply, done) => {
     const tenant = request.principal?.tenant;
-    if (service.replicas === undefined || tenant === undefined || service.replicas.serves(tenant)) return;
-    throw new StoreUnavailable(`The session of tenant "${tenant}" moved to another replica while this request was arriving; try again.`, 1);
+    if (service.replicas === undefined || tenant === undefined || service.replicas.serves(tenant)) return done();
+    done(new StoreUnavailable(`The session of tenant "${tenant}" moved to another replica while this request was arriving; try again.`, 1));
   });
-  fastify.addHook('onResponse', async (request, reply) => {
+  fastify.addHook('onResponse', (request, reply, done) => {
     metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    done();
   });
 
   // Each tenant's request rate (its `requestsPerSecond` limit, else REQUESTS_PER_SECOND; 0: none),
   // counted after authentication so it is the tenant's, not the client address's.
+  const requestsPerSecond = (tenant: string) => service.sessions.effectiveLimits(service.sessions.getTenant(tenant).limits).requestsPerSecond;
   await fastify.register(rateLimit, {
-    global: true,
-    hook: 'preHandler',
+    // Not on every route by itself: the hook below calls it for the requests of a limited tenant.
+    global: false,
     timeWindow: 1000,
     keyGenerator: (request) => request.principal?.tenant ?? `ip:${request.ip}`,
     max: (request) => {
       const tenant = request.principal?.tenant;
-      if (tenant === undefined) return 0;
-      return service.sessions.effectiveLimits(service.sessions.getTenant(tenant).limits).requestsPerSecond;
+      return tenant === undefined ? 0 : requestsPerSecond(tenant);
     },
     allowList: (request) => {
       const tenant = request.principal?.tenant;
-      if (tenant === undefined) return true;
-      return service.sessions.effectiveLimits(service.sessions.getTenant(tenant).limits).requestsPerSecond === 0;
+      return tenant === undefined || requestsPerSecond(tenant) === 0;
     },
     errorResponseBuilder: (_request, context) => new TooManyRequests(`The tenant's limit of ${context.max} requests per second is reached.`, Math.ceil(context.ttl / 1000)),
+  });
+  // The plugin's own per-route hook costs a handful of promises per request even for a tenant
+  // with no limit (most: the default is none); asked first, such a request pays none of them.
+  const limitRate = fastify.rateLimit();
+  fastify.addHook('preHandler', function (request, reply, done) {
+    const tenant = request.principal?.tenant;
+    if (tenant === undefined || requestsPerSecond(tenant) === 0) return done();
+    // The hook runner waits for this promise (and done is not called on this path).
+    return limitRate.call(this, request, reply);
   });
 
   const authOn = config.adminToken !== undefined;

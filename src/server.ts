@@ -44,8 +44,9 @@ export async function buildServer({ config, service, logger }: ServerParts): Pro
   server.addHook('preClose', async () => {
     closing = true;
   });
-  server.addHook('onSend', async (_request, reply) => {
+  server.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');
+    done(null, payload);
   });
   server.addHook('onClose', async () => {
     await service.close();

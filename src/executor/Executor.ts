@@ -114,6 +114,11 @@ interface PendingOp {
 }
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+type OkResponse = Extract<ExecResponse, { ok: true }>;
+
+function invokeResult(r: OkResponse): InvokeResult {
+  return { results: [...(r.results ?? [])], output: [...(r.output ?? [])], runMs: r.runMs ?? 0 };
+}
 
 interface Job {
   id: number;
@@ -121,7 +126,7 @@ interface Job {
   readonly timeoutMs: number | undefined;
   /** The async context of the caller: where call-throughs made during this request run. */
   readonly scope: AsyncResource;
-  readonly settle: (r: Extract<ExecResponse, { ok: true }>) => void;
+  readonly settle: (r: OkResponse) => void;
   readonly fail: (err: unknown) => void;
 }
 
@@ -291,11 +296,7 @@ export class Executor {
     }
     if (!(opts.timeoutMs > 0)) return Promise.reject(new RangeError('timeoutMs must be a positive number'));
     this.counters.invokes++;
-    return this.enqueue({ req: 'invoke', addr, type, args }, opts.timeoutMs).then((r) => ({
-      results: [...(r.results ?? [])],
-      output: [...(r.output ?? [])],
-      runMs: r.runMs ?? 0,
-    }));
+    return this.enqueue({ req: 'invoke', addr, type, args }, opts.timeoutMs, invokeResult);
   }
 
   /** `length` defaults to the rest of the memory from `offset`. */
@@ -341,13 +342,14 @@ export class Executor {
     this.closed = true;
     this.endStartup();
     this.failEverything(new Error('The executor is closed.'));
-    this.watchdog.disarm();
+    this.watchdog.stop();
     await Promise.all([this.conn?.dispose(), ...this.terminations]);
   }
 
   // --- requests -------------------------------------------------------------------------------
 
-  private enqueue(request: WithoutId<ExecRequest>, timeoutMs?: number): Promise<Extract<ExecResponse, { ok: true }>> {
+  /** `shape` turns the worker's answer into what the caller gets (in the job, not by a .then: one promise per request). */
+  private enqueue<T = OkResponse>(request: WithoutId<ExecRequest>, timeoutMs?: number, shape?: (r: OkResponse) => T): Promise<T> {
     const unusable = this.unusable();
     if (unusable) return Promise.reject(unusable);
     if (this.callThroughs.insideHandler) {
@@ -355,7 +357,8 @@ export class Executor {
         new Error(`A ${request.req} request from inside a call-through handler would wait for the call that waits for the handler.`),
       );
     }
-    return new Promise((settle, fail) => {
+    return new Promise<T>((resolve, fail) => {
+      const settle = shape === undefined ? (resolve as (r: OkResponse) => void) : (r: OkResponse) => resolve(shape(r));
       this.queue.push({ id: 0, request, timeoutMs, scope: new AsyncResource('wasmjit.request'), settle, fail });
       this.pump();
     });

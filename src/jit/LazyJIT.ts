@@ -524,21 +524,22 @@ export class LazyJIT {
    * first call through a lazy stub compiles the body. The time limit covers all of it: looking
    * up, compiling and running.
    */
-  async invoke(
+  invoke(
     dylibName: string,
     symbol: string,
     decodeArgs: (type: FuncType) => WasmValue[],
     opts: { timeoutMs?: number | undefined } = {},
   ): Promise<InvokeOutcome> {
-    const jd = this.getDylib(dylibName);
     const ctx = new InvokeContext();
-    this.counters.invokes++;
-    const timeoutMs = Math.min(opts.timeoutMs ?? this.config.callTimeoutMs, this.config.maxCallTimeoutMs);
-    const began = performance.now();
-    // The limit covers looking up, compiling and running, not the executor's boot or the
-    // compile thread's start that the call happened to wait for (StartupWindows.ts).
-    const deadline = () => began + timeoutMs + startupTimeSince(began, [this.optimizer.startups, this.executor.startups]);
+    // Not an async function around this one: the call's own promise is the only one.
     return this.currentInvoke.run(ctx, async () => {
+      const jd = this.getDylib(dylibName);
+      this.counters.invokes++;
+      const timeoutMs = Math.min(opts.timeoutMs ?? this.config.callTimeoutMs, this.config.maxCallTimeoutMs);
+      const began = performance.now();
+      // The limit covers looking up, compiling and running, not the executor's boot or the
+      // compile thread's start that the call happened to wait for (StartupWindows.ts).
+      const deadline = () => began + timeoutMs + startupTimeSince(began, [this.optimizer.startups, this.executor.startups]);
       const order = publicOrder(jd);
       let def = this.session.lookupReady(order, symbol);
       if (def === undefined) {

@@ -309,24 +309,28 @@ export class TenantSession implements JITService {
     );
   }
 
-  async invoke(dylib: string, symbol: string, args: readonly unknown[], opts: { timeoutMs?: number | undefined }): Promise<InvokeResult> {
-    try {
-      // The JIT applies the time limit (its default, the server's maximum); a tenant's own limit
-      // only caps what a request may ask for.
-      const cap = this.limits.maxCallTimeoutMs;
-      const timeoutMs = cap !== undefined && opts.timeoutMs !== undefined ? Math.min(opts.timeoutMs, cap) : opts.timeoutMs;
-      const out = await this.track(this.jit.invoke(dylib, symbol, (type: FuncType) => decodeArgs(args, type.params), { timeoutMs }));
-      this.invokeRunMs += out.runMs;
-      return {
-        results: out.results.map(encodeResult),
-        compiled: [...out.compiled],
-        output: [...out.output],
-        timing: { compileMs: round(out.compileMs), runMs: round(out.runMs) },
-      };
-    } catch (err) {
-      if (err instanceof JITError && err.code === 'StackOverflow') this.stackOverflows++;
-      throw err;
-    }
+  invoke(dylib: string, symbol: string, args: readonly unknown[], opts: { timeoutMs?: number | undefined }): Promise<InvokeResult> {
+    // The JIT applies the time limit (its default, the server's maximum); a tenant's own limit
+    // only caps what a request may ask for.
+    const cap = this.limits.maxCallTimeoutMs;
+    const timeoutMs = cap !== undefined && opts.timeoutMs !== undefined ? Math.min(opts.timeoutMs, cap) : opts.timeoutMs;
+    // Promise callbacks, not async functions in layers (track): the hot path's promises are few.
+    return this.jit.invoke(dylib, symbol, (type: FuncType) => decodeArgs(args, type.params), { timeoutMs }).then(
+      (out) => {
+        this.invokeRunMs += out.runMs;
+        return {
+          results: out.results.map(encodeResult),
+          compiled: [...out.compiled],
+          output: [...out.output],
+          timing: { compileMs: round(out.compileMs), runMs: round(out.runMs) },
+        };
+      },
+      (err: unknown) => {
+        if (err instanceof FailedToMaterialize) this.failedMaterializations++;
+        if (err instanceof JITError && err.code === 'StackOverflow') this.stackOverflows++;
+        throw err;
+      },
+    );
   }
 
   async readMemory(dylib: string, symbol: string, offset: number, length?: number) {

@@ -28,6 +28,24 @@ export interface AuthenticatorOptions {
   readonly failuresPerMinute: number;
 }
 
+/** What a request presents to be authenticated. */
+export interface AuthRequest {
+  readonly authorization: string | undefined;
+  readonly xTenant: string | undefined;
+  readonly address: string;
+  readonly access: RouteAccess;
+}
+
+/** A tenant key to look up in the store: authenticateNow's answer when it cannot finish alone. */
+export interface KeyLookup {
+  readonly lookup: 'key';
+  readonly token: string;
+}
+
+export function isKeyLookup(a: Principal | KeyLookup | undefined): a is KeyLookup {
+  return a !== undefined && 'lookup' in a;
+}
+
 const WINDOW_MS = 60_000;
 
 export class Authenticator {
@@ -56,12 +74,17 @@ export class Authenticator {
    * the admin token on a tenant route without X-Tenant) or TooManyRequests (too many failures
    * from this address).
    */
-  async authenticate(req: {
-    readonly authorization: string | undefined;
-    readonly xTenant: string | undefined;
-    readonly address: string;
-    readonly access: RouteAccess;
-  }): Promise<Principal | undefined> {
+  async authenticate(req: AuthRequest): Promise<Principal | undefined> {
+    const now = this.authenticateNow(req);
+    return isKeyLookup(now) ? this.authenticateKey(req, now.token) : now;
+  }
+
+  /**
+   * What authenticate answers, without a promise when no store read is needed (open mode, the
+   * admin token): the one hot route should not pay for one per request. A tenant key's token
+   * comes back as a KeyLookup for authenticate's second half.
+   */
+  authenticateNow(req: AuthRequest): Principal | undefined | KeyLookup {
     if (req.access === 'public') return undefined;
     if (this.adminTokenHash === undefined) {
       if (req.access === 'admin' && req.xTenant === undefined) return { kind: 'admin', tenant: undefined };
@@ -77,10 +100,16 @@ export class Authenticator {
       }
       return { kind: 'admin', tenant: req.xTenant };
     }
+    return { lookup: 'key', token };
+  }
+
+  private async authenticateKey(req: AuthRequest, token: string): Promise<Principal> {
     const hash = hashKey(token);
     const key = await this.store.findKeyByHash(hash);
     if (!key || !sameDigest(key.hash, hash)) throw this.failed(req.address, new Unauthorized('The API key is not valid (unknown or revoked).'));
     if (req.access === 'admin') throw new Forbidden('This route needs the admin token; a tenant key cannot use it.');
+    // authenticateNow answers public routes itself; a KeyLookup never comes from one.
+    if (req.access === 'public') return { kind: 'key', tenant: key.tenant, scopes: key.scopes, keyId: key.id };
     if (!key.scopes.includes(req.access)) throw new Forbidden(`The API key lacks the "${req.access}" scope this route needs.`);
     // Buffered by the store: a use costs no write.
     this.store.touchKey(key.id, new Date().toISOString()).catch(() => {});
