@@ -21,7 +21,12 @@ declare module 'autocannon' {
     timeouts: number;
     non2xx: number;
   }
+  /** The running load: emits 'response' for every answer (with a callback, autocannon returns it). */
+  interface Instance {
+    on(event: 'response', listener: () => void): Instance;
+  }
   function autocannon(opts: Options): Promise<Result>;
+  function autocannon(opts: Options, done: (err: Error | null, result: Result) => void): Instance;
   export default autocannon;
   export type { Result };
 }
