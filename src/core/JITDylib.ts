@@ -282,7 +282,8 @@ export class JITDylib {
   /**
    * Calls `fn` for every symbol, with its entry where one exists, without making deferred ones
    * (a scan of every dylib's symbols would otherwise make them all). A deferred symbol is
-   * NeverSearched, and all there is of it is its unit's interface.
+   * NeverSearched, and all there is of it is its unit's interface. `fn` must not change the
+   * dylib (nor make entries): collect names, then act on them.
    */
   forEachDefinition(fn: (name: string, info: SymbolInterface, entry: SymbolTableEntry | undefined) => void): void {
     this.#table.forEach((e, name) => fn(name, e.info, e));
